@@ -1,0 +1,266 @@
+//! The keyspace: `databases` databases, each split into shards locked independently.
+//!
+//! A command locks the shards of the keys it touches (in ascending order, see
+//! [`Db::lock_keys`]) and holds them while it runs, which makes it atomic. See
+//! docs/ARCHITECTURE.md for why the keyspace is shared and locked rather than partitioned
+//! between threads.
+
+pub mod dict;
+pub mod hash;
+pub mod value;
+
+use dict::Dict;
+use parking_lot::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use value::Entry;
+
+pub use value::{Kind, Value};
+
+/// Counters the keyspace itself maintains (INFO stats).
+#[derive(Default)]
+pub struct KeyspaceStats {
+    pub expired_keys: AtomicU64,
+    pub expired_stale_perc: AtomicU64,
+    pub expired_time_cap_reached_count: AtomicU64,
+}
+
+/// One shard of one database.
+#[derive(Default)]
+pub struct Shard {
+    pub dict: Dict,
+    /// Number of keys with a TTL in this shard.
+    pub volatile: usize,
+    /// Where active expiry continues its sweep.
+    pub expire_cursor: usize,
+}
+
+impl Shard {
+    /// Looks a key up for writing, deleting it first if it has expired.
+    #[inline]
+    pub fn get_mut(
+        &mut self,
+        key: &[u8],
+        now_ms: i64,
+        stats: &KeyspaceStats,
+    ) -> Option<&mut Entry> {
+        if self.volatile > 0 && self.dict.get(key).is_some_and(|e| e.is_expired(now_ms)) {
+            self.expire_key(key, stats);
+            return None;
+        }
+        self.dict.get_mut(key)
+    }
+
+    /// Looks a key up for reading (lazily expiring it).
+    #[inline]
+    pub fn get(&mut self, key: &[u8], now_ms: i64, stats: &KeyspaceStats) -> Option<&Entry> {
+        self.get_mut(key, now_ms, stats).map(|e| &*e)
+    }
+
+    fn expire_key(&mut self, key: &[u8], stats: &KeyspaceStats) {
+        if self.remove(key).is_some() {
+            stats.expired_keys.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Sets a key's value. With `keep_ttl` an existing TTL stays, else it is cleared.
+    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, lru: u32) {
+        match self.dict.get_mut(key) {
+            Some(e) => {
+                e.value = value;
+                e.lru = lru;
+                if !keep_ttl && e.expire != 0 {
+                    e.expire = 0;
+                    self.volatile -= 1;
+                }
+            }
+            None => {
+                self.dict.insert_new(key.into(), Entry::new(value, lru));
+            }
+        }
+    }
+
+    /// Inserts a whole entry (with its TTL), replacing any existing one.
+    pub fn put_entry(&mut self, key: &[u8], entry: Entry) {
+        let ttl = entry.expire != 0;
+        if let Some(old) = self.dict.insert(key, entry) {
+            if old.expire != 0 {
+                self.volatile -= 1;
+            }
+        }
+        if ttl {
+            self.volatile += 1;
+        }
+    }
+
+    /// Sets or clears (0) a key's expire time. The key must exist.
+    pub fn set_expire(&mut self, key: &[u8], when_ms: i64) {
+        if let Some(e) = self.dict.get_mut(key) {
+            match (e.expire != 0, when_ms != 0) {
+                (false, true) => self.volatile += 1,
+                (true, false) => self.volatile -= 1,
+                _ => {}
+            }
+            e.expire = when_ms;
+        }
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let e = self.dict.remove(key)?;
+        if e.expire != 0 {
+            self.volatile -= 1;
+        }
+        Some(e)
+    }
+
+    pub fn remove_entry(&mut self, key: &[u8]) -> Option<(Box<[u8]>, Entry)> {
+        let (k, e) = self.dict.remove_entry(key)?;
+        if e.expire != 0 {
+            self.volatile -= 1;
+        }
+        Some((k, e))
+    }
+
+    pub fn clear(&mut self) -> usize {
+        let n = self.dict.len();
+        self.dict.clear();
+        self.volatile = 0;
+        self.expire_cursor = 0;
+        n
+    }
+}
+
+/// One database: a fixed array of shards.
+pub struct Db {
+    shards: Box<[Mutex<Shard>]>,
+    bits: u32,
+}
+
+/// Several shards locked at once, in ascending index order.
+pub struct Locked<'a> {
+    guards: Vec<(usize, MutexGuard<'a, Shard>)>,
+    db: &'a Db,
+}
+
+impl<'a> Locked<'a> {
+    /// The locked shard holding `key`. Panics if the key's shard was not locked: that is a bug in
+    /// the command, never something a client can cause.
+    pub fn shard(&mut self, key: &[u8]) -> &mut Shard {
+        let idx = self.db.shard_index(key);
+        let pos = self
+            .guards
+            .iter()
+            .position(|(i, _)| *i == idx)
+            .expect("shard of key not locked");
+        &mut self.guards[pos].1
+    }
+
+    pub fn shards(&mut self) -> impl Iterator<Item = &mut Shard> + use<'_, 'a> {
+        self.guards.iter_mut().map(|(_, g)| &mut **g)
+    }
+}
+
+impl Db {
+    pub fn new(bits: u32) -> Db {
+        let n = 1usize << bits;
+        Db {
+            shards: (0..n).map(|_| Mutex::new(Shard::default())).collect(),
+            bits,
+        }
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    pub fn shard_bits(&self) -> u32 {
+        self.bits
+    }
+
+    /// Which shard holds `key`: the top bits of its hash (the dict uses the low bits).
+    #[inline]
+    pub fn shard_index(&self, key: &[u8]) -> usize {
+        if self.bits == 0 {
+            0
+        } else {
+            (hash::hash(key) >> (64 - self.bits)) as usize
+        }
+    }
+
+    #[inline]
+    pub fn lock(&self, key: &[u8]) -> MutexGuard<'_, Shard> {
+        self.shards[self.shard_index(key)].lock()
+    }
+
+    pub fn lock_index(&self, idx: usize) -> MutexGuard<'_, Shard> {
+        self.shards[idx].lock()
+    }
+
+    /// Locks the shards of all `keys` in ascending shard order (the global lock order that keeps
+    /// multi-key commands free of deadlocks).
+    pub fn lock_keys<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Locked<'_> {
+        let mut idx: Vec<usize> = keys.into_iter().map(|k| self.shard_index(k)).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        Locked {
+            guards: idx
+                .into_iter()
+                .map(|i| (i, self.shards[i].lock()))
+                .collect(),
+            db: self,
+        }
+    }
+
+    /// Locks every shard, in order.
+    pub fn lock_all(&self) -> Locked<'_> {
+        Locked {
+            guards: (0..self.shards.len())
+                .map(|i| (i, self.shards[i].lock()))
+                .collect(),
+            db: self,
+        }
+    }
+
+    /// Number of keys (may include expired keys not yet collected, as Redis's DBSIZE does).
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().dict.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn volatile(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().volatile).sum()
+    }
+}
+
+/// All databases.
+pub struct Keyspace {
+    pub dbs: Box<[Db]>,
+    pub stats: KeyspaceStats,
+}
+
+impl Keyspace {
+    pub fn new(databases: usize, shard_bits: u32) -> Keyspace {
+        Keyspace {
+            dbs: (0..databases).map(|_| Db::new(shard_bits)).collect(),
+            stats: KeyspaceStats::default(),
+        }
+    }
+
+    pub fn db(&self, i: usize) -> &Db {
+        &self.dbs[i]
+    }
+}
+
+/// SCAN cursors: the low `bits` bits name a shard, the rest is that shard's dict cursor.
+pub fn scan_cursor_split(cursor: u64, bits: u32) -> (usize, u64) {
+    if bits == 0 {
+        return (0, cursor);
+    }
+    ((cursor & ((1 << bits) - 1)) as usize, cursor >> bits)
+}
+
+pub fn scan_cursor_join(shard: usize, dict_cursor: u64, bits: u32) -> u64 {
+    (dict_cursor << bits) | shard as u64
+}

@@ -1,0 +1,1 @@
+//! The RDB encoding of single values (DUMP/RESTORE payloads).

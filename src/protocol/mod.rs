@@ -1,0 +1,3 @@
+//! The wire protocol: parsing requests and writing replies.
+pub mod parser;
+pub mod reply;

@@ -1,0 +1,314 @@
+//! One connection's life: read, parse every complete request, execute each, write all replies.
+//!
+//! The socket is driven through `AsyncFd` so the loop controls its syscalls: one `read` per
+//! readiness event (a short read means the socket is drained, so readiness is cleared without an
+//! extra `EAGAIN` read) and one `write` per batch of replies, the same as Redis's event loop.
+
+use super::client::{Client, ClientHandle};
+use super::{dispatch, log, Server};
+use crate::protocol::parser::{self, Limits, Parsed};
+use crate::protocol::reply::Reply;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::ops::Range;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use tokio::io::unix::AsyncFd;
+
+/// A worker thread: a single-threaded runtime serving the connections it is handed.
+pub fn worker_main(
+    srv: Arc<Server>,
+    worker: usize,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<TcpStream>,
+) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            log::warning(&format!("Failed to start worker {worker}: {e}"));
+            std::process::exit(1);
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async move {
+        while let Some(stream) = rx.recv().await {
+            let srv = srv.clone();
+            tokio::task::spawn_local(async move {
+                serve(srv, stream, worker).await;
+            });
+        }
+    });
+}
+
+fn peer(stream: &TcpStream, local: bool) -> String {
+    let a = if local {
+        stream.local_addr()
+    } else {
+        stream.peer_addr()
+    };
+    a.map(|a| a.to_string()).unwrap_or_else(|_| "?:0".into())
+}
+
+/// Serves one connection until it closes.
+async fn serve(srv: Arc<Server>, stream: TcpStream, worker: usize) {
+    use std::os::fd::AsRawFd;
+    let _ = stream.set_nonblocking(true);
+    let _ = stream.set_nodelay(true);
+    let id = srv.clients.next_id();
+    let now = super::unix_ms();
+    let handle = Arc::new(ClientHandle {
+        id,
+        addr: peer(&stream, false),
+        laddr: peer(&stream, true),
+        fd: stream.as_raw_fd(),
+        created_ms: now,
+        name: Default::default(),
+        lib_name: Default::default(),
+        lib_ver: Default::default(),
+        db: Default::default(),
+        resp: std::sync::atomic::AtomicUsize::new(2),
+        last_interaction_ms: std::sync::atomic::AtomicI64::new(now),
+        last_cmd: parking_lot::Mutex::new("NULL".into()),
+        kill: Default::default(),
+        pending: Default::default(),
+        wake: Default::default(),
+        is_monitor: Default::default(),
+        no_evict: Default::default(),
+        qbuf: Default::default(),
+        multi: std::sync::atomic::AtomicI64::new(-1),
+        user: parking_lot::Mutex::new("default".into()),
+        tot_net_in: Default::default(),
+        tot_net_out: Default::default(),
+        tot_cmds: Default::default(),
+    });
+    srv.stats.connections_received.fetch_add(1, Relaxed);
+    let mut stream = stream;
+    // maxclients: Redis accepts the connection, writes the error and closes it.
+    let maxclients = srv.config.hot.maxclients.load(Relaxed) as usize;
+    if srv.clients.count() >= maxclients {
+        let _ = stream.write_all(b"-ERR max number of clients reached\r\n");
+        srv.stats.rejected_connections.fetch_add(1, Relaxed);
+        return;
+    }
+    // Protected mode: no password and a non-loopback peer.
+    if srv.config.hot.protected_mode.load(Relaxed) && srv.config.hot.requirepass.read().is_none() {
+        if let Ok(addr) = stream.peer_addr() {
+            if !addr.ip().is_loopback()
+                && !srv
+                    .config
+                    .get("bind")
+                    .split_whitespace()
+                    .any(|b| b != "127.0.0.1" && b != "-::1" && b != "::1")
+            {
+                let _ = stream.write_all(PROTECTED_MODE_ERROR.as_bytes());
+                srv.stats.rejected_connections.fetch_add(1, Relaxed);
+                return;
+            }
+        }
+    }
+    srv.clients.add(handle.clone());
+    let authenticated = srv.config.hot.requirepass.read().is_none();
+    let mut client = Client::new(handle.clone(), worker, authenticated);
+    // SAFETY: the AsyncFd owns the stream, so the descriptor stays open while it is registered.
+    if let Ok(fd) = unsafe { AsyncFd::register(stream) } {
+        run_connection(&srv, fd, &mut client).await;
+    }
+    super::monitor::remove(&srv, id);
+    srv.clients.remove(id);
+}
+
+const PROTECTED_MODE_ERROR: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+const READ_CHUNK: usize = 16 * 1024;
+
+async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut Client) {
+    let mut rbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut out = Reply::new();
+    let mut spans: Vec<Range<usize>> = Vec::new();
+    let handle = client.handle.clone();
+    let wstats = &srv.stats.workers[client.worker % srv.stats.workers.len()];
+    // Set while the next request waits for CLIENT PAUSE to end: ms to sleep before retrying.
+    let mut paused: Option<u64> = None;
+    loop {
+        // Wait for input, or for another thread to wake us (CLIENT KILL, MONITOR output...).
+        let readable = match paused {
+            None => tokio::select! {
+                biased;
+                _ = handle.wake.notified() => None,
+                r = fd.readable() => Some(r),
+            },
+            Some(ms) => {
+                tokio::select! {
+                    biased;
+                    _ = handle.wake.notified() => {}
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(ms.clamp(1, 50))) => {}
+                }
+                None
+            }
+        };
+        if handle.kill.load(Relaxed) {
+            let _ = flush(&fd, &mut out).await;
+            return;
+        }
+        let had_input = readable.is_some();
+        if let Some(guard) = readable {
+            let Ok(mut guard) = guard else { return };
+            if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
+                rbuf.reserve(READ_CHUNK);
+            }
+            let spare = rbuf.capacity() - rbuf.len();
+            let start = rbuf.len();
+            // SAFETY: we read into the vector's spare capacity and only extend the length by the
+            // number of bytes the kernel wrote.
+            let n = unsafe {
+                rbuf.set_len(start + spare);
+                let r = (&*fd.get_ref()).read(&mut rbuf[start..]);
+                rbuf.set_len(start);
+                r
+            };
+            match n {
+                Ok(0) => return,
+                Ok(n) => {
+                    // SAFETY: the kernel initialised n bytes after `start`.
+                    unsafe { rbuf.set_len(start + n) };
+                    if n < spare {
+                        guard.clear_ready();
+                    }
+                    super::stats::bump(&wstats.net_input, n as u64);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    guard.clear_ready();
+                    continue;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => return,
+            }
+        }
+        if had_input || paused.is_some() {
+            let (consumed, pause) = process(srv, client, &rbuf, &mut spans, &mut out);
+            paused = pause;
+            if consumed > 0 {
+                rbuf.drain(..consumed);
+            }
+            handle.qbuf.store(rbuf.len(), Relaxed);
+            let limit = srv.config.hot.client_query_buffer_limit.load(Relaxed) as usize;
+            if rbuf.len() > limit {
+                log::warning(&format!(
+                    "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
+                    client.id,
+                    handle.addr,
+                    String::from_utf8_lossy(&rbuf[..rbuf.len().min(64)])
+                ));
+                let _ = flush(&fd, &mut out).await;
+                return;
+            }
+        }
+        // Messages queued by other threads go after the replies produced so far.
+        {
+            let mut p = handle.pending.lock();
+            if !p.is_empty() {
+                out.buf.extend_from_slice(&p);
+                p.clear();
+            }
+        }
+        if !out.buf.is_empty() {
+            super::stats::bump(&wstats.net_output, out.buf.len() as u64);
+            if flush(&fd, &mut out).await.is_err() {
+                return;
+            }
+        }
+        if client.close_after_reply || handle.kill.load(Relaxed) {
+            return;
+        }
+        if srv.shutdown_requested.load(Relaxed) {
+            return;
+        }
+    }
+}
+
+/// Writes the whole output buffer, waiting for writability when the socket is full.
+async fn flush(fd: &AsyncFd<TcpStream>, out: &mut Reply) -> std::io::Result<()> {
+    let mut off = 0;
+    while off < out.buf.len() {
+        match (&*fd.get_ref()).write(&out.buf[off..]) {
+            Ok(n) => off += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let mut g = fd.writable().await?;
+                g.clear_ready();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                out.buf.clear();
+                return Err(e);
+            }
+        }
+    }
+    out.buf.clear();
+    if out.buf.capacity() > 1024 * 1024 {
+        out.buf.shrink_to(16 * 1024);
+    }
+    Ok(())
+}
+
+/// Executes every complete request at the start of `buf`; returns how many bytes were consumed.
+/// Stops early (returning how long to wait) when the next request is held by CLIENT PAUSE.
+fn process(
+    srv: &Server,
+    client: &mut Client,
+    buf: &[u8],
+    spans: &mut Vec<Range<usize>>,
+    out: &mut Reply,
+) -> (usize, Option<u64>) {
+    let mut pos = 0;
+    while pos < buf.len() && !client.close_after_reply {
+        let limits = Limits {
+            max_bulk_len: srv.config.hot.proto_max_bulk_len.load(Relaxed),
+            unauthenticated: !client.authenticated,
+        };
+        let rest = &buf[pos..];
+        match parser::parse(rest, &limits, spans) {
+            Parsed::Incomplete => break,
+            Parsed::Empty { consumed } => pos += consumed,
+            Parsed::Request { consumed } => {
+                if let Some(ms) = dispatch::paused_for(
+                    srv,
+                    &rest[spans[0].clone()],
+                    spans.len() > 1 && spans[1].start != usize::MAX,
+                    rest,
+                    spans,
+                ) {
+                    return (pos, Some(ms));
+                }
+                let mut small: [&[u8]; 12] = [&[]; 12];
+                if spans.len() <= small.len() {
+                    for (i, r) in spans.iter().enumerate() {
+                        small[i] = &rest[r.clone()];
+                    }
+                    dispatch::execute(srv, client, out, &small[..spans.len()]);
+                } else {
+                    let argv: Vec<&[u8]> = spans.iter().map(|r| &rest[r.clone()]).collect();
+                    dispatch::execute(srv, client, out, &argv);
+                }
+                pos += consumed;
+            }
+            Parsed::Owned { consumed, args } => {
+                let argv: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+                dispatch::execute(srv, client, out, &argv);
+                pos += consumed;
+            }
+            Parsed::Error(msg) => {
+                out.error(&format!("ERR Protocol error: {msg}"));
+                srv.stats.error("ERR");
+                log::verbose(&format!(
+                    "Protocol error ({msg}) from client: id={} addr={}",
+                    client.id, client.handle.addr
+                ));
+                client.close_after_reply = true;
+                return (buf.len(), None);
+            }
+        }
+    }
+    (pos, None)
+}

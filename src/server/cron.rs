@@ -1,0 +1,159 @@
+//! Periodic work, on its own thread: active expiry, the samples behind INFO's instantaneous
+//! rates, and waiting for SHUTDOWN on the main thread.
+
+use super::{log, unix_ms, Server};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Keys sampled per shard visit, and the share of expired keys above which a shard is swept again
+/// at once (Redis's ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP and ACCEPTABLE_STALE, scaled by effort).
+const KEYS_PER_LOOP: usize = 20;
+const ACCEPTABLE_STALE: usize = 10;
+
+pub fn run(srv: Arc<Server>) {
+    let mut db_cursor = 0usize;
+    let mut shard_cursor = 0usize;
+    loop {
+        let hz = srv.config.hot.hz.load(Relaxed).max(1) as u64;
+        std::thread::sleep(Duration::from_millis(1000 / hz));
+        if srv.shutdown_requested.load(Relaxed) {
+            return;
+        }
+        sample_stats(&srv);
+        if srv.active_expire_enabled.load(Relaxed) {
+            active_expire(&srv, &mut db_cursor, &mut shard_cursor, hz);
+        }
+    }
+}
+
+fn sample_stats(srv: &Server) {
+    let now = unix_ms();
+    let cmds = srv.stats.sum(|w| &w.commands);
+    let inp = srv.stats.sum(|w| &w.net_input);
+    let outp = srv.stats.sum(|w| &w.net_output);
+    let mut s = srv.stats.samples.lock();
+    s.push_back((now, cmds, inp, outp));
+    while s.len() > 16 {
+        s.pop_front();
+    }
+}
+
+/// One active expiry run: visits shards round-robin, sampling keys with a TTL and deleting the
+/// expired ones, within a time budget of 25% of a cron period (as Redis's slow cycle) and at most
+/// about 1 ms per shard lock, so no request waits long behind it.
+fn active_expire(srv: &Server, db_cursor: &mut usize, shard_cursor: &mut usize, hz: u64) {
+    let effort = srv
+        .config
+        .hot
+        .active_expire_effort
+        .load(Relaxed)
+        .clamp(1, 10) as usize;
+    let per_loop = KEYS_PER_LOOP + KEYS_PER_LOOP / 4 * (effort - 1);
+    let stale_ok = ACCEPTABLE_STALE.saturating_sub(effort - 1).max(1);
+    let budget = Duration::from_micros(1_000_000 / hz * (25 + 2 * (effort as u64 - 1)) / 100);
+    let start = Instant::now();
+    let dbs = srv.keyspace.dbs.len();
+    let shards = srv.keyspace.db(0).shard_count();
+    let total = dbs * shards;
+    let stats = &srv.keyspace.stats;
+    for _ in 0..total {
+        if start.elapsed() > budget {
+            srv.stats.expired_time_cap_reached.fetch_add(1, Relaxed);
+            return;
+        }
+        let db = srv.keyspace.db(*db_cursor);
+        loop {
+            let now = unix_ms();
+            let mut shard = db.lock_index(*shard_cursor);
+            if shard.volatile == 0 {
+                break;
+            }
+            let lock_start = Instant::now();
+            let cursor = shard.expire_cursor;
+            let mut expired = 0usize;
+            let mut sampled = 0usize;
+            let mut next = cursor;
+            // Walk buckets until `per_loop` keys with a TTL were seen (or the table was covered).
+            let buckets = shard.dict.buckets();
+            let mut walked = 0;
+            while sampled < per_loop && walked < buckets {
+                let (_, nx) = shard.dict.sweep(next, 1, |_, e| {
+                    if e.expire != 0 {
+                        sampled += 1;
+                        if e.expire <= now {
+                            expired += 1;
+                            return true;
+                        }
+                    }
+                    false
+                });
+                next = nx;
+                walked += 1;
+                if lock_start.elapsed() > Duration::from_millis(1) {
+                    break;
+                }
+            }
+            shard.volatile -= expired;
+            shard.expire_cursor = next;
+            drop(shard);
+            if expired > 0 {
+                stats.expired_keys.fetch_add(expired as u64, Relaxed);
+            }
+            // Keep sweeping this shard while many sampled keys were expired.
+            if sampled == 0
+                || expired * 100 / sampled.max(1) <= stale_ok
+                || start.elapsed() > budget
+            {
+                break;
+            }
+        }
+        *shard_cursor += 1;
+        if *shard_cursor >= shards {
+            *shard_cursor = 0;
+            *db_cursor = (*db_cursor + 1) % dbs;
+        }
+    }
+}
+
+/// Blocks the main thread until SHUTDOWN (or a signal), then returns the exit code.
+pub fn wait_for_shutdown(srv: &Arc<Server>) -> i32 {
+    install_signal_handlers();
+    loop {
+        std::thread::sleep(Duration::from_millis(20));
+        let sig = SIGNAL.load(Relaxed);
+        if sig != 0 {
+            let name = if sig == libc::SIGINT {
+                "SIGINT"
+            } else {
+                "SIGTERM"
+            };
+            log::warning(&format!("Received {name} scheduling shutdown..."));
+            srv.shutdown_requested.store(true, Relaxed);
+        }
+        if srv.shutdown_requested.load(Relaxed) {
+            log::warning("User requested shutdown...");
+            let pidfile = srv.config.get("pidfile");
+            if !pidfile.is_empty() {
+                let _ = std::fs::remove_file(&pidfile);
+            }
+            log::warning("Ochre is now ready to exit, bye bye...");
+            return 0;
+        }
+    }
+}
+
+static SIGNAL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    SIGNAL.store(sig, Relaxed);
+}
+
+fn install_signal_handlers() {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}

@@ -1,0 +1,188 @@
+//! Runs one request: looks the command up in the table, checks arity and permissions, executes
+//! it under the world lock, and records statistics (commandstats, errorstats, slowlog, latency,
+//! MONITOR).
+
+use super::client::{Client, ReplyMode};
+use super::Server;
+use crate::commands::{flag, Command, Ctx};
+use crate::protocol::reply::Reply;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+/// Redis's text for an unknown command: the name and up to 128 characters of arguments.
+fn unknown_command(out: &mut Reply, argv: &[&[u8]]) {
+    let mut args = String::new();
+    for a in &argv[1..] {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        let s = String::from_utf8_lossy(a);
+        let s: String = s.chars().take(room).collect();
+        args.push_str(&format!("'{s}' "));
+    }
+    let name: String = String::from_utf8_lossy(argv[0]).chars().take(128).collect();
+    out.error(&format!(
+        "ERR unknown command '{name}', with args beginning with: {args}"
+    ));
+}
+
+/// Resolves `argv` to a command or subcommand, writing Redis's error when there is none.
+pub fn lookup<'a>(srv: &'a Server, out: &mut Reply, argv: &[&[u8]]) -> Option<&'a Command> {
+    let Some(cmd) = srv.commands.get(argv[0]) else {
+        unknown_command(out, argv);
+        return None;
+    };
+    if cmd.subcommands.is_empty() {
+        return Some(cmd);
+    }
+    if argv.len() < 2 {
+        out.error(&format!(
+            "ERR wrong number of arguments for '{}' command",
+            cmd.full_name
+        ));
+        return None;
+    }
+    let sub = argv[1].to_ascii_lowercase();
+    match cmd.subcommands.get(&sub) {
+        Some(s) => Some(s),
+        None => {
+            out.error(&format!(
+                "ERR unknown subcommand '{}'. Try {} HELP.",
+                String::from_utf8_lossy(&argv[1])
+                    .chars()
+                    .take(128)
+                    .collect::<String>(),
+                cmd.def.name.to_uppercase()
+            ));
+            None
+        }
+    }
+}
+
+/// Executes one request and writes its reply to `out`.
+pub fn execute(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
+    if argv.is_empty() {
+        return;
+    }
+    let mark = out.buf.len();
+    // CLIENT REPLY SKIP applies to the command after it.
+    if client.reply_mode == ReplyMode::SkipNext {
+        client.reply_mode = ReplyMode::Skip;
+    }
+    out.errors = 0;
+    run(srv, client, out, argv);
+    if out.errors > 0 {
+        if let Some(code) = out.last_error.take() {
+            srv.stats.error(&code);
+        }
+    }
+    match client.reply_mode {
+        ReplyMode::Off => out.buf.truncate(mark),
+        ReplyMode::Skip => {
+            out.buf.truncate(mark);
+            client.reply_mode = ReplyMode::On;
+        }
+        _ => {}
+    }
+}
+
+fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
+    let Some(cmd) = lookup(srv, out, argv) else {
+        return;
+    };
+    if !cmd.arity_ok(argv.len()) {
+        cmd.stats.rejected_calls.fetch_add(1, Relaxed);
+        out.error(&format!(
+            "ERR wrong number of arguments for '{}' command",
+            cmd.full_name
+        ));
+        return;
+    }
+    if !client.authenticated && !cmd.has(flag::NO_AUTH) {
+        cmd.stats.rejected_calls.fetch_add(1, Relaxed);
+        out.error("NOAUTH Authentication required.");
+        return;
+    }
+    let now_ms = super::unix_ms();
+    let handle = &client.handle;
+    handle.last_interaction_ms.store(now_ms, Relaxed);
+    if srv.monitors.active() && !cmd.has(flag::SKIP_MONITOR) && !cmd.has(flag::ADMIN) {
+        super::monitor::feed(srv, client, argv, now_ms);
+    }
+    let errors_before = out.errors;
+    let start = Instant::now();
+    {
+        let _world = srv.world.shared(client.worker);
+        let mut ctx = Ctx {
+            srv,
+            client,
+            out,
+            now_ms,
+        };
+        (cmd.def.handler)(&mut ctx, argv);
+    }
+    let us = start.elapsed().as_micros() as u64;
+    let ws = &srv.stats.workers[client.worker % srv.stats.workers.len()];
+    super::stats::bump(&ws.commands, 1);
+    cmd.stats.calls.fetch_add(1, Relaxed);
+    cmd.stats.usec.fetch_add(us, Relaxed);
+    if out.errors > errors_before {
+        cmd.stats.failed_calls.fetch_add(1, Relaxed);
+    }
+    *client.handle.last_cmd.lock() = cmd.full_name.clone();
+    if !cmd.has(flag::SKIP_SLOWLOG) {
+        srv.slowlog.record(srv, client, argv, us, now_ms);
+    }
+    let threshold = srv.config.hot.latency_monitor_threshold.load(Relaxed);
+    if threshold > 0 && (us / 1000) as i64 >= threshold {
+        let event = if cmd.has(flag::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        srv.latency.add(event, (us / 1000) as u64, now_ms);
+    }
+}
+
+/// How long (ms) a request must wait because of CLIENT PAUSE, or None to run it now. Redis keeps
+/// paused clients' requests queued; so do we, which keeps each connection's order.
+pub fn paused_for(
+    srv: &Server,
+    name: &[u8],
+    _has_args: bool,
+    buf: &[u8],
+    spans: &[std::ops::Range<usize>],
+) -> Option<u64> {
+    let (until, write_only) = {
+        let p = srv.pause.lock();
+        (p.until_ms, p.write_only)
+    };
+    if until == 0 {
+        return None;
+    }
+    let now = super::unix_ms();
+    if now >= until {
+        return None;
+    }
+    let cmd = srv.commands.get(name)?;
+    // CLIENT UNPAUSE and friends always run.
+    if cmd.def.name == "client" {
+        return None;
+    }
+    if write_only {
+        let mut is_write = cmd.has(flag::WRITE) || cmd.has(flag::MAY_REPLICATE);
+        if !cmd.subcommands.is_empty() && spans.len() > 1 {
+            if let Some(sub) = cmd
+                .subcommands
+                .get(&buf[spans[1].clone()].to_ascii_lowercase())
+            {
+                is_write = sub.has(flag::WRITE) || sub.has(flag::MAY_REPLICATE);
+            }
+        }
+        if !is_write {
+            return None;
+        }
+    }
+    Some((until - now) as u64)
+}

@@ -1,0 +1,382 @@
+//! The server: shared state, start-up, the acceptor and the worker threads.
+//!
+//! Threading (docs/ARCHITECTURE.md): one acceptor thread hands new connections round-robin to
+//! `threads` workers; each worker is a single-threaded tokio runtime that owns its connections
+//! and executes their commands itself. A cron thread runs periodic work.
+
+pub mod client;
+pub mod config;
+pub mod config_table;
+pub mod connection;
+pub mod cron;
+pub mod dispatch;
+pub mod log;
+pub mod monitor;
+pub mod slowlog;
+pub mod stats;
+
+use crate::commands::CommandTable;
+use crate::keyspace::Keyspace;
+use client::ClientRegistry;
+use config::Config;
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use stats::Stats;
+use std::net::TcpListener;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Current Unix time in milliseconds.
+#[inline]
+pub fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Current Unix time in microseconds.
+pub fn unix_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// The "big reader" lock: one reader-writer lock per worker. A command takes its own worker's
+/// lock shared (never contended across cores); a command that needs the whole server still takes
+/// every worker's lock exclusively, in worker order.
+pub struct WorldLock {
+    locks: Box<[RwLock<()>]>,
+}
+
+impl WorldLock {
+    pub fn new(workers: usize) -> Self {
+        WorldLock {
+            locks: (0..workers.max(1)).map(|_| RwLock::new(())).collect(),
+        }
+    }
+
+    pub fn shared(&self, worker: usize) -> RwLockReadGuard<'_, ()> {
+        self.locks[worker % self.locks.len()].read()
+    }
+
+    pub fn exclusive(&self) -> Vec<RwLockWriteGuard<'_, ()>> {
+        self.locks.iter().map(|l| l.write()).collect()
+    }
+}
+
+/// State of CLIENT PAUSE.
+#[derive(Default)]
+pub struct PauseState {
+    /// Unix ms until which clients are paused (0 = not paused).
+    pub until_ms: i64,
+    /// true: only writes are paused (CLIENT PAUSE ... WRITE).
+    pub write_only: bool,
+}
+
+/// Everything shared by all threads.
+pub struct Server {
+    pub keyspace: Keyspace,
+    pub commands: CommandTable,
+    pub config: Config,
+    pub stats: Stats,
+    pub clients: ClientRegistry,
+    pub world: WorldLock,
+    pub slowlog: slowlog::SlowLog,
+    pub latency: slowlog::LatencyMonitor,
+    pub monitors: monitor::Monitors,
+    pub pause: Mutex<PauseState>,
+    pub start: Instant,
+    pub start_unix_ms: i64,
+    pub run_id: String,
+    pub workers: usize,
+    pub shutdown_requested: AtomicBool,
+    pub active_expire_enabled: AtomicBool,
+    /// Unix seconds of the last successful save (LASTSAVE).
+    pub last_save: AtomicU64,
+    pub port: u16,
+    pub executable: String,
+    pub config_file: Option<String>,
+}
+
+impl Server {
+    /// The LRU clock: seconds since the server started.
+    #[inline]
+    pub fn lru_clock(&self) -> u32 {
+        self.start.elapsed().as_secs() as u32
+    }
+
+    pub fn uptime_secs(&self) -> u64 {
+        self.start.elapsed().as_secs()
+    }
+}
+
+fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n / 2 + 1];
+    // SAFETY: getrandom writes at most bytes.len() bytes.
+    unsafe { libc::getrandom(bytes.as_mut_ptr() as *mut libc::c_void, bytes.len(), 0) };
+    let mut s: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    s.truncate(n);
+    s
+}
+
+/// Binds the configured addresses. Redis's `bind` accepts a `-` prefix meaning "optional".
+fn bind_listeners(cfg: &Config) -> Result<Vec<TcpListener>, String> {
+    let port = cfg.get_i64("port") as u16;
+    let mut out = Vec::new();
+    if port == 0 {
+        return Ok(out);
+    }
+    let binds = cfg.get("bind");
+    for addr in binds.split_whitespace() {
+        let (optional, addr) = match addr.strip_prefix('-') {
+            Some(a) => (true, a),
+            None => (false, addr),
+        };
+        let sock = if addr.contains(':') {
+            format!("[{addr}]:{port}")
+        } else {
+            format!("{addr}:{port}")
+        };
+        match bind_one(&sock, cfg.get_i64("tcp-backlog") as i32) {
+            Ok(l) => out.push(l),
+            Err(e) => {
+                let unavailable = e.raw_os_error() == Some(libc::EADDRNOTAVAIL)
+                    || e.raw_os_error() == Some(libc::EAFNOSUPPORT);
+                if optional && unavailable {
+                    continue;
+                }
+                return Err(format!(
+                    "Warning: Could not create server TCP listening socket {sock}: {}",
+                    e_text(&e)
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn e_text(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::EADDRINUSE) => "bind: Address already in use".into(),
+        Some(libc::EADDRNOTAVAIL) => "bind: Cannot assign requested address".into(),
+        _ => e.to_string(),
+    }
+}
+
+fn bind_one(addr: &str, backlog: i32) -> std::io::Result<TcpListener> {
+    use std::net::ToSocketAddrs;
+    let sa = addr
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EADDRNOTAVAIL))?;
+    let domain = if sa.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    // SAFETY: plain socket syscalls on a fresh fd; errors are checked.
+    unsafe {
+        let fd = libc::socket(domain, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let one: libc::c_int = 1;
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            &one as *const _ as *const libc::c_void,
+            4,
+        );
+        if domain == libc::AF_INET6 {
+            libc::setsockopt(
+                fd,
+                libc::IPPROTO_IPV6,
+                libc::IPV6_V6ONLY,
+                &one as *const _ as *const libc::c_void,
+                4,
+            );
+        }
+        let (ptr, len) = sockaddr_of(&sa);
+        if libc::bind(fd, ptr.as_ptr() as *const libc::sockaddr, len) < 0
+            || libc::listen(fd, backlog) < 0
+        {
+            let e = std::io::Error::last_os_error();
+            libc::close(fd);
+            return Err(e);
+        }
+        use std::os::fd::FromRawFd;
+        Ok(TcpListener::from_raw_fd(fd))
+    }
+}
+
+fn sockaddr_of(sa: &std::net::SocketAddr) -> (Vec<u8>, libc::socklen_t) {
+    match sa {
+        std::net::SocketAddr::V4(a) => {
+            let s = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            let len = std::mem::size_of::<libc::sockaddr_in>();
+            // SAFETY: reading the bytes of a plain C struct.
+            let bytes =
+                unsafe { std::slice::from_raw_parts(&s as *const _ as *const u8, len) }.to_vec();
+            (bytes, len as libc::socklen_t)
+        }
+        std::net::SocketAddr::V6(a) => {
+            let s = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: 0,
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: 0,
+            };
+            let len = std::mem::size_of::<libc::sockaddr_in6>();
+            // SAFETY: reading the bytes of a plain C struct.
+            let bytes =
+                unsafe { std::slice::from_raw_parts(&s as *const _ as *const u8, len) }.to_vec();
+            (bytes, len as libc::socklen_t)
+        }
+    }
+}
+
+/// How many workers to run: the `threads` directive, or the CPUs this process may use.
+fn worker_count(cfg: &Config) -> usize {
+    let n = cfg.get_i64("threads");
+    if n > 0 {
+        return n as usize;
+    }
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// Builds the server from its configuration, binds, and runs until SHUTDOWN. Returns the exit
+/// code.
+pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 {
+    let workers = worker_count(&cfg);
+    let databases = cfg.get_i64("databases").max(1) as usize;
+    // ≥ 4 shards per worker, at least 16, a power of two.
+    let shard_bits = ((workers * 4).max(16).next_power_of_two()).trailing_zeros();
+    log::init(&cfg);
+    let pid = std::process::id();
+    log::notice(&format!("oO0OoO0OoO0Oo Ochre is starting oO0OoO0OoO0Oo"));
+    log::notice(&format!(
+        "Ochre version={}, bits=64, commit=00000000, modified=0, pid={pid}, just started",
+        crate::VERSION
+    ));
+    match &config_file {
+        Some(f) => log::notice(&format!("Configuration loaded from {f}")),
+        None => log::warning(
+            "Warning: no config file specified, using the default config. In order to specify a config file use ochre-server /path/to/ochre.conf",
+        ),
+    }
+    let port = cfg.get_i64("port") as u16;
+    let srv = Arc::new(Server {
+        keyspace: Keyspace::new(databases, shard_bits),
+        commands: CommandTable::build(),
+        stats: Stats::new(workers),
+        clients: ClientRegistry::default(),
+        world: WorldLock::new(workers),
+        slowlog: slowlog::SlowLog::default(),
+        latency: slowlog::LatencyMonitor::default(),
+        monitors: monitor::Monitors::default(),
+        pause: Mutex::new(PauseState::default()),
+        start: Instant::now(),
+        start_unix_ms: unix_ms(),
+        run_id: random_hex(40),
+        workers,
+        shutdown_requested: AtomicBool::new(false),
+        active_expire_enabled: AtomicBool::new(true),
+        last_save: AtomicU64::new((unix_ms() / 1000) as u64),
+        port,
+        executable,
+        config_file,
+        config: cfg,
+    });
+    // The banner line the Redis test suite waits for (` PID: <pid>`), then the start-up log.
+    log::banner(port, pid);
+    let listeners = match bind_listeners(&srv.config) {
+        Ok(l) => l,
+        Err(msg) => {
+            log::warning(&msg);
+            log::warning(&format!("Failed listening on port {port} (TCP), aborting."));
+            return 1;
+        }
+    };
+    write_pidfile(&srv.config);
+    log::notice("Server initialized");
+    let mut senders = Vec::new();
+    for w in 0..workers {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<std::net::TcpStream>();
+        senders.push(tx);
+        let srv = srv.clone();
+        std::thread::Builder::new()
+            .name(format!("ochre-worker-{w}"))
+            .spawn(move || connection::worker_main(srv, w, rx))
+            .expect("spawn worker thread");
+    }
+    {
+        let srv = srv.clone();
+        std::thread::Builder::new()
+            .name("ochre-cron".into())
+            .spawn(move || cron::run(srv))
+            .expect("spawn cron");
+    }
+    let next = Arc::new(AtomicU64::new(0));
+    for l in listeners {
+        let senders = senders.clone();
+        let next = next.clone();
+        let srv = srv.clone();
+        std::thread::Builder::new()
+            .name("ochre-accept".into())
+            .spawn(move || accept_loop(srv, l, senders, next))
+            .expect("spawn acceptor");
+    }
+    log::notice("Ready to accept connections tcp");
+    // The main thread waits for SHUTDOWN.
+    cron::wait_for_shutdown(&srv)
+}
+
+fn write_pidfile(cfg: &Config) {
+    let path = cfg.get("pidfile");
+    if path.is_empty() {
+        return;
+    }
+    if std::fs::write(&path, format!("{}\n", std::process::id())).is_err() {
+        log::warning(&format!("Failed to write PID file: {path}"));
+    }
+}
+
+fn accept_loop(
+    srv: Arc<Server>,
+    listener: TcpListener,
+    workers: Vec<tokio::sync::mpsc::UnboundedSender<std::net::TcpStream>>,
+    next: Arc<AtomicU64>,
+) {
+    let _ = listener.as_raw_fd();
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                if srv.shutdown_requested.load(Relaxed) {
+                    continue;
+                }
+                let w = next.fetch_add(1, Relaxed) as usize % workers.len();
+                let _ = workers[w].send(stream);
+            }
+            Err(e) => {
+                log::verbose(&format!("Accepting client connection: {e}"));
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! MONITOR: clients that receive every command as it runs.
+
+use super::client::Client;
+use super::Server;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+
+#[derive(Default)]
+pub struct Monitors {
+    list: Mutex<Vec<Arc<super::client::ClientHandle>>>,
+    count: AtomicUsize,
+}
+
+impl Monitors {
+    /// Cheap check done on every command.
+    #[inline]
+    pub fn active(&self) -> bool {
+        self.count.load(Relaxed) > 0
+    }
+
+    pub fn add(&self, h: Arc<super::client::ClientHandle>) {
+        let mut l = self.list.lock();
+        if !l.iter().any(|x| x.id == h.id) {
+            l.push(h);
+        }
+        self.count.store(l.len(), Relaxed);
+    }
+}
+
+pub fn remove(srv: &Server, id: u64) {
+    let mut l = srv.monitors.list.lock();
+    l.retain(|h| h.id != id);
+    srv.monitors.count.store(l.len(), Relaxed);
+}
+
+/// Formats a command as MONITOR shows it: `+1339518083.107412 [0 127.0.0.1:60866] "set" "k" "v"`.
+pub fn feed(srv: &Server, client: &Client, argv: &[&[u8]], _now_ms: i64) {
+    let us = super::unix_us();
+    let mut line = format!(
+        "+{}.{:06} [{} {}]",
+        us / 1_000_000,
+        us % 1_000_000,
+        client.db,
+        client.handle.addr
+    );
+    for a in argv {
+        line.push(' ');
+        line.push_str(&repr(a));
+    }
+    line.push_str("\r\n");
+    for m in srv.monitors.list.lock().iter() {
+        if m.id != client.id {
+            m.send(line.as_bytes());
+        }
+    }
+}
+
+/// Quotes bytes like Redis's `sdscatrepr`.
+pub fn repr(s: &[u8]) -> String {
+    let mut out = String::from("\"");
+    for &b in s {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            7 => out.push_str("\\a"),
+            8 => out.push_str("\\b"),
+            c if c.is_ascii_graphic() || c == b' ' => out.push(c as char),
+            c => out.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    out.push('"');
+    out
+}

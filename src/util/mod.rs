@@ -1,0 +1,3 @@
+//! Small helpers shared by many commands.
+pub mod glob;
+pub mod num;
