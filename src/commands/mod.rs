@@ -7,6 +7,7 @@
 
 pub mod bitmaps;
 pub mod connection;
+pub mod debug;
 pub mod dump;
 pub mod expire;
 pub mod introspection;
@@ -329,6 +330,7 @@ fn families() -> Vec<&'static [CommandDef]> {
         expire::COMMANDS,
         dump::COMMANDS,
         connection::COMMANDS,
+        debug::COMMANDS,
         server::COMMANDS,
         introspection::COMMANDS,
     ]

@@ -146,20 +146,6 @@ fn info(ctx: &mut Ctx, _args: &[&[u8]]) {
     ctx.out.verbatim(text.as_bytes());
 }
 
-fn debug(ctx: &mut Ctx, args: &[&[u8]]) {
-    let sub = args[1].to_ascii_lowercase();
-    match sub.as_slice() {
-        b"log" if args.len() == 3 => {
-            crate::server::log::warning(&format!(
-                "DEBUG LOG: {}",
-                String::from_utf8_lossy(args[2])
-            ));
-            ctx.out.ok();
-        }
-        _ => ctx.out.err("unknown DEBUG subcommand"),
-    }
-}
-
 fn config_get(ctx: &mut Ctx, args: &[&[u8]]) {
     let found = ctx.srv.config.get_matching(&args[2..]);
     ctx.out.map(found.len());

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs units of Redis's own 7.0.15 test suite against ochre-server and checks the ratchet.
+#
+# usage: scripts/redis-suite.sh [--update-ratchet] [UNIT ...]
+#   UNIT defaults to the units this project gates on (DEFAULT_UNITS below).
+#   Each unit gets a fresh server (external mode, as upstream's external CI).
+#   --update-ratchet  add every test that passed to tests/redis-suite/must-pass.tsv (the list only grows)
+# env:
+#   SHARED   the shared folder with redis-tests/ [../shared next to the repository]
+#   SUITE    where the suite is unpacked [~/.cache/redis-suite-7.0.15]
+#   PORT     port for the server under test [21000]
+#   BIN      server binary [target/release/ochre-server]
+# The suite itself is fetched from Debian's source package by SHARED/redis-tests/get-suite.sh;
+# it is never committed here. Exit status: non-zero if any ratchet test failed.
+set -u
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SHARED="${SHARED:-$ROOT/../shared}"
+RT="$SHARED/redis-tests"
+PORT="${PORT:-21000}"
+BIN="${BIN:-$ROOT/target/release/ochre-server}"
+RATCHET="$ROOT/tests/redis-suite/must-pass.tsv"
+DEFAULT_UNITS="unit/printver unit/protocol unit/keyspace unit/type/string unit/type/incr unit/expire
+unit/info-command unit/quit unit/bitops unit/bitfield unit/dump unit/introspection
+unit/introspection-2 unit/latency-monitor unit/slowlog unit/other unit/info unit/scan"
+
+update=0
+if [ "${1:-}" = "--update-ratchet" ]; then update=1; shift; fi
+units=("$@")
+[ ${#units[@]} -gt 0 ] || units=($DEFAULT_UNITS)
+
+[ -x "$BIN" ] || { echo "redis-suite.sh: $BIN not built (cargo build --release)" >&2; exit 2; }
+[ -d "$RT" ] || { echo "redis-suite.sh: $RT not found (set SHARED=)" >&2; exit 2; }
+
+export LOG_DIR="${LOG_DIR:-/tmp/ochre-suite-$(date +%s)}"
+mkdir -p "$LOG_DIR"
+touch "$RATCHET"
+SERVER="$BIN" "$RT/server.sh" start "$PORT" >/dev/null || { echo "redis-suite.sh: server did not start" >&2; exit 2; }
+BEFORE_UNIT="SERVER=$BIN $RT/server.sh restart $PORT" \
+BASELINE="$RT/baseline-7.0.15-external.txt" \
+MUST_PASS="$RATCHET" \
+  "$RT/run.sh" --external 127.0.0.1 "$PORT" "${units[@]}"
+rc=$?
+"$RT/server.sh" stop "$PORT" >/dev/null 2>&1 || true
+if [ "$update" = 1 ] && [ -f "$LOG_DIR/results.tsv" ]; then
+  # A name that also failed in this run (tests in loops) is not stable enough to add.
+  awk -F'\t' 'NR>1 && $3=="err" {print $1"\t"$2}' "$LOG_DIR/results.tsv" | sort -u > "$LOG_DIR/failed-names.tsv"
+  awk -F'\t' 'NR>1 && $3=="ok" {print $1"\t"$2}' "$LOG_DIR/results.tsv" | sort -u \
+    | { grep -vxF -f "$LOG_DIR/failed-names.tsv" || true; } > "$LOG_DIR/new-passes.tsv"
+  sort -u "$RATCHET" "$LOG_DIR/new-passes.tsv" > "$RATCHET.new" && mv "$RATCHET.new" "$RATCHET"
+  echo "ratchet: $(wc -l < "$RATCHET") tests in $RATCHET"
+fi
+exit $rc

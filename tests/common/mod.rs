@@ -1,0 +1,192 @@
+//! Test support: starts a real `ochre-server` on a free loopback port and connects clients to it.
+//! Every integration test talks to the server over real sockets.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running server, killed when dropped.
+pub struct Server {
+    pub port: u16,
+    child: Child,
+    pub dir: std::path::PathBuf,
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind ephemeral port");
+    l.local_addr().expect("local addr").port()
+}
+
+impl Server {
+    /// Starts a server with extra `--directive value` arguments.
+    pub fn start_with(args: &[&str]) -> Server {
+        for _ in 0..5 {
+            let port = free_port();
+            let dir = std::env::temp_dir().join(format!("ochre-test-{}-{}", std::process::id(), port));
+            std::fs::create_dir_all(&dir).expect("create test dir");
+            let child = Command::new(env!("CARGO_BIN_EXE_ochre-server"))
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--dir"])
+                .arg(&dir)
+                .args(["--enable-debug-command", "yes"])
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn ochre-server");
+            let mut s = Server { port, child, dir };
+            if s.wait_ready() {
+                return s;
+            }
+            let _ = s.child.kill();
+        }
+        panic!("ochre-server did not start");
+    }
+
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    fn wait_ready(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                if s.write_all(b"PING\r\n").is_ok() {
+                    let mut buf = [0u8; 7];
+                    if s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n" {
+                        return true;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// A synchronous `redis` crate connection.
+    pub fn client(&self) -> redis::Connection {
+        let c = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).expect("client");
+        c.get_connection().expect("connect")
+    }
+
+    /// A raw socket with a read timeout, for protocol-level tests.
+    pub fn raw(&self) -> Raw {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect raw");
+        s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        Raw { s }
+    }
+
+    /// Whether the server process is still alive.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A raw protocol connection.
+pub struct Raw {
+    pub s: TcpStream,
+}
+
+impl Raw {
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.s.write_all(bytes).expect("write");
+    }
+
+    /// Reads until `n` bytes arrived or the peer closed; returns what came.
+    pub fn read_n(&mut self, n: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        while out.len() < n {
+            match self.s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(k) => out.extend_from_slice(&buf[..k]),
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
+    /// Reads one complete RESP reply and returns its raw bytes.
+    pub fn read_reply(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 1];
+        loop {
+            if let Some(len) = resp_frame_len(&out) {
+                out.truncate(len);
+                return out;
+            }
+            match self.s.read(&mut buf) {
+                Ok(0) | Err(_) => return out,
+                Ok(_) => out.push(buf[0]),
+            }
+        }
+    }
+
+    /// Sends a command as multibulk and returns the raw reply.
+    pub fn cmd(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        let mut req = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            req.extend_from_slice(a);
+            req.extend_from_slice(b"\r\n");
+        }
+        self.send(&req);
+        self.read_reply()
+    }
+
+    /// Whether the server closed the connection (read returns 0 within the timeout).
+    pub fn closed(&mut self) -> bool {
+        let mut buf = [0u8; 64];
+        matches!(self.s.read(&mut buf), Ok(0))
+    }
+}
+
+/// Length of the first complete RESP frame in `b`, if there is one.
+pub fn resp_frame_len(b: &[u8]) -> Option<usize> {
+    fn line(b: &[u8], from: usize) -> Option<usize> {
+        b[from..].windows(2).position(|w| w == b"\r\n").map(|p| from + p)
+    }
+    fn frame(b: &[u8], at: usize) -> Option<usize> {
+        if at >= b.len() {
+            return None;
+        }
+        let eol = line(b, at)?;
+        let head = std::str::from_utf8(&b[at + 1..eol]).ok()?;
+        match b[at] {
+            b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Some(eol + 2),
+            b'$' | b'=' | b'!' => {
+                let n: i64 = head.parse().ok()?;
+                if n < 0 {
+                    return Some(eol + 2);
+                }
+                let end = eol + 2 + n as usize + 2;
+                (end <= b.len()).then_some(end)
+            }
+            b'*' | b'~' | b'>' | b'%' | b'|' => {
+                let n: i64 = head.parse().ok()?;
+                let mut pos = eol + 2;
+                let count = if b[at] == b'%' || b[at] == b'|' { n * 2 } else { n };
+                for _ in 0..count.max(0) {
+                    pos = frame(b, pos)?;
+                }
+                Some(pos)
+            }
+            _ => None,
+        }
+    }
+    frame(b, 0)
+}
