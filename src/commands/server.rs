@@ -47,17 +47,6 @@ pub static COMMANDS: &[CommandDef] = &[
         "Get information and statistics about the server",
         info,
     ),
-    def(
-        "debug",
-        -2,
-        "admin noscript loading stale",
-        (0, 0, 0),
-        "",
-        "server",
-        "1.0.0",
-        "A container for debugging commands",
-        debug,
-    ),
     container(
         "config",
         "server",
