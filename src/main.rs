@@ -10,20 +10,14 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     match config::from_args(&args) {
         Ok(Cli::Exit(code)) => std::process::exit(code),
-        Ok(Cli::Run {
-            config,
-            config_file,
-        }) => {
+        Ok(Cli::Run { config, config_file }) => {
             let exe = std::env::current_exe()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|_| args[0].clone());
             std::process::exit(ochre::server::run(config, exe, config_file));
         }
         Err((err, msg)) => {
-            eprintln!(
-                "\n*** FATAL CONFIG FILE ERROR (Redis {}) ***",
-                ochre::REDIS_VERSION
-            );
+            eprintln!("\n*** FATAL CONFIG FILE ERROR (Redis {}) ***", ochre::REDIS_VERSION);
             match err {
                 Some(e) => {
                     eprintln!("Reading the configuration file, at line {}", e.line);

@@ -87,8 +87,7 @@ pub static COMMANDS: &[CommandDef] = &[
 
 fn ping(ctx: &mut Ctx, args: &[&[u8]]) {
     if args.len() > 2 {
-        ctx.out
-            .error("ERR wrong number of arguments for 'ping' command");
+        ctx.out.error("ERR wrong number of arguments for 'ping' command");
         return;
     }
     match args.get(1) {
@@ -146,8 +145,7 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) {
                 return;
             }
             None => {
-                ctx.out
-                    .error("ERR Protocol version is not an integer or out of range");
+                ctx.out.error("ERR Protocol version is not an integer or out of range");
                 return;
             }
         }
@@ -186,11 +184,7 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) {
                 .error("ERR Client names cannot contain spaces, newlines or special characters.");
             return;
         }
-        *ctx.client.handle.name.lock() = if name.is_empty() {
-            None
-        } else {
-            Some(name.to_vec())
-        };
+        *ctx.client.handle.name.lock() = if name.is_empty() { None } else { Some(name.to_vec()) };
     }
     if let Some(v) = version {
         ctx.out.resp = v;

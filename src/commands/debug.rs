@@ -18,10 +18,7 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) {
     let sub = args[1].to_ascii_lowercase();
     match sub.as_slice() {
         b"log" if args.len() == 3 => {
-            crate::server::log::warning(&format!(
-                "DEBUG LOG: {}",
-                String::from_utf8_lossy(args[2])
-            ));
+            crate::server::log::warning(&format!("DEBUG LOG: {}", String::from_utf8_lossy(args[2])));
             ctx.out.ok();
         }
         _ => ctx.out.err("unknown DEBUG subcommand"),

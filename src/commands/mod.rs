@@ -285,10 +285,7 @@ fn parse_acl(s: &str, flags: u32, name: &str) -> u32 {
     for w in s.split_whitespace() {
         let c = w.trim_start_matches('@');
         let bit = cat(c);
-        assert!(
-            bit != 0,
-            "command table: unknown ACL category {w} on {name}"
-        );
+        assert!(bit != 0, "command table: unknown ACL category {w} on {name}");
         a |= bit;
     }
     // Categories Redis derives from flags (setImplicitACLCategories).
@@ -365,12 +362,7 @@ impl CommandTable {
         let subcommands = d
             .subcommands
             .iter()
-            .map(|s| {
-                (
-                    s.name.as_bytes().to_vec(),
-                    Self::make(s, Some(d.name), next_id),
-                )
-            })
+            .map(|s| (s.name.as_bytes().to_vec(), Self::make(s, Some(d.name), next_id)))
             .collect();
         Command {
             def: d,

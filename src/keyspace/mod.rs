@@ -37,12 +37,7 @@ pub struct Shard {
 impl Shard {
     /// Looks a key up for writing, deleting it first if it has expired.
     #[inline]
-    pub fn get_mut(
-        &mut self,
-        key: &[u8],
-        now_ms: i64,
-        stats: &KeyspaceStats,
-    ) -> Option<&mut Entry> {
+    pub fn get_mut(&mut self, key: &[u8], now_ms: i64, stats: &KeyspaceStats) -> Option<&mut Entry> {
         if self.volatile > 0 && self.dict.get(key).is_some_and(|e| e.is_expired(now_ms)) {
             self.expire_key(key, stats);
             return None;
@@ -202,10 +197,7 @@ impl Db {
         idx.sort_unstable();
         idx.dedup();
         Locked {
-            guards: idx
-                .into_iter()
-                .map(|i| (i, self.shards[i].lock()))
-                .collect(),
+            guards: idx.into_iter().map(|i| (i, self.shards[i].lock())).collect(),
             db: self,
         }
     }
@@ -213,9 +205,7 @@ impl Db {
     /// Locks every shard, in order.
     pub fn lock_all(&self) -> Locked<'_> {
         Locked {
-            guards: (0..self.shards.len())
-                .map(|i| (i, self.shards[i].lock()))
-                .collect(),
+            guards: (0..self.shards.len()).map(|i| (i, self.shards[i].lock())).collect(),
             db: self,
         }
     }

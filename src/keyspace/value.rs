@@ -139,11 +139,7 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(value: Value, lru: u32) -> Entry {
-        Entry {
-            value,
-            expire: 0,
-            lru,
-        }
+        Entry { value, expire: 0, lru }
     }
 
     #[inline]

@@ -71,11 +71,7 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     if s.is_empty() || s.len() > 20 {
         return None;
     }
-    let (neg, digits) = if s[0] == b'-' {
-        (true, &s[1..])
-    } else {
-        (false, s)
-    };
+    let (neg, digits) = if s[0] == b'-' { (true, &s[1..]) } else { (false, s) };
     if digits.is_empty() {
         return None;
     }
@@ -187,11 +183,7 @@ fn parse_inline(buf: &[u8], args: &mut Vec<Range<usize>>) -> Parsed {
         return Parsed::Incomplete;
     };
     let consumed = nl + 1;
-    let line = &buf[..if nl > 0 && buf[nl - 1] == b'\r' {
-        nl - 1
-    } else {
-        nl
-    }];
+    let line = &buf[..if nl > 0 && buf[nl - 1] == b'\r' { nl - 1 } else { nl }];
     if line.iter().any(|&c| c == b'"' || c == b'\'') {
         // Quoted inline requests are rare (humans typing): unescape into owned arguments.
         return match split_owned(line) {
@@ -257,9 +249,7 @@ pub fn split_owned(line: &[u8]) -> Result<Vec<Vec<u8>>, ()> {
                     && hex_val(line[i + 2]).is_some()
                     && hex_val(line[i + 3]).is_some()
                 {
-                    cur.push(
-                        hex_val(line[i + 2]).unwrap_or(0) * 16 + hex_val(line[i + 3]).unwrap_or(0),
-                    );
+                    cur.push(hex_val(line[i + 2]).unwrap_or(0) * 16 + hex_val(line[i + 3]).unwrap_or(0));
                     i += 3;
                 } else if c == b'\\' && i + 1 < n {
                     i += 1;
@@ -339,18 +329,9 @@ mod tests {
         assert_eq!(p, Parsed::Request { consumed: 20 });
         assert_eq!(v, vec![b"GET".to_vec(), b"k".to_vec()]);
         assert_eq!(args_of(b"*2\r\n$3\r\nGET\r\n$1\r\n").0, Parsed::Incomplete);
-        assert_eq!(
-            args_of(b"*x\r\n").0,
-            Parsed::Error("invalid multibulk length")
-        );
-        assert_eq!(
-            args_of(b"*1\r\n$-1\r\n").0,
-            Parsed::Error("invalid bulk length")
-        );
-        assert_eq!(
-            args_of(b"*1\r\nfoo\r\n").0,
-            Parsed::Error("expected '$', got 'f'")
-        );
+        assert_eq!(args_of(b"*x\r\n").0, Parsed::Error("invalid multibulk length"));
+        assert_eq!(args_of(b"*1\r\n$-1\r\n").0, Parsed::Error("invalid bulk length"));
+        assert_eq!(args_of(b"*1\r\nfoo\r\n").0, Parsed::Error("expected '$', got 'f'"));
         assert_eq!(args_of(b"*0\r\n").0, Parsed::Empty { consumed: 4 });
     }
 

@@ -117,12 +117,7 @@ fn range_err(min: i64, max: i64) -> String {
 
 /// Validates `args` for directive `d` and returns the canonical stored value.
 /// `current` is the present value (some multi-argument directives merge into it).
-fn normalize(
-    d: &Directive,
-    args: &[String],
-    from_file_append: bool,
-    current: &str,
-) -> Result<String, String> {
+fn normalize(d: &Directive, args: &[String], from_file_append: bool, current: &str) -> Result<String, String> {
     let one = || -> Result<&String, String> {
         if args.len() != 1 {
             Err("wrong number of arguments".into())
@@ -161,8 +156,7 @@ fn normalize(
                 }
                 return Ok(format!("{n}%"));
             }
-            let n = parse_memory(v)
-                .ok_or_else(|| "argument must be a memory or percent value".to_string())?;
+            let n = parse_memory(v).ok_or_else(|| "argument must be a memory or percent value".to_string())?;
             if n < min || n > max {
                 return Err(range_err(min, max));
             }
@@ -170,8 +164,7 @@ fn normalize(
         }
         Type::Octal(min, max) => {
             let v = one()?;
-            let n = i64::from_str_radix(v, 8)
-                .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+            let n = i64::from_str_radix(v, 8).map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
             if n < min || n > max {
                 return Err(range_err(min, max));
             }
@@ -211,12 +204,7 @@ fn normalize(
     }
 }
 
-fn normalize_special(
-    name: &str,
-    args: &[String],
-    append: bool,
-    current: &str,
-) -> Result<String, String> {
+fn normalize_special(name: &str, args: &[String], append: bool, current: &str) -> Result<String, String> {
     match name {
         "save" => {
             if args.len() == 1 && args[0].is_empty() {
@@ -262,11 +250,7 @@ fn normalize_special(
                     "normal" => "normal",
                     "slave" | "replica" => "slave",
                     "pubsub" => "pubsub",
-                    _ => {
-                        return Err(
-                            "Invalid client class specified in buffer limit configuration.".into(),
-                        )
-                    }
+                    _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
                 };
                 let hard = parse_memory(&c[1]);
                 let soft = parse_memory(&c[2]);
@@ -325,9 +309,7 @@ fn normalize_special(
             if args[0].eq_ignore_ascii_case("no") && args[1].eq_ignore_ascii_case("one") {
                 return Ok(String::new());
             }
-            let port: i64 = args[1]
-                .parse()
-                .map_err(|_| "Invalid master port".to_string())?;
+            let port: i64 = args[1].parse().map_err(|_| "Invalid master port".to_string())?;
             if !(0..=65535).contains(&port) {
                 return Err("Invalid master port".into());
             }
@@ -338,9 +320,7 @@ fn normalize_special(
                 return Err("wrong number of arguments".into());
             }
             for a in args {
-                let n: i64 = a
-                    .parse()
-                    .map_err(|_| "Invalid oom-score-adj-values".to_string())?;
+                let n: i64 = a.parse().map_err(|_| "Invalid oom-score-adj-values".to_string())?;
                 if !(-2000..=2000).contains(&n) {
                     return Err("Invalid oom-score-adj-values".into());
                 }
@@ -353,9 +333,9 @@ fn normalize_special(
                 if a.is_empty() && args.len() == 1 {
                     return Ok(String::new());
                 }
-                let v: f64 = a.parse().map_err(|_| {
-                    "Invalid latency-tracking-info-percentiles parameters".to_string()
-                })?;
+                let v: f64 = a
+                    .parse()
+                    .map_err(|_| "Invalid latency-tracking-info-percentiles parameters".to_string())?;
                 if !(0.0..=100.0).contains(&v) {
                     return Err("Invalid latency-tracking-info-percentiles parameters".into());
                 }
@@ -445,31 +425,23 @@ impl Config {
 
     fn refresh_hot(&self) {
         let h = &self.hot;
-        h.proto_max_bulk_len
-            .store(self.get_i64("proto-max-bulk-len"), Relaxed);
+        h.proto_max_bulk_len.store(self.get_i64("proto-max-bulk-len"), Relaxed);
         h.client_query_buffer_limit
             .store(self.get_i64("client-query-buffer-limit"), Relaxed);
         h.maxclients.store(self.get_i64("maxclients"), Relaxed);
         let pass = self.get("requirepass");
-        *h.requirepass.write() = if pass.is_empty() {
-            None
-        } else {
-            Some(pass.into_bytes())
-        };
+        *h.requirepass.write() = if pass.is_empty() { None } else { Some(pass.into_bytes()) };
         h.slowlog_log_slower_than
             .store(self.get_i64("slowlog-log-slower-than"), Relaxed);
-        h.slowlog_max_len
-            .store(self.get_i64("slowlog-max-len"), Relaxed);
+        h.slowlog_max_len.store(self.get_i64("slowlog-max-len"), Relaxed);
         h.latency_monitor_threshold
             .store(self.get_i64("latency-monitor-threshold"), Relaxed);
         h.hz.store(self.get_i64("hz").clamp(1, 500), Relaxed);
         h.active_expire_effort
             .store(self.get_i64("active-expire-effort"), Relaxed);
-        h.protected_mode
-            .store(self.get_bool("protected-mode"), Relaxed);
+        h.protected_mode.store(self.get_bool("protected-mode"), Relaxed);
         let dbg = self.get("enable-debug-command");
-        h.enable_debug_command
-            .store(dbg == "yes" || dbg == "local", Relaxed);
+        h.enable_debug_command.store(dbg == "yes" || dbg == "local", Relaxed);
         h.timeout.store(self.get_i64("timeout"), Relaxed);
     }
 
@@ -487,11 +459,7 @@ impl Config {
                 }
                 "user" if args.len() >= 2 => Ok(()),
                 "loadmodule" if args.len() >= 2 => Ok(()),
-                "list-max-ziplist-entries"
-                | "list-max-ziplist-value"
-                | "lua-replicate-commands"
-                    if args.len() == 2 =>
-                {
+                "list-max-ziplist-entries" | "list-max-ziplist-value" | "lua-replicate-commands" if args.len() == 2 => {
                     Ok(())
                 }
                 "sentinel" => Err("sentinel directive while not in sentinel mode".into()),
@@ -521,12 +489,7 @@ impl Config {
     }
 
     /// Loads a config text (a file's contents, or the command-line options joined as lines).
-    pub fn load_text(
-        &self,
-        text: &str,
-        base: Option<&str>,
-        saves_seen: &mut bool,
-    ) -> Result<(), LoadError> {
+    pub fn load_text(&self, text: &str, base: Option<&str>, saves_seen: &mut bool) -> Result<(), LoadError> {
         for (i, raw) in text.split('\n').enumerate() {
             let line = raw.trim_matches(|c| c == ' ' || c == '\t' || c == '\r' || c == '\n');
             if line.is_empty() || line.starts_with('#') {
@@ -555,12 +518,8 @@ impl Config {
                     }
                     _ => args[1].clone(),
                 };
-                let content = std::fs::read_to_string(&path).map_err(|e| {
-                    err(format!(
-                        "Fatal error, can't open config file '{path}': {}",
-                        io_text(&e)
-                    ))
-                })?;
+                let content = std::fs::read_to_string(&path)
+                    .map_err(|e| err(format!("Fatal error, can't open config file '{path}': {}", io_text(&e))))?;
                 self.load_text(&content, Some(&path), saves_seen)?;
                 continue;
             }
@@ -592,10 +551,7 @@ impl Config {
                         glob_match(p, name.as_bytes(), true)
                     };
                     if hit && seen.insert(name) {
-                        out.push((
-                            name.to_string(),
-                            vals.get(d.name).cloned().unwrap_or_default(),
-                        ));
+                        out.push((name.to_string(), vals.get(d.name).cloned().unwrap_or_default()));
                     }
                 }
             }
@@ -605,19 +561,12 @@ impl Config {
 
     /// CONFIG SET with several parameters: all are validated before any is applied, and on an
     /// apply failure the earlier ones are rolled back. Returns Redis's error text on failure.
-    pub fn set_many(
-        &self,
-        pairs: &[(&[u8], &[u8])],
-        protected_allowed: bool,
-    ) -> Result<Vec<&'static str>, String> {
+    pub fn set_many(&self, pairs: &[(&[u8], &[u8])], protected_allowed: bool) -> Result<Vec<&'static str>, String> {
         let mut staged: Vec<(&'static Directive, String, String)> = Vec::new();
         for (name, value) in pairs {
             let name_s = String::from_utf8_lossy(name).to_string();
-            let fail = |reason: &str| {
-                format!(
-                    "ERR CONFIG SET failed (possibly related to argument '{name_s}') - {reason}"
-                )
-            };
+            let fail =
+                |reason: &str| format!("ERR CONFIG SET failed (possibly related to argument '{name_s}') - {reason}");
             let Some(d) = lookup(&name_s) else {
                 return Err(format!(
                     "ERR Unknown option or number of arguments for CONFIG SET - '{name_s}'"
@@ -722,9 +671,7 @@ pub fn from_args(args: &[String]) -> Result<Cli, (Option<LoadError>, String)> {
     let config = Config::defaults();
     // OCHRE_* environment variables override the defaults (and are overridden by file and flags).
     let mut env_lines = String::new();
-    let mut vars: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| k.starts_with("OCHRE_"))
-        .collect();
+    let mut vars: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("OCHRE_")).collect();
     vars.sort();
     for (k, v) in vars {
         let name = k["OCHRE_".len()..].to_ascii_lowercase().replace('_', "-");

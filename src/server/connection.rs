@@ -16,15 +16,8 @@ use std::sync::Arc;
 use tokio::io::unix::AsyncFd;
 
 /// A worker thread: a single-threaded runtime serving the connections it is handed.
-pub fn worker_main(
-    srv: Arc<Server>,
-    worker: usize,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<TcpStream>,
-) {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+pub fn worker_main(srv: Arc<Server>, worker: usize, mut rx: tokio::sync::mpsc::UnboundedReceiver<TcpStream>) {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             log::warning(&format!("Failed to start worker {worker}: {e}"));
@@ -43,11 +36,7 @@ pub fn worker_main(
 }
 
 fn peer(stream: &TcpStream, local: bool) -> String {
-    let a = if local {
-        stream.local_addr()
-    } else {
-        stream.peer_addr()
-    };
+    let a = if local { stream.local_addr() } else { stream.peer_addr() };
     a.map(|a| a.to_string()).unwrap_or_else(|_| "?:0".into())
 }
 

@@ -43,12 +43,7 @@ fn sample_stats(srv: &Server) {
 /// expired ones, within a time budget of 25% of a cron period (as Redis's slow cycle) and at most
 /// about 1 ms per shard lock, so no request waits long behind it.
 fn active_expire(srv: &Server, db_cursor: &mut usize, shard_cursor: &mut usize, hz: u64) {
-    let effort = srv
-        .config
-        .hot
-        .active_expire_effort
-        .load(Relaxed)
-        .clamp(1, 10) as usize;
+    let effort = srv.config.hot.active_expire_effort.load(Relaxed).clamp(1, 10) as usize;
     let per_loop = KEYS_PER_LOOP + KEYS_PER_LOOP / 4 * (effort - 1);
     let stale_ok = ACCEPTABLE_STALE.saturating_sub(effort - 1).max(1);
     let budget = Duration::from_micros(1_000_000 / hz * (25 + 2 * (effort as u64 - 1)) / 100);
@@ -101,10 +96,7 @@ fn active_expire(srv: &Server, db_cursor: &mut usize, shard_cursor: &mut usize, 
                 stats.expired_keys.fetch_add(expired as u64, Relaxed);
             }
             // Keep sweeping this shard while many sampled keys were expired.
-            if sampled == 0
-                || expired * 100 / sampled.max(1) <= stale_ok
-                || start.elapsed() > budget
-            {
+            if sampled == 0 || expired * 100 / sampled.max(1) <= stale_ok || start.elapsed() > budget {
                 break;
             }
         }
@@ -123,11 +115,7 @@ pub fn wait_for_shutdown(srv: &Arc<Server>) -> i32 {
         std::thread::sleep(Duration::from_millis(20));
         let sig = SIGNAL.load(Relaxed);
         if sig != 0 {
-            let name = if sig == libc::SIGINT {
-                "SIGINT"
-            } else {
-                "SIGTERM"
-            };
+            let name = if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
             log::warning(&format!("Received {name} scheduling shutdown..."));
             srv.shutdown_requested.store(true, Relaxed);
         }

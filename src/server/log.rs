@@ -47,11 +47,7 @@ pub fn set_file(path: &str) {
     let f = if path.is_empty() {
         None
     } else {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .ok()
+        std::fs::OpenOptions::new().create(true).append(true).open(path).ok()
     };
     *FILE.lock() = f;
 }
@@ -84,13 +80,7 @@ pub fn log(level: u8, msg: &str) {
         return;
     }
     let mark = ['.', '-', '*', '#'][level.min(3) as usize];
-    let line = format!(
-        "{}:M {} {} {}\n",
-        std::process::id(),
-        timestamp(),
-        mark,
-        msg
-    );
+    let line = format!("{}:M {} {} {}\n", std::process::id(), timestamp(), mark, msg);
     raw(&line);
 }
 

@@ -143,8 +143,8 @@ fn bind_listeners(cfg: &Config) -> Result<Vec<TcpListener>, String> {
         match bind_one(&sock, cfg.get_i64("tcp-backlog") as i32) {
             Ok(l) => out.push(l),
             Err(e) => {
-                let unavailable = e.raw_os_error() == Some(libc::EADDRNOTAVAIL)
-                    || e.raw_os_error() == Some(libc::EAFNOSUPPORT);
+                let unavailable =
+                    e.raw_os_error() == Some(libc::EADDRNOTAVAIL) || e.raw_os_error() == Some(libc::EAFNOSUPPORT);
                 if optional && unavailable {
                     continue;
                 }
@@ -172,11 +172,7 @@ fn bind_one(addr: &str, backlog: i32) -> std::io::Result<TcpListener> {
         .to_socket_addrs()?
         .next()
         .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EADDRNOTAVAIL))?;
-    let domain = if sa.is_ipv4() {
-        libc::AF_INET
-    } else {
-        libc::AF_INET6
-    };
+    let domain = if sa.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
     // SAFETY: plain socket syscalls on a fresh fd; errors are checked.
     unsafe {
         let fd = libc::socket(domain, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
@@ -201,9 +197,7 @@ fn bind_one(addr: &str, backlog: i32) -> std::io::Result<TcpListener> {
             );
         }
         let (ptr, len) = sockaddr_of(&sa);
-        if libc::bind(fd, ptr.as_ptr() as *const libc::sockaddr, len) < 0
-            || libc::listen(fd, backlog) < 0
-        {
+        if libc::bind(fd, ptr.as_ptr() as *const libc::sockaddr, len) < 0 || libc::listen(fd, backlog) < 0 {
             let e = std::io::Error::last_os_error();
             libc::close(fd);
             return Err(e);
@@ -226,8 +220,7 @@ fn sockaddr_of(sa: &std::net::SocketAddr) -> (Vec<u8>, libc::socklen_t) {
             };
             let len = std::mem::size_of::<libc::sockaddr_in>();
             // SAFETY: reading the bytes of a plain C struct.
-            let bytes =
-                unsafe { std::slice::from_raw_parts(&s as *const _ as *const u8, len) }.to_vec();
+            let bytes = unsafe { std::slice::from_raw_parts(&s as *const _ as *const u8, len) }.to_vec();
             (bytes, len as libc::socklen_t)
         }
         std::net::SocketAddr::V6(a) => {
@@ -242,8 +235,7 @@ fn sockaddr_of(sa: &std::net::SocketAddr) -> (Vec<u8>, libc::socklen_t) {
             };
             let len = std::mem::size_of::<libc::sockaddr_in6>();
             // SAFETY: reading the bytes of a plain C struct.
-            let bytes =
-                unsafe { std::slice::from_raw_parts(&s as *const _ as *const u8, len) }.to_vec();
+            let bytes = unsafe { std::slice::from_raw_parts(&s as *const _ as *const u8, len) }.to_vec();
             (bytes, len as libc::socklen_t)
         }
     }
@@ -255,9 +247,7 @@ fn worker_count(cfg: &Config) -> usize {
     if n > 0 {
         return n as usize;
     }
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
 /// Builds the server from its configuration, binds, and runs until SHUTDOWN. Returns the exit

@@ -36,14 +36,10 @@ impl SlowLog {
         let argc = argv.len().min(MAX_ARGC);
         for (i, a) in argv.iter().take(argc).enumerate() {
             if i == MAX_ARGC - 1 && argv.len() > MAX_ARGC {
-                args.push(
-                    format!("... ({} more arguments)", argv.len() - MAX_ARGC + 1).into_bytes(),
-                );
+                args.push(format!("... ({} more arguments)", argv.len() - MAX_ARGC + 1).into_bytes());
             } else if a.len() > MAX_ARG_LEN {
                 let mut v = a[..MAX_ARG_LEN].to_vec();
-                v.extend_from_slice(
-                    format!("... ({} more bytes)", a.len() - MAX_ARG_LEN).as_bytes(),
-                );
+                v.extend_from_slice(format!("... ({} more bytes)", a.len() - MAX_ARG_LEN).as_bytes());
                 args.push(v);
             } else {
                 args.push(a.to_vec());

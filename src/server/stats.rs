@@ -38,9 +38,7 @@ pub struct Stats {
 impl Stats {
     pub fn new(workers: usize) -> Stats {
         Stats {
-            workers: (0..workers.max(1))
-                .map(|_| WorkerStats::default())
-                .collect(),
+            workers: (0..workers.max(1)).map(|_| WorkerStats::default()).collect(),
             connections_received: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
             total_error_replies: AtomicU64::new(0),

@@ -54,14 +54,7 @@ fn c_format(fmt: &str, d: f64) -> String {
         return String::new();
     };
     // SAFETY: the buffer is large enough for any %.17g output, and snprintf bounds the write.
-    let n = unsafe {
-        libc::snprintf(
-            buf.as_mut_ptr() as *mut libc::c_char,
-            buf.len(),
-            cfmt.as_ptr(),
-            d,
-        )
-    };
+    let n = unsafe { libc::snprintf(buf.as_mut_ptr() as *mut libc::c_char, buf.len(), cfmt.as_ptr(), d) };
     let n = (n.max(0) as usize).min(buf.len() - 1);
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
