@@ -49,4 +49,11 @@ if [ "$update" = 1 ] && [ -f "$LOG_DIR/results.tsv" ]; then
   sort -u "$RATCHET" "$LOG_DIR/new-passes.tsv" > "$RATCHET.new" && mv "$RATCHET.new" "$RATCHET"
   echo "ratchet: $(wc -l < "$RATCHET") tests in $RATCHET"
 fi
+# The closing line counts the ratchet: listed tests that passed in the units run, and those that did not.
+if [ -f "$LOG_DIR/results.tsv" ]; then
+  awk -F'\t' 'NR==FNR { want[$1"\t"$2]=1; next }
+       FNR>1 && (($1"\t"$2) in want) { if ($3=="ok") ok[$1"\t"$2]=1; else if ($3=="err") bad[$1"\t"$2]=1 }
+       END { p=0; f=0; for (k in want) { if (k in bad) f++; else if (k in ok) p++ }
+             printf "ratchet: %d passed, %d failed\n", p, f }' "$RATCHET" "$LOG_DIR/results.tsv"
+fi
 exit $rc
