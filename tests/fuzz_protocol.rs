@@ -30,17 +30,103 @@ impl Rng {
 }
 
 const NAMES: &[&str] = &[
-    "GET", "SET", "INCR", "DECRBY", "INCRBYFLOAT", "MGET", "MSET", "MSETNX", "GETDEL", "GETEX", "STRLEN",
-    "GETRANGE", "SUBSTR", "LCS", "GETBIT", "BITCOUNT", "BITPOS", "BITOP", "BITFIELD_RO", "DEL", "EXISTS", "TYPE",
-    "RENAME", "COPY", "MOVE", "KEYS", "SCAN", "RANDOMKEY", "TOUCH", "OBJECT", "DUMP", "RESTORE", "EXPIRE", "PEXPIREAT",
-    "TTL", "PTTL", "PERSIST", "PING", "ECHO", "SELECT", "HELLO", "DBSIZE", "INFO", "CONFIG", "CLIENT", "COMMAND",
-    "SLOWLOG", "LATENCY", "MEMORY", "TIME", "NOSUCHCMD", "setnx", "sEt",
+    "GET",
+    "SET",
+    "INCR",
+    "DECRBY",
+    "INCRBYFLOAT",
+    "MGET",
+    "MSET",
+    "MSETNX",
+    "GETDEL",
+    "GETEX",
+    "STRLEN",
+    "GETRANGE",
+    "SUBSTR",
+    "LCS",
+    "GETBIT",
+    "BITCOUNT",
+    "BITPOS",
+    "BITOP",
+    "BITFIELD_RO",
+    "DEL",
+    "EXISTS",
+    "TYPE",
+    "RENAME",
+    "COPY",
+    "MOVE",
+    "KEYS",
+    "SCAN",
+    "RANDOMKEY",
+    "TOUCH",
+    "OBJECT",
+    "DUMP",
+    "RESTORE",
+    "EXPIRE",
+    "PEXPIREAT",
+    "TTL",
+    "PTTL",
+    "PERSIST",
+    "PING",
+    "ECHO",
+    "SELECT",
+    "HELLO",
+    "DBSIZE",
+    "INFO",
+    "CONFIG",
+    "CLIENT",
+    "COMMAND",
+    "SLOWLOG",
+    "LATENCY",
+    "MEMORY",
+    "TIME",
+    "NOSUCHCMD",
+    "setnx",
+    "sEt",
 ];
 
 const ARGS: &[&str] = &[
-    "k", "key:1", "0", "-1", "1", "10", "99999999999999999999", "3.14", "inf", "-inf", "nan", "", "EX", "PX", "NX",
-    "XX", "GET", "KEEPTTL", "MATCH", "*", "COUNT", "TYPE", "string", "LEN", "IDX", "WITHSCORES", "ENCODING", "HELP",
-    "GET", "maxmemory", "LIST", "ID", "AND", "OR", "NOT", "BYTE", "BIT", "\x00\x7f", "a b", "\"q\"", "2147483648",
+    "k",
+    "key:1",
+    "0",
+    "-1",
+    "1",
+    "10",
+    "99999999999999999999",
+    "3.14",
+    "inf",
+    "-inf",
+    "nan",
+    "",
+    "EX",
+    "PX",
+    "NX",
+    "XX",
+    "GET",
+    "KEEPTTL",
+    "MATCH",
+    "*",
+    "COUNT",
+    "TYPE",
+    "string",
+    "LEN",
+    "IDX",
+    "WITHSCORES",
+    "ENCODING",
+    "HELP",
+    "GET",
+    "maxmemory",
+    "LIST",
+    "ID",
+    "AND",
+    "OR",
+    "NOT",
+    "BYTE",
+    "BIT",
+    "\x00\x7f",
+    "a b",
+    "\"q\"",
+    "2147483648",
 ];
 
 fn valid_request(rng: &mut Rng) -> Vec<u8> {
@@ -105,8 +191,14 @@ fn random_input(rng: &mut Rng) -> Vec<u8> {
 #[test]
 fn parser_survives_a_million_inputs() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let limits = Limits { max_bulk_len: 512 * 1024 * 1024, unauthenticated: false };
-    let strict = Limits { max_bulk_len: 1024 * 1024, unauthenticated: true };
+    let limits = Limits {
+        max_bulk_len: 512 * 1024 * 1024,
+        unauthenticated: false,
+    };
+    let strict = Limits {
+        max_bulk_len: 1024 * 1024,
+        unauthenticated: true,
+    };
     let mut spans = Vec::new();
     let mut requests = 0u64;
     for i in 0..1_000_000u32 {
@@ -159,7 +251,10 @@ fn all_frames(mut b: &[u8]) -> bool {
 #[test]
 fn server_survives_mutated_requests() {
     let mut srv = common::Server::start();
-    let n: usize = std::env::var("OCHRE_FUZZ_E2E").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let n: usize = std::env::var("OCHRE_FUZZ_E2E")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
     let mut rng = Rng(0xD1B5_4A32_D192_ED03);
     for i in 0..n {
         // Several requests per connection, then a half-close: the server answers what is
@@ -175,7 +270,10 @@ fn server_survives_mutated_requests() {
         let mut out = Vec::new();
         match s.read_to_end(&mut out) {
             Ok(_) => {}
-            Err(e) => panic!("request {i}: no end of reply ({e}) for input {:?}", String::from_utf8_lossy(&input)),
+            Err(e) => panic!(
+                "request {i}: no end of reply ({e}) for input {:?}",
+                String::from_utf8_lossy(&input)
+            ),
         }
         assert!(
             all_frames(&out),

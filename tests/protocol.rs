@@ -9,7 +9,9 @@ use common::{Reference, Server};
 /// closes or goes quiet.
 fn exchange(raw: &mut common::Raw, input: &[u8]) -> Vec<u8> {
     raw.send(input);
-    raw.s.set_read_timeout(Some(std::time::Duration::from_millis(300))).unwrap();
+    raw.s
+        .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .unwrap();
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -132,12 +134,18 @@ fn unauthenticated_clients_cannot_send_big_requests() {
     let mut c = srv.raw();
     assert_eq!(c.cmd(&[b"GET", b"k"]), b"-NOAUTH Authentication required.\r\n");
     c.send(b"*20\r\n");
-    assert_eq!(c.read_reply(), b"-ERR Protocol error: unauthenticated multibulk length\r\n");
+    assert_eq!(
+        c.read_reply(),
+        b"-ERR Protocol error: unauthenticated multibulk length\r\n"
+    );
     let mut c = srv.raw();
     c.send(b"*2\r\n$4\r\nAUTH\r\n$20000\r\n");
     assert_eq!(c.read_reply(), b"-ERR Protocol error: unauthenticated bulk length\r\n");
     let mut c = srv.raw();
-    assert_eq!(c.cmd(&[b"AUTH", b"wrong"]), b"-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+    assert_eq!(
+        c.cmd(&[b"AUTH", b"wrong"]),
+        b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
     assert_eq!(c.cmd(&[b"AUTH", b"secret"]), b"+OK\r\n");
     assert_eq!(c.cmd(&[b"PING"]), b"+PONG\r\n");
 }

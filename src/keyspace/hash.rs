@@ -49,3 +49,20 @@ pub fn hash(key: &[u8]) -> u64 {
     }
     mix(h, P1 ^ 0x5bd1_e995)
 }
+
+/// A `Hasher` over [`hash`], for internal maps keyed by byte strings (the command table), where
+/// std's SipHash costs more than the lookup itself.
+#[derive(Default)]
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = hash(bytes) ^ self.0.rotate_left(5);
+    }
+}
+
+/// Builds [`FastHasher`]s.
+pub type FastBuild = std::hash::BuildHasherDefault<FastHasher>;

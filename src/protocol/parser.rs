@@ -101,21 +101,58 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     }
 }
 
-fn parse_multibulk(buf: &[u8], limits: &Limits, args: &mut Vec<Range<usize>>) -> Parsed {
-    let Some(eol) = find_crlf(buf, 0) else {
-        if buf.len() > INLINE_MAX {
-            return Parsed::Error("too big mbulk count string");
+/// Reads a `<digits>\r\n` header starting at `at` (just after the type byte), the common case of
+/// the bulk and multibulk headers, in one pass. Returns (value, position after "\r\n"), or None
+/// when the header is anything but plain digits (the caller then falls back to the strict path).
+#[inline]
+fn fast_header(buf: &[u8], at: usize) -> Option<(i64, usize)> {
+    let mut v: i64 = 0;
+    let mut i = at;
+    while i < buf.len() && i - at < 18 {
+        let c = buf[i];
+        if c.is_ascii_digit() {
+            v = v * 10 + (c - b'0') as i64;
+            i += 1;
+        } else if c == b'\r' && i > at && i + 1 < buf.len() && buf[i + 1] == b'\n' {
+            // "0" alone is fine; other leading zeros go to the strict parser (which rejects them).
+            if buf[at] == b'0' && i - at > 1 {
+                return None;
+            }
+            return Some((v, i + 2));
+        } else {
+            return None;
         }
-        return Parsed::Incomplete;
-    };
-    let count = match parse_i64(&buf[1..eol]) {
-        Some(n) if n <= i32::MAX as i64 => n,
-        _ => return Parsed::Error("invalid multibulk length"),
+    }
+    None
+}
+
+/// Reads a header line strictly: `Ok(Some((value, next)))`, `Ok(None)` when incomplete, `Err(())`
+/// when the digits do not parse.
+fn header(buf: &[u8], at: usize) -> Result<Option<(i64, usize)>, ()> {
+    if let Some(h) = fast_header(buf, at) {
+        return Ok(Some(h));
+    }
+    let Some(eol) = find_crlf(buf, at) else { return Ok(None) };
+    match parse_i64(&buf[at..eol]) {
+        Some(n) => Ok(Some((n, eol + 2))),
+        None => Err(()),
+    }
+}
+
+fn parse_multibulk(buf: &[u8], limits: &Limits, args: &mut Vec<Range<usize>>) -> Parsed {
+    let (count, mut pos) = match header(buf, 1) {
+        Ok(Some((n, next))) if n <= i32::MAX as i64 => (n, next),
+        Ok(Some(_)) | Err(()) => return Parsed::Error("invalid multibulk length"),
+        Ok(None) => {
+            if buf.len() > INLINE_MAX {
+                return Parsed::Error("too big mbulk count string");
+            }
+            return Parsed::Incomplete;
+        }
     };
     if limits.unauthenticated && count > 10 {
         return Parsed::Error("unauthenticated multibulk length");
     }
-    let mut pos = eol + 2;
     if count <= 0 {
         return Parsed::Empty { consumed: pos };
     }
@@ -128,20 +165,19 @@ fn parse_multibulk(buf: &[u8], limits: &Limits, args: &mut Vec<Range<usize>>) ->
         if buf[pos] != b'$' {
             return Parsed::Error(expected_dollar(buf[pos]));
         }
-        let Some(eol) = find_crlf(buf, pos) else {
-            if buf.len() - pos > INLINE_MAX {
-                return Parsed::Error("too big bulk count string");
+        let (len, start) = match header(buf, pos + 1) {
+            Ok(Some((n, next))) if n >= 0 && n <= limits.max_bulk_len => (n as usize, next),
+            Ok(Some(_)) | Err(()) => return Parsed::Error("invalid bulk length"),
+            Ok(None) => {
+                if buf.len() - pos > INLINE_MAX {
+                    return Parsed::Error("too big bulk count string");
+                }
+                return Parsed::Incomplete;
             }
-            return Parsed::Incomplete;
-        };
-        let len = match parse_i64(&buf[pos + 1..eol]) {
-            Some(n) if n >= 0 && n <= limits.max_bulk_len => n as usize,
-            _ => return Parsed::Error("invalid bulk length"),
         };
         if limits.unauthenticated && len > 16384 {
             return Parsed::Error("unauthenticated bulk length");
         }
-        let start = eol + 2;
         let Some(end) = start.checked_add(len) else {
             return Parsed::Error("invalid bulk length");
         };

@@ -5,7 +5,7 @@ use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
-use tokio::sync::Notify;
+use std::task::Waker;
 
 /// CLIENT REPLY mode.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -32,12 +32,15 @@ pub struct ClientHandle {
     pub resp: AtomicUsize,
     /// Unix ms of the last command.
     pub last_interaction_ms: AtomicI64,
-    /// Command id (index in the table) of the last command, +1; 0 = none.
-    pub last_cmd: Mutex<String>,
+    /// Id of the last command (index into `CommandTable::names`) + 1; 0 = none yet.
+    pub last_cmd: AtomicUsize,
     pub kill: AtomicBool,
     /// Messages queued by other threads (MONITOR output, later pub/sub), written at next wake.
     pub pending: Mutex<Vec<u8>>,
-    pub wake: Notify,
+    /// Set by other threads when the connection must look at `pending` or `kill`.
+    pub signal: AtomicBool,
+    /// The connection task's waker, registered each time it waits.
+    pub waker: Mutex<Option<Waker>>,
     pub is_monitor: AtomicBool,
     pub no_evict: AtomicBool,
     pub qbuf: AtomicUsize,
@@ -52,17 +55,41 @@ impl ClientHandle {
     /// Queues bytes for the connection and wakes it.
     pub fn send(&self, bytes: &[u8]) {
         self.pending.lock().extend_from_slice(bytes);
-        self.wake.notify_one();
+        self.wake();
     }
 
     /// Asks the connection to close at its next wake-up.
     pub fn kill(&self) {
         self.kill.store(true, Relaxed);
-        self.wake.notify_one();
+        self.wake();
+    }
+
+    /// Wakes the connection's task (from any thread).
+    pub fn wake(&self) {
+        self.signal.store(true, std::sync::atomic::Ordering::Release);
+        if let Some(w) = self.waker.lock().as_ref() {
+            w.wake_by_ref();
+        }
+    }
+
+    /// Consumes a pending wake-up signal.
+    #[inline]
+    pub fn take_signal(&self) -> bool {
+        self.signal.load(Relaxed) && self.signal.swap(false, std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Stores the waker to use for the next wake-up (cheap when it did not change).
+    #[inline]
+    pub fn register(&self, w: &Waker) {
+        let mut slot = self.waker.lock();
+        match slot.as_ref() {
+            Some(old) if old.will_wake(w) => {}
+            _ => *slot = Some(w.clone()),
+        }
     }
 
     /// The CLIENT LIST / CLIENT INFO line for this client.
-    pub fn info_line(&self, now_ms: i64) -> String {
+    pub fn info_line(&self, now_ms: i64, names: &[String]) -> String {
         let name = self.name.lock().clone().unwrap_or_default();
         let age = (now_ms - self.created_ms).max(0) / 1000;
         let idle = (now_ms - self.last_interaction_ms.load(Relaxed)).max(0) / 1000;
@@ -95,7 +122,10 @@ impl ClientHandle {
             qbuf,
             16384usize.saturating_sub(qbuf),
             20000 + qbuf,
-            self.last_cmd.lock(),
+            match self.last_cmd.load(Relaxed) {
+                0 => "NULL",
+                n => names.get(n - 1).map(|s| s.as_str()).unwrap_or("NULL"),
+            },
             self.user.lock(),
             self.resp.load(Relaxed),
             String::from_utf8_lossy(&self.lib_name.lock().clone().unwrap_or_default()),

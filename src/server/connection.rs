@@ -59,10 +59,11 @@ async fn serve(srv: Arc<Server>, stream: TcpStream, worker: usize) {
         db: Default::default(),
         resp: std::sync::atomic::AtomicUsize::new(2),
         last_interaction_ms: std::sync::atomic::AtomicI64::new(now),
-        last_cmd: parking_lot::Mutex::new("NULL".into()),
+        last_cmd: Default::default(),
         kill: Default::default(),
         pending: Default::default(),
-        wake: Default::default(),
+        signal: Default::default(),
+        waker: Default::default(),
         is_monitor: Default::default(),
         no_evict: Default::default(),
         qbuf: Default::default(),
@@ -123,17 +124,22 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
     loop {
         // Wait for input, or for another thread to wake us (CLIENT KILL, MONITOR output...).
         let readable = match paused {
-            None => tokio::select! {
-                biased;
-                _ = handle.wake.notified() => None,
-                r = fd.readable() => Some(r),
-            },
+            None => {
+                std::future::poll_fn(|cx| {
+                    if handle.take_signal() {
+                        return std::task::Poll::Ready(None);
+                    }
+                    handle.register(cx.waker());
+                    // Checked again after registering, so a wake-up in between is not lost.
+                    if handle.take_signal() {
+                        return std::task::Poll::Ready(None);
+                    }
+                    fd.poll_read_ready(cx).map(Some)
+                })
+                .await
+            }
             Some(ms) => {
-                tokio::select! {
-                    biased;
-                    _ = handle.wake.notified() => {}
-                    _ = tokio::time::sleep(std::time::Duration::from_millis(ms.clamp(1, 50))) => {}
-                }
+                tokio::time::sleep(std::time::Duration::from_millis(ms.clamp(1, 20))).await;
                 None
             }
         };

@@ -3,11 +3,11 @@
 //! MONITOR).
 
 use super::client::{Client, ReplyMode};
+use super::stats::bump;
 use super::Server;
 use crate::commands::{flag, Command, Ctx};
 use crate::protocol::reply::Reply;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
 
 /// Redis's text for an unknown command: the name and up to 128 characters of arguments.
 fn unknown_command(out: &mut Reply, argv: &[&[u8]]) {
@@ -89,7 +89,7 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
         return;
     };
     if !cmd.arity_ok(argv.len()) {
-        cmd.stats.rejected_calls.fetch_add(1, Relaxed);
+        bump(&cmd.stats_of(client.worker).rejected_calls, 1);
         out.error(&format!(
             "ERR wrong number of arguments for '{}' command",
             cmd.full_name
@@ -97,18 +97,18 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
         return;
     }
     if !client.authenticated && !cmd.has(flag::NO_AUTH) {
-        cmd.stats.rejected_calls.fetch_add(1, Relaxed);
+        bump(&cmd.stats_of(client.worker).rejected_calls, 1);
         out.error("NOAUTH Authentication required.");
         return;
     }
-    let now_ms = super::unix_ms();
+    let start_us = super::unix_us();
+    let now_ms = start_us / 1000;
     let handle = &client.handle;
     handle.last_interaction_ms.store(now_ms, Relaxed);
     if srv.monitors.active() && !cmd.has(flag::SKIP_MONITOR) && !cmd.has(flag::ADMIN) {
         super::monitor::feed(srv, client, argv, now_ms);
     }
     let errors_before = out.errors;
-    let start = Instant::now();
     {
         let _world = srv.world.shared(client.worker);
         let mut ctx = Ctx {
@@ -119,16 +119,18 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
         };
         (cmd.def.handler)(&mut ctx, argv);
     }
-    let us = start.elapsed().as_micros() as u64;
+    let us = (super::unix_us() - start_us).max(0) as u64;
     let ws = &srv.stats.workers[client.worker % srv.stats.workers.len()];
     super::stats::bump(&ws.commands, 1);
-    cmd.stats.calls.fetch_add(1, Relaxed);
-    cmd.stats.usec.fetch_add(us, Relaxed);
+    let cs = cmd.stats_of(client.worker);
+    bump(&cs.calls, 1);
+    bump(&cs.usec, us);
     if out.errors > errors_before {
-        cmd.stats.failed_calls.fetch_add(1, Relaxed);
+        bump(&cs.failed_calls, 1);
     }
-    *client.handle.last_cmd.lock() = cmd.full_name.clone();
-    if !cmd.has(flag::SKIP_SLOWLOG) {
+    client.handle.last_cmd.store(cmd.id + 1, Relaxed);
+    let slower_than = srv.config.hot.slowlog_log_slower_than.load(Relaxed);
+    if slower_than >= 0 && us as i64 >= slower_than && !cmd.has(flag::SKIP_SLOWLOG) {
         srv.slowlog.record(srv, client, argv, us, now_ms);
     }
     let threshold = srv.config.hot.latency_monitor_threshold.load(Relaxed);

@@ -88,6 +88,8 @@ pub struct Server {
     pub latency: slowlog::LatencyMonitor,
     pub monitors: monitor::Monitors,
     pub pause: Mutex<PauseState>,
+    /// Mirror of `pause.until_ms` (0 = not paused), checked before every request.
+    pub pause_until: std::sync::atomic::AtomicI64,
     pub start: Instant,
     pub start_unix_ms: i64,
     pub run_id: String,
@@ -273,7 +275,7 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
     let port = cfg.get_i64("port") as u16;
     let srv = Arc::new(Server {
         keyspace: Keyspace::new(databases, shard_bits),
-        commands: CommandTable::build(),
+        commands: CommandTable::build(workers),
         stats: Stats::new(workers),
         clients: ClientRegistry::default(),
         world: WorldLock::new(workers),
@@ -281,6 +283,7 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         latency: slowlog::LatencyMonitor::default(),
         monitors: monitor::Monitors::default(),
         pause: Mutex::new(PauseState::default()),
+        pause_until: Default::default(),
         start: Instant::now(),
         start_unix_ms: unix_ms(),
         run_id: random_hex(40),
