@@ -14,7 +14,7 @@ fn main() {
             let exe = std::env::current_exe()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|_| args[0].clone());
-            std::process::exit(ochre::server::run(config, exe, config_file));
+            std::process::exit(ochre::server::run(*config, exe, config_file));
         }
         Err((err, msg)) => {
             eprintln!("\n*** FATAL CONFIG FILE ERROR (Redis {}) ***", ochre::REDIS_VERSION);

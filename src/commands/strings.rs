@@ -35,8 +35,10 @@ fn get(ctx: &mut Ctx, args: &[&[u8]]) {
         None => ctx.out.null(),
         Some(e) => match &e.value {
             Value::Int(n) => ctx.out.bulk_i64(*n),
-            Value::Str(b) => ctx.out.bulk(b),
-            Value::Raw(v) => ctx.out.bulk(v),
+            v => match v.str_bytes() {
+                Some(b) => ctx.out.bulk(b),
+                None => ctx.out.wrong_type(),
+            },
         },
     }
 }

@@ -69,7 +69,7 @@ impl Shard {
                 }
             }
             None => {
-                self.dict.insert_new(key.into(), Entry::new(value, lru));
+                self.dict.insert_new(key, Entry::new(value, lru));
             }
         }
     }

@@ -11,13 +11,44 @@ use std::borrow::Cow;
 /// Longest string Redis stores as `embstr`.
 pub const EMBSTR_MAX: usize = 44;
 
+/// A value is 24 bytes: strings up to [`SMALL_MAX`] bytes live inside it, with no allocation.
 pub enum Value {
     /// A string that is a canonical integer (`int` encoding).
     Int(i64),
+    /// A short string stored inline (`embstr`).
+    Small(Small),
     /// A string stored whole (`embstr` when ≤ 44 bytes, else `raw`).
     Str(Box<[u8]>),
     /// A string that was modified in place (`raw`), with spare capacity for appends.
-    Raw(Vec<u8>),
+    Raw(Box<Vec<u8>>),
+}
+
+/// Longest string stored inside a [`Value`].
+pub const SMALL_MAX: usize = 22;
+
+/// An inline string of at most [`SMALL_MAX`] bytes.
+#[derive(Clone, Copy)]
+pub struct Small {
+    len: u8,
+    buf: [u8; SMALL_MAX],
+}
+
+impl Small {
+    pub fn new(b: &[u8]) -> Option<Small> {
+        if b.len() > SMALL_MAX {
+            return None;
+        }
+        let mut buf = [0u8; SMALL_MAX];
+        buf[..b.len()].copy_from_slice(b);
+        Some(Small {
+            len: b.len() as u8,
+            buf,
+        })
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
 }
 
 /// The type names of TYPE and SCAN TYPE.
@@ -64,17 +95,32 @@ impl Value {
                 return Value::Int(n);
             }
         }
-        Value::Str(bytes.into())
+        match Small::new(bytes) {
+            Some(s) => Value::Small(s),
+            None => Value::Str(bytes.into()),
+        }
     }
 
     /// A string value kept exactly as given (no int encoding), e.g. for SETRANGE results.
     pub fn raw(bytes: Vec<u8>) -> Value {
-        Value::Raw(bytes)
+        Value::Raw(Box::new(bytes))
     }
 
     pub fn kind(&self) -> Kind {
         match self {
-            Value::Int(_) | Value::Str(_) | Value::Raw(_) => Kind::String,
+            Value::Int(_) | Value::Small(_) | Value::Str(_) | Value::Raw(_) => Kind::String,
+        }
+    }
+
+    /// The bytes of a string that is not integer-encoded (None for ints and non-strings), for
+    /// replies that can be written without formatting.
+    #[inline]
+    pub fn str_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Small(s) => Some(s.as_bytes()),
+            Value::Str(b) => Some(b),
+            Value::Raw(v) => Some(v),
+            Value::Int(_) => None,
         }
     }
 
@@ -82,6 +128,7 @@ impl Value {
     pub fn as_bytes(&self) -> Option<Cow<'_, [u8]>> {
         match self {
             Value::Int(n) => Some(Cow::Owned(num::i64_to_bytes(*n))),
+            Value::Small(s) => Some(Cow::Borrowed(s.as_bytes())),
             Value::Str(b) => Some(Cow::Borrowed(b)),
             Value::Raw(v) => Some(Cow::Borrowed(v)),
         }
@@ -91,6 +138,7 @@ impl Value {
     pub fn str_len(&self) -> Option<usize> {
         match self {
             Value::Int(n) => Some(num::i64_to_bytes(*n).len()),
+            Value::Small(s) => Some(s.len as usize),
             Value::Str(b) => Some(b.len()),
             Value::Raw(v) => Some(v.len()),
         }
@@ -99,8 +147,9 @@ impl Value {
     /// Turns a string into its `raw` form for in-place modification.
     pub fn make_raw(&mut self) -> Option<&mut Vec<u8>> {
         match self {
-            Value::Int(n) => *self = Value::Raw(num::i64_to_bytes(*n)),
-            Value::Str(b) => *self = Value::Raw(std::mem::take(b).into_vec()),
+            Value::Int(n) => *self = Value::raw(num::i64_to_bytes(*n)),
+            Value::Small(s) => *self = Value::raw(s.as_bytes().to_vec()),
+            Value::Str(b) => *self = Value::raw(std::mem::take(b).into_vec()),
             Value::Raw(_) => {}
         }
         match self {
@@ -113,6 +162,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Int(_) => "int",
+            Value::Small(_) => "embstr",
             Value::Str(b) if b.len() <= EMBSTR_MAX => "embstr",
             Value::Str(_) | Value::Raw(_) => "raw",
         }
@@ -121,7 +171,7 @@ impl Value {
     /// Approximate bytes used, for MEMORY USAGE.
     pub fn memory(&self) -> usize {
         match self {
-            Value::Int(_) => 0,
+            Value::Int(_) | Value::Small(_) => 0,
             Value::Str(b) => b.len(),
             Value::Raw(v) => v.capacity(),
         }
@@ -135,15 +185,47 @@ pub struct Entry {
     pub expire: i64,
     /// Access clock (seconds since server start) for OBJECT IDLETIME; LFU data under an LFU policy.
     pub lru: u32,
+    /// Length of the key stored after the entry in its dict node (kept here because it fits in
+    /// this struct's padding; maintained by `dict.rs` only).
+    pub(crate) klen: u32,
 }
 
 impl Entry {
     pub fn new(value: Value, lru: u32) -> Entry {
-        Entry { value, expire: 0, lru }
+        Entry {
+            value,
+            expire: 0,
+            lru,
+            klen: 0,
+        }
     }
 
     #[inline]
     pub fn is_expired(&self, now_ms: i64) -> bool {
         self.expire != 0 && self.expire <= now_ms
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_stay_compact() {
+        // dict.rs relies on these: a node is 8 bytes of chain pointer plus the entry.
+        assert_eq!(std::mem::size_of::<Value>(), 24);
+        assert_eq!(std::mem::size_of::<Entry>(), 40);
+    }
+
+    #[test]
+    fn encodings_follow_redis() {
+        assert_eq!(Value::string(b"123").encoding(), "int");
+        assert_eq!(Value::string(b"0123").encoding(), "embstr");
+        assert_eq!(Value::string(&[b'a'; 44]).encoding(), "embstr");
+        assert_eq!(Value::string(&[b'a'; 45]).encoding(), "raw");
+        let mut v = Value::string(b"abc");
+        v.make_raw().unwrap().extend_from_slice(b"d");
+        assert_eq!(v.encoding(), "raw");
+        assert_eq!(&*v.as_bytes().unwrap(), b"abcd");
     }
 }

@@ -225,7 +225,7 @@ fn parse_inline(buf: &[u8], args: &mut Vec<Range<usize>>) -> Parsed {
         return match split_owned(line) {
             Ok(v) if v.is_empty() => Parsed::Empty { consumed },
             Ok(v) => Parsed::Owned { consumed, args: v },
-            Err(()) => Parsed::Error("unbalanced quotes in request"),
+            Err(Unbalanced) => Parsed::Error("unbalanced quotes in request"),
         };
     }
     let mut i = 0;
@@ -256,10 +256,15 @@ fn hex_val(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
+/// The error of [`split_owned`]: a quote was not closed, or a closing quote was not followed by a
+/// space.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Unbalanced;
+
 /// Splits a line into owned arguments with `sdssplitargs` rules: double quotes with `\n \r \t \b
 /// \a \\ \" \xHH` escapes, single quotes with only `\'`; a closing quote must be followed by a space
 /// or the end of the line. Used for quoted inline requests and for redis.conf lines.
-pub fn split_owned(line: &[u8]) -> Result<Vec<Vec<u8>>, ()> {
+pub fn split_owned(line: &[u8]) -> Result<Vec<Vec<u8>>, Unbalanced> {
     let mut out = Vec::new();
     let mut i = 0;
     let n = line.len();
@@ -276,7 +281,7 @@ pub fn split_owned(line: &[u8]) -> Result<Vec<Vec<u8>>, ()> {
         loop {
             if inq {
                 if i >= n {
-                    return Err(());
+                    return Err(Unbalanced);
                 }
                 let c = line[i];
                 if c == b'\\'
@@ -299,7 +304,7 @@ pub fn split_owned(line: &[u8]) -> Result<Vec<Vec<u8>>, ()> {
                     });
                 } else if c == b'"' {
                     if i + 1 < n && !is_space(line[i + 1]) {
-                        return Err(());
+                        return Err(Unbalanced);
                     }
                     i += 1;
                     break;
@@ -308,7 +313,7 @@ pub fn split_owned(line: &[u8]) -> Result<Vec<Vec<u8>>, ()> {
                 }
             } else if insq {
                 if i >= n {
-                    return Err(());
+                    return Err(Unbalanced);
                 }
                 let c = line[i];
                 if c == b'\\' && i + 1 < n && line[i + 1] == b'\'' {
@@ -316,7 +321,7 @@ pub fn split_owned(line: &[u8]) -> Result<Vec<Vec<u8>>, ()> {
                     cur.push(b'\'');
                 } else if c == b'\'' {
                     if i + 1 < n && !is_space(line[i + 1]) {
-                        return Err(());
+                        return Err(Unbalanced);
                     }
                     i += 1;
                     break;

@@ -210,7 +210,7 @@ fn normalize_special(name: &str, args: &[String], append: bool, current: &str) -
             if args.len() == 1 && args[0].is_empty() {
                 return Ok(String::new());
             }
-            if args.len() % 2 != 0 || args.is_empty() {
+            if !args.len().is_multiple_of(2) || args.is_empty() {
                 return Err("Invalid save parameters".into());
             }
             for a in args {
@@ -230,7 +230,7 @@ fn normalize_special(name: &str, args: &[String], append: bool, current: &str) -
             }
         }
         "client-output-buffer-limit" => {
-            if args.len() % 4 != 0 || args.is_empty() {
+            if !args.len().is_multiple_of(4) || args.is_empty() {
                 return Err("Wrong number of arguments in buffer limit configuration.".into());
             }
             let mut classes: Vec<(String, [i64; 3])> = Vec::new();
@@ -505,7 +505,7 @@ impl Config {
                     .into_iter()
                     .map(|v| String::from_utf8_lossy(&v).into_owned())
                     .collect(),
-                Err(()) => return Err(err("Unbalanced quotes in configuration line".into())),
+                Err(_) => return Err(err("Unbalanced quotes in configuration line".into())),
             };
             if args.is_empty() {
                 continue;
@@ -591,7 +591,7 @@ impl Config {
                             .into_iter()
                             .map(|x| String::from_utf8_lossy(&x).into_owned())
                             .collect(),
-                        Err(()) => return Err(fail("Unbalanced quotes")),
+                        Err(_) => return Err(fail("Unbalanced quotes")),
                     }
                 }
             } else {
@@ -659,7 +659,7 @@ fn io_text(e: &std::io::Error) -> String {
 /// What the command line asked for.
 pub enum Cli {
     Run {
-        config: Config,
+        config: Box<Config>,
         config_file: Option<String>,
     },
     Exit(i32),
@@ -755,7 +755,7 @@ pub fn from_args(args: &[String]) -> Result<Cli, (Option<LoadError>, String)> {
         .load_text(&options, None, &mut saves_seen)
         .map_err(|e| (Some(e), String::new()))?;
     Ok(Cli::Run {
-        config,
+        config: Box::new(config),
         config_file: file,
     })
 }

@@ -49,7 +49,7 @@ pub fn lookup<'a>(srv: &'a Server, out: &mut Reply, argv: &[&[u8]]) -> Option<&'
         None => {
             out.error(&format!(
                 "ERR unknown subcommand '{}'. Try {} HELP.",
-                String::from_utf8_lossy(&argv[1]).chars().take(128).collect::<String>(),
+                String::from_utf8_lossy(argv[1]).chars().take(128).collect::<String>(),
                 cmd.def.name.to_uppercase()
             ));
             None
@@ -136,7 +136,7 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     let threshold = srv.config.hot.latency_monitor_threshold.load(Relaxed);
     if threshold > 0 && (us / 1000) as i64 >= threshold {
         let event = if cmd.has(flag::FAST) { "fast-command" } else { "command" };
-        srv.latency.add(event, (us / 1000) as u64, now_ms);
+        srv.latency.add(event, us / 1000, now_ms);
     }
 }
 
