@@ -82,16 +82,10 @@ async fn serve(srv: Arc<Server>, stream: TcpStream, worker: usize) {
         srv.stats.rejected_connections.fetch_add(1, Relaxed);
         return;
     }
-    // Protected mode: no password and a non-loopback peer.
+    // Protected mode (as Redis 7): no password for the default user and a non-loopback peer.
     if srv.config.hot.protected_mode.load(Relaxed) && srv.config.hot.requirepass.read().is_none() {
         if let Ok(addr) = stream.peer_addr() {
-            if !addr.ip().is_loopback()
-                && !srv
-                    .config
-                    .get("bind")
-                    .split_whitespace()
-                    .any(|b| b != "127.0.0.1" && b != "-::1" && b != "::1")
-            {
+            if !addr.ip().is_loopback() {
                 let _ = stream.write_all(PROTECTED_MODE_ERROR.as_bytes());
                 srv.stats.rejected_connections.fetch_add(1, Relaxed);
                 return;
