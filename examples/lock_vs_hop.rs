@@ -20,7 +20,10 @@ fn main() {
     for _ in 0..OPS {
         *m.lock() += 1;
     }
-    println!("uncontended lock:          {:6.1} ns/op", t.elapsed().as_nanos() as f64 / OPS as f64);
+    println!(
+        "uncontended lock:          {:6.1} ns/op",
+        t.elapsed().as_nanos() as f64 / OPS as f64
+    );
 
     // (b) `threads` threads, random shards out of 64.
     let shards: Arc<Vec<Mutex<u64>>> = Arc::new((0..64).map(|_| Mutex::new(0)).collect());
@@ -61,7 +64,10 @@ fn main() {
         let _ = tx.send(rtx);
         let _ = rrx.recv();
     }
-    println!("hop to another thread:     {:6.1} ns/op", t.elapsed().as_nanos() as f64 / n as f64);
+    println!(
+        "hop to another thread:     {:6.1} ns/op",
+        t.elapsed().as_nanos() as f64 / n as f64
+    );
     drop(tx);
     let _ = owner.join();
 }

@@ -261,13 +261,13 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
     let shard_bits = ((workers * 4).max(16).next_power_of_two()).trailing_zeros();
     log::init(&cfg);
     let pid = std::process::id();
-    log::notice("oO0OoO0OoO0Oo Ochre is starting oO0OoO0OoO0Oo");
-    log::notice(&format!(
+    log::warning("oO0OoO0OoO0Oo Ochre is starting oO0OoO0OoO0Oo");
+    log::warning(&format!(
         "Ochre version={}, bits=64, commit=00000000, modified=0, pid={pid}, just started",
         crate::VERSION
     ));
     match &config_file {
-        Some(f) => log::notice(&format!("Configuration loaded from {f}")),
+        Some(_) => log::warning("Configuration loaded"),
         None => log::warning(
             "Warning: no config file specified, using the default config. In order to specify a config file use ochre-server /path/to/ochre.conf",
         ),
@@ -307,7 +307,7 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         }
     };
     write_pidfile(&srv.config);
-    log::notice("Server initialized");
+    log::warning("Server initialized");
     let mut senders = Vec::new();
     for w in 0..workers {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<std::net::TcpStream>();
@@ -335,7 +335,7 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
             .spawn(move || accept_loop(srv, l, senders, next))
             .expect("spawn acceptor");
     }
-    log::notice("Ready to accept connections tcp");
+    log::notice("Ready to accept connections");
     // The main thread waits for SHUTDOWN.
     cron::wait_for_shutdown(&srv)
 }
