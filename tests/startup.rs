@@ -204,3 +204,15 @@ fn ready_line_is_logged() {
     assert!(text.contains("Ready to accept connections"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn idle_clients_are_closed_after_timeout() {
+    let srv = common::Server::start_with(&["--timeout", "1"]);
+    let mut idle = srv.raw();
+    assert_eq!(idle.cmd(&[b"PING"]), b"+PONG\r\n");
+    idle.s
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    // Within about 2 seconds the server closes the idle connection.
+    assert!(idle.closed(), "idle client was not closed");
+}

@@ -21,8 +21,28 @@ pub fn run(srv: Arc<Server>) {
             return;
         }
         sample_stats(&srv);
+        close_idle_clients(&srv);
         if srv.active_expire_enabled.load(Relaxed) {
             active_expire(&srv, &mut db_cursor, &mut shard_cursor, hz);
+        }
+    }
+}
+
+/// `timeout N`: closes clients idle for more than N seconds (Redis's clientsCronHandleTimeout;
+/// MONITOR clients are exempt as in Redis).
+fn close_idle_clients(srv: &Server) {
+    let timeout = srv.config.hot.timeout.load(Relaxed);
+    if timeout <= 0 {
+        return;
+    }
+    let now = unix_ms();
+    for c in srv.clients.all() {
+        if c.is_monitor.load(Relaxed) {
+            continue;
+        }
+        if now - c.last_interaction_ms.load(Relaxed) > timeout * 1000 {
+            log::verbose("Closing idle client");
+            c.kill();
         }
     }
 }
