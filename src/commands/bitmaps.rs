@@ -160,9 +160,11 @@ fn parse_unit(arg: &[u8]) -> Option<bool> {
     }
 }
 
-/// Converts negative indexes (counted from `total`, the length in the range's unit) and clamps
-/// the end to the string, as BITCOUNT and BITPOS do. The result may be empty (start > end).
-fn normalize(mut start: i64, mut end: i64, total: i64) -> (i64, i64) {
+/// Converts a BITCOUNT/BITPOS range to an inclusive range of bit offsets within a string of
+/// `len` bytes: negative indexes count from the end (of the bits or bytes, per `is_bit`), and
+/// the range is clamped to the string. `None` when it is empty.
+fn bit_range(mut start: i64, mut end: i64, len: i64, is_bit: bool) -> Option<(u64, u64)> {
+    let total = if is_bit { len * 8 } else { len };
     if start < 0 {
         start = start.saturating_add(total);
     }
@@ -170,11 +172,13 @@ fn normalize(mut start: i64, mut end: i64, total: i64) -> (i64, i64) {
         end = end.saturating_add(total);
     }
     start = start.max(0);
-    end = end.max(0);
-    if end >= total {
-        end = total - 1;
+    end = end.max(0).min(total - 1);
+    if start > end {
+        return None;
     }
-    (start, end)
+    // Here 0 <= start <= end < total, so the byte-to-bit conversion cannot overflow.
+    let (start, end) = (start as u64, end as u64);
+    Some(if is_bit { (start, end) } else { (start * 8, end * 8 + 7) })
 }
 
 /// BITCOUNT key [start end [BYTE|BIT]]
@@ -193,8 +197,8 @@ fn bitcount(ctx: &mut Ctx, args: &[&[u8]]) {
     };
     let len = p.len() as i64;
     let out = &mut *ctx.out;
-    let (first_bit, last_bit) = match args.len() {
-        2 => (0, len * 8 - 1),
+    let range = match args.len() {
+        2 => bit_range(0, -1, len, false),
         4 | 5 => {
             let Some(start) = super::arg_i64(out, args[2]) else {
                 return;
@@ -216,23 +220,17 @@ fn bitcount(ctx: &mut Ctx, args: &[&[u8]]) {
                     }
                 },
             };
-            if is_bit {
-                normalize(start, end, len * 8)
-            } else {
-                let (s, e) = normalize(start, end, len);
-                (s * 8, e * 8 + 7)
-            }
+            bit_range(start, end, len, is_bit)
         }
         _ => {
             out.syntax_error();
             return;
         }
     };
-    if first_bit > last_bit {
-        out.int(0);
-        return;
+    match range {
+        Some((from, to)) => out.int(count_bits(p, from, to) as i64),
+        None => out.int(0),
     }
-    out.int(count_bits(p, first_bit as u64, last_bit as u64) as i64);
 }
 
 /// Set bits in the inclusive bit range `[from, to]` (which lies within `p`).
@@ -302,8 +300,8 @@ fn bitpos(ctx: &mut Ctx, args: &[&[u8]]) {
     let len = p.len() as i64;
     let out = &mut *ctx.out;
     let mut end_given = false;
-    let (first_bit, last_bit) = match args.len() {
-        3 => (0, len * 8 - 1),
+    let range = match args.len() {
+        3 => bit_range(0, -1, len, false),
         4..=6 => {
             let Some(start) = super::arg_i64(out, args[3]) else {
                 return;
@@ -328,28 +326,24 @@ fn bitpos(ctx: &mut Ctx, args: &[&[u8]]) {
                 }
                 None => len - 1,
             };
-            if is_bit {
-                normalize(start, end, len * 8)
-            } else {
-                let (s, e) = normalize(start, end, len);
-                (s * 8, e * 8 + 7)
-            }
+            bit_range(start, end, len, is_bit)
         }
         _ => {
             out.syntax_error();
             return;
         }
     };
-    if first_bit > last_bit {
+    // An empty range holds neither a 0 nor a 1.
+    let Some((first_bit, last_bit)) = range else {
         out.int(-1);
         return;
-    }
-    let pos = match find_bit(p, first_bit as u64, last_bit as u64, bit) {
+    };
+    let pos = match find_bit(p, first_bit, last_bit, bit) {
         Some(pos) => pos as i64,
         // No set bit anywhere: -1. No clear bit: the string is taken as zero-padded on the
         // right, so the answer is the first bit after it, unless the caller fixed the end.
         None if bit || end_given => -1,
-        None => last_bit + 1,
+        None => last_bit as i64 + 1,
     };
     out.int(pos);
 }
