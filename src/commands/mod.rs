@@ -50,9 +50,11 @@ impl<'a> Ctx<'a> {
         self.srv.stats.dirty.fetch_add(n, Relaxed);
     }
 
-    /// The access clock stored in entries (seconds since start).
+    /// The access clock stored in entries (seconds since start), from the command's own time
+    /// (no second clock read).
+    #[inline]
     pub fn lru(&self) -> u32 {
-        self.srv.lru_clock()
+        self.srv.lru_clock_at(self.now_ms)
     }
 }
 

@@ -74,6 +74,50 @@ impl Shard {
         }
     }
 
+    /// Writes `value` under `key` with one chain walk on the hit path, whether the key exists,
+    /// has expired or is absent: SET's hot path. `expire` is the new TTL (Unix ms, `Some(0)` =
+    /// none) or `None` to keep a live key's TTL (KEEPTTL). A key found expired counts as expired
+    /// and is replaced as if absent. Returns whether a live key was overwritten.
+    pub fn upsert(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        expire: Option<i64>,
+        lru: u32,
+        now_ms: i64,
+        stats: &KeyspaceStats,
+    ) -> bool {
+        if let Some(e) = self.dict.get_mut(key) {
+            let live = !e.is_expired(now_ms);
+            if !live {
+                stats.expired_keys.fetch_add(1, Relaxed);
+            }
+            let had_ttl = e.expire != 0;
+            let when = match expire {
+                Some(ms) => ms,
+                None if live => e.expire,
+                None => 0,
+            };
+            e.value = value;
+            e.lru = lru;
+            e.expire = when;
+            match (had_ttl, when != 0) {
+                (false, true) => self.volatile += 1,
+                (true, false) => self.volatile -= 1,
+                _ => {}
+            }
+            return live;
+        }
+        let when = expire.unwrap_or(0);
+        if when != 0 {
+            self.volatile += 1;
+        }
+        let mut entry = Entry::new(value, lru);
+        entry.expire = when;
+        self.dict.insert_new(key, entry);
+        false
+    }
+
     /// Inserts a whole entry (with its TTL), replacing any existing one.
     pub fn put_entry(&mut self, key: &[u8], entry: Entry) {
         let ttl = entry.expire != 0;

@@ -104,10 +104,17 @@ pub struct Server {
 }
 
 impl Server {
-    /// The LRU clock: seconds since the server started.
+    /// The LRU clock: seconds since the server started, by the wall clock as in Redis, so a
+    /// command can derive it from the time it already read ([`Server::lru_clock_at`]).
     #[inline]
     pub fn lru_clock(&self) -> u32 {
-        self.start.elapsed().as_secs() as u32
+        self.lru_clock_at(unix_ms())
+    }
+
+    /// The LRU clock at Unix time `now_ms`.
+    #[inline]
+    pub fn lru_clock_at(&self, now_ms: i64) -> u32 {
+        ((now_ms - self.start_unix_ms).max(0) / 1000) as u32
     }
 
     pub fn uptime_secs(&self) -> u64 {
