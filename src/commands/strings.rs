@@ -72,6 +72,7 @@ pub(crate) fn fmt_i64(n: i64, buf: &mut [u8; 20]) -> &[u8] {
 pub(crate) fn str_bytes<'a>(v: &'a Value, buf: &'a mut [u8; 20]) -> Option<&'a [u8]> {
     match v {
         Value::Int(n) => Some(fmt_i64(*n, buf)),
+        Value::Small(s) => Some(s.as_bytes()),
         Value::Str(b) => Some(b),
         Value::Raw(r) => Some(r),
         // Collection types join `Value` later; they are never strings.
@@ -710,7 +711,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) {
     ctx.out.bulk(&text);
     // Redis stores the formatted number as a plain string (embstr/raw), never as an int, and
     // keeps the key's TTL.
-    shard.upsert(key, Value::Str(text.into_boxed_slice()), None, lru, now, stats);
+    shard.upsert(key, Value::plain(&text), None, lru, now, stats);
     drop(shard);
     ctx.dirty(1);
 }

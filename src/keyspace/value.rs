@@ -101,6 +101,15 @@ impl Value {
         }
     }
 
+    /// A string value that is never int-encoded (`embstr`, inline when short), as Redis stores
+    /// INCRBYFLOAT results.
+    pub fn plain(bytes: &[u8]) -> Value {
+        match Small::new(bytes) {
+            Some(s) => Value::Small(s),
+            None => Value::Str(bytes.into()),
+        }
+    }
+
     /// A string value kept exactly as given (no int encoding), e.g. for SETRANGE results.
     pub fn raw(bytes: Vec<u8>) -> Value {
         Value::Raw(Box::new(bytes))
