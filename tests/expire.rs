@@ -87,6 +87,33 @@ fn persist() {
     check(&mut r, &["TTL", "k"], ":-1\r\n");
 }
 
+/// The count of keys with a TTL (DEBUG HTSTATS's expires table) follows every change.
+#[test]
+fn volatile_count_stays_right() {
+    let srv = Server::start();
+    let mut r = srv.raw();
+    let expires = |r: &mut Raw| {
+        let s = cmd(r, &["DEBUG", "HTSTATS", "0"]);
+        let tail = s.split("[Expires HT]").nth(1).unwrap_or("").to_string();
+        tail.split("number of elements: ")
+            .nth(1)
+            .and_then(|n| n.split('\n').next())
+            .and_then(|n| n.trim().parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    for k in ["a", "b", "c"] {
+        check(&mut r, &["SET", k, "v"], "+OK\r\n");
+        check(&mut r, &["EXPIRE", k, "100"], ":1\r\n");
+    }
+    check(&mut r, &["EXPIRE", "a", "200"], ":1\r\n");
+    assert_eq!(expires(&mut r), 3);
+    check(&mut r, &["PERSIST", "a"], ":1\r\n");
+    check(&mut r, &["EXPIRE", "b", "-1"], ":1\r\n");
+    assert_eq!(expires(&mut r), 1);
+    check(&mut r, &["SET", "c", "new"], "+OK\r\n");
+    assert_eq!(expires(&mut r), 0);
+}
+
 #[test]
 fn nx_xx_gt_lt() {
     let srv = Server::start();

@@ -96,7 +96,9 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], name: &str, basetime: i64, seco
     let key = args[1];
     let db = ctx.db();
     let mut shard = db.lock(key);
-    let Some(e) = shard.get(key, ctx.now_ms, ctx.ks_stats()) else {
+    // One lookup on the hot path: the entry is updated in place and the shard's count of
+    // volatile keys fixed up after.
+    let Some(e) = shard.get_mut(key, ctx.now_ms, ctx.ks_stats()) else {
         drop(shard);
         return ctx.out.int(0);
     };
@@ -115,7 +117,10 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], name: &str, basetime: i64, seco
     if when <= ctx.now_ms {
         shard.remove(key);
     } else {
-        shard.set_expire(key, when);
+        e.expire = when;
+        if current == 0 {
+            shard.volatile += 1;
+        }
     }
     drop(shard);
     ctx.dirty(1);
@@ -163,11 +168,15 @@ fn pexpiretime(ctx: &mut Ctx, args: &[&[u8]]) {
 fn persist(ctx: &mut Ctx, args: &[&[u8]]) {
     let db = ctx.db();
     let mut shard = db.lock(args[1]);
-    let had = shard
-        .get(args[1], ctx.now_ms, ctx.ks_stats())
-        .is_some_and(|e| e.expire != 0);
+    let had = match shard.get_mut(args[1], ctx.now_ms, ctx.ks_stats()) {
+        Some(e) if e.expire != 0 => {
+            e.expire = 0;
+            true
+        }
+        _ => false,
+    };
     if had {
-        shard.set_expire(args[1], 0);
+        shard.volatile -= 1;
     }
     drop(shard);
     if had {
