@@ -117,7 +117,7 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) {
             log::warning(&format!("DEBUG LOG: {}", String::from_utf8_lossy(args[2])));
             ctx.out.ok();
         }
-        (b"leak", 3) | (b"change-repl-id", 2) | (b"jmap", _) | (b"replicate", 3..) => ctx.out.ok(),
+        (b"leak", 3) | (b"change-repl-id", 2) | (b"replicate", 3..) => ctx.out.ok(),
         (b"aof-flush-sleep" | b"set-disable-deny-scripts" | b"drop-cluster-packet-filter", 3) => ctx.out.ok(),
         (b"sleep", 3) => {
             let secs = strtod(args[2]);
