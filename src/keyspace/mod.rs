@@ -285,6 +285,60 @@ impl Keyspace {
     pub fn db(&self, i: usize) -> &Db {
         &self.dbs[i]
     }
+
+    /// Locks the shards of keys that live in different databases (MOVE, COPY ... DB), in the
+    /// global order: database index, then shard index. Every command that locks more than one
+    /// database goes through here (or locks whole databases in index order), so none can
+    /// deadlock with another.
+    pub fn lock_multi<'k>(&self, keys: impl IntoIterator<Item = (usize, &'k [u8])>) -> MultiLocked<'_> {
+        let mut idx: Vec<(usize, usize)> = keys
+            .into_iter()
+            .map(|(db, k)| (db, self.dbs[db].shard_index(k)))
+            .collect();
+        idx.sort_unstable();
+        idx.dedup();
+        MultiLocked {
+            guards: idx
+                .into_iter()
+                .map(|(db, s)| ((db, s), self.dbs[db].shards[s].lock()))
+                .collect(),
+            ks: self,
+        }
+    }
+
+    /// Swaps the contents of two databases (SWAPDB). Locks every shard of both, lower database
+    /// first, so clients see the swap at once and no deadlock is possible.
+    pub fn swap_dbs(&self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        let (lo, hi) = (a.min(b), a.max(b));
+        let mut l = self.dbs[lo].lock_all();
+        let mut h = self.dbs[hi].lock_all();
+        for (x, y) in l.shards().zip(h.shards()) {
+            std::mem::swap(x, y);
+        }
+    }
+}
+
+/// Shards of several databases locked at once (see [`Keyspace::lock_multi`]).
+pub struct MultiLocked<'a> {
+    guards: Vec<((usize, usize), MutexGuard<'a, Shard>)>,
+    ks: &'a Keyspace,
+}
+
+impl MultiLocked<'_> {
+    /// The locked shard holding `key` in database `db`. Panics if it was not locked: a bug in
+    /// the command, never something a client can cause.
+    pub fn shard(&mut self, db: usize, key: &[u8]) -> &mut Shard {
+        let id = (db, self.ks.dbs[db].shard_index(key));
+        let pos = self
+            .guards
+            .iter()
+            .position(|(i, _)| *i == id)
+            .expect("shard of key not locked");
+        &mut self.guards[pos].1
+    }
 }
 
 /// SCAN cursors: the low `bits` bits name a shard, the rest is that shard's dict cursor.

@@ -167,6 +167,15 @@ impl Value {
         }
     }
 
+    /// An independent copy with the same encoding (COPY, `dupStringObject`).
+    pub fn duplicate(&self) -> Value {
+        match self {
+            Value::Int(n) => Value::Int(*n),
+            Value::Str(b) => Value::Str(b.clone()),
+            Value::Raw(v) => Value::Raw(v.clone()),
+        }
+    }
+
     /// The name OBJECT ENCODING reports.
     pub fn encoding(&self) -> &'static str {
         match self {

@@ -1,2 +1,3 @@
-//! Persistence formats. For now: the RDB encoding of single values used by DUMP and RESTORE.
+//! Persistence formats: the RDB encoding of values (DUMP/RESTORE) and of whole snapshots.
 pub mod rdb;
+pub mod snapshot;

@@ -20,6 +20,10 @@ pub fn run(srv: Arc<Server>) {
         if srv.shutdown_requested.load(Relaxed) {
             return;
         }
+        // DEBUG PAUSE-CRON stops periodic work, as Redis's serverCron does.
+        if crate::commands::debug::PAUSE_CRON.load(Relaxed) {
+            continue;
+        }
         sample_stats(&srv);
         close_idle_clients(&srv);
         if srv.active_expire_enabled.load(Relaxed) {

@@ -1,0 +1,65 @@
+//! Whole-keyspace snapshots in the RDB file format: encode every database while its shards are
+//! locked, and load a file's keys back into locked shards. DEBUG RELOAD uses both; SAVE/BGSAVE
+//! and loading at start-up will reuse them.
+
+use super::rdb::{self, RdbError};
+use crate::keyspace::value::Entry;
+use crate::keyspace::{Keyspace, Locked};
+
+/// Locks every shard of every database, in the global order (database, then shard).
+pub fn lock_all_dbs(ks: &Keyspace) -> Vec<Locked<'_>> {
+    ks.dbs.iter().map(|db| db.lock_all()).collect()
+}
+
+/// Encodes all databases as an RDB file.
+pub fn encode(dbs: &mut [Locked], compress: bool, now_ms: i64) -> Vec<u8> {
+    let mut snap = rdb::Snapshot::new(compress, now_ms, 0);
+    for (i, db) in dbs.iter_mut().enumerate() {
+        let (keys, expires) = db.shards().fold((0, 0), |(k, e), s| (k + s.dict.len(), e + s.volatile));
+        if keys == 0 {
+            continue;
+        }
+        snap.select_db(i, keys, expires);
+        for shard in db.shards() {
+            shard.dict.for_each(|k, e| snap.entry(k, &e.value, e.expire));
+        }
+    }
+    snap.finish()
+}
+
+/// How loaded keys get their access data.
+pub struct LoadOptions {
+    /// Unix ms now: keys whose TTL already passed are skipped, as a master does.
+    pub now_ms: i64,
+    /// The LRU clock for keys without an IDLE record.
+    pub lru: u32,
+    /// Replace keys that already exist (DEBUG RELOAD MERGE); otherwise a duplicate is an error.
+    pub allow_dup: bool,
+}
+
+/// Loads an RDB file into the locked databases. Returns the number of keys loaded.
+pub fn load(dbs: &mut [Locked], data: &[u8], opts: &LoadOptions) -> Result<usize, RdbError> {
+    let mut n = 0;
+    rdb::load_snapshot(data, |e| {
+        let db = dbs
+            .get_mut(e.db)
+            .ok_or(RdbError::Corrupt("database index out of range"))?;
+        if e.expire_ms != 0 && e.expire_ms < opts.now_ms {
+            return Ok(());
+        }
+        let shard = db.shard(&e.key);
+        if !opts.allow_dup && shard.dict.get(&e.key).is_some() {
+            return Err(RdbError::Corrupt("duplicate key"));
+        }
+        let lru = match e.idle {
+            Some(idle) => opts.lru.wrapping_sub(u32::try_from(idle).unwrap_or(u32::MAX)),
+            None => opts.lru,
+        };
+        let mut entry = Entry::new(e.value, lru);
+        entry.expire = e.expire_ms;
+        shard.put_entry(&e.key, entry);
+        n += 1;
+        Ok(())
+    })?;
+    Ok(n)
+}
