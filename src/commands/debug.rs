@@ -273,6 +273,7 @@ fn sdslen(ctx: &mut Ctx, key: &[u8]) {
         return ctx.out.err("no such key");
     };
     let line = match &e.value {
+        Value::Small(s) => Some((s.as_bytes().len(), 0)),
         Value::Str(b) => Some((b.len(), 0)),
         Value::Raw(v) => Some((v.len(), v.capacity() - v.len())),
         Value::Int(_) => None,

@@ -171,6 +171,7 @@ impl Value {
     pub fn duplicate(&self) -> Value {
         match self {
             Value::Int(n) => Value::Int(*n),
+            Value::Small(s) => Value::Small(*s),
             Value::Str(b) => Value::Str(b.clone()),
             Value::Raw(v) => Value::Raw(v.clone()),
         }

@@ -231,6 +231,7 @@ pub fn value_type(v: &Value) -> u8 {
 pub fn write_value(w: &mut Writer, v: &Value) {
     match v {
         Value::Int(n) => w.int_string(*n),
+        Value::Small(s) => w.string(s.as_bytes()),
         Value::Str(b) => w.string(b),
         Value::Raw(b) => w.string(b),
     }
