@@ -33,15 +33,10 @@ pub fn lookup<'a>(srv: &'a Server, out: &mut Reply, argv: &[&[u8]]) -> Option<&'
         unknown_command(out, argv);
         return None;
     };
-    if cmd.subcommands.is_empty() {
+    // A container named alone (`CONFIG`) resolves to itself, so its arity check answers, as in
+    // Redis; COMMAND alone runs its own handler.
+    if cmd.subcommands.is_empty() || argv.len() < 2 {
         return Some(cmd);
-    }
-    if argv.len() < 2 {
-        out.error(&format!(
-            "ERR wrong number of arguments for '{}' command",
-            cmd.full_name
-        ));
-        return None;
     }
     let sub = argv[1].to_ascii_lowercase();
     match cmd.subcommands.get(&sub) {
@@ -104,9 +99,8 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     let now_ms = super::unix_ms();
     let handle = &client.handle;
     handle.last_interaction_ms.store(now_ms, Relaxed);
-    if srv.monitors.active() && !cmd.has(flag::SKIP_MONITOR) && !cmd.has(flag::ADMIN) {
-        super::monitor::feed(srv, client, argv, now_ms);
-    }
+    handle.set_last_cmd(cmd);
+    handle.argv_mem.store(argv.iter().map(|a| a.len()).sum(), Relaxed);
     let errors_before = out.errors;
     let start = Instant::now();
     {
@@ -119,7 +113,8 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
         };
         (cmd.def.handler)(&mut ctx, argv);
     }
-    let us = start.elapsed().as_micros() as u64;
+    let elapsed = start.elapsed();
+    let us = elapsed.as_micros() as u64;
     let ws = &srv.stats.workers[client.worker % srv.stats.workers.len()];
     super::stats::bump(&ws.commands, 1);
     cmd.stats.calls.fetch_add(1, Relaxed);
@@ -127,14 +122,21 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     if out.errors > errors_before {
         cmd.stats.failed_calls.fetch_add(1, Relaxed);
     }
-    *client.handle.last_cmd.lock() = cmd.full_name.clone();
+    if srv.config.hot.latency_tracking.load(Relaxed) {
+        srv.stats
+            .record_latency(&srv.commands, cmd.id, elapsed.as_nanos() as u64);
+    }
+    // MONITOR sees a command after it ran, as in Redis (`call()`), never admin commands.
+    if srv.monitors.active() && !cmd.has(flag::SKIP_MONITOR) && !cmd.has(flag::ADMIN) {
+        super::monitor::feed(srv, client, cmd, argv);
+    }
     if !cmd.has(flag::SKIP_SLOWLOG) {
-        srv.slowlog.record(srv, client, argv, us, now_ms);
+        srv.slowlog.record(srv, client, cmd, argv, us, now_ms);
     }
     let threshold = srv.config.hot.latency_monitor_threshold.load(Relaxed);
     if threshold > 0 && (us / 1000) as i64 >= threshold {
         let event = if cmd.has(flag::FAST) { "fast-command" } else { "command" };
-        srv.latency.add(event, (us / 1000) as u64, now_ms);
+        srv.latency.add(event, us / 1000, now_ms);
     }
 }
 
@@ -147,13 +149,11 @@ pub fn paused_for(
     buf: &[u8],
     spans: &[std::ops::Range<usize>],
 ) -> Option<u64> {
-    let (until, write_only) = {
-        let p = srv.pause.lock();
-        (p.until_ms, p.write_only)
-    };
+    let until = srv.pause.until_ms.load(Relaxed);
     if until == 0 {
         return None;
     }
+    let write_only = srv.pause.write_only.load(Relaxed);
     let now = super::unix_ms();
     if now >= until {
         return None;

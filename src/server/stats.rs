@@ -33,6 +33,10 @@ pub struct Stats {
     pub expired_time_cap_reached: AtomicU64,
     /// Samples for instantaneous_ops_per_sec etc.: (unix ms, commands, net in, net out).
     pub samples: Mutex<std::collections::VecDeque<(i64, u64, u64, u64)>>,
+    /// Per-command latency histograms by command id (see [`Stats::histograms`]).
+    latency: std::sync::OnceLock<Box<[std::sync::OnceLock<Box<LatencyHistogram>>]>>,
+    /// Highest used memory seen (INFO used_memory_peak).
+    pub used_memory_peak: AtomicU64,
 }
 
 impl Stats {
@@ -47,6 +51,8 @@ impl Stats {
             dirty: AtomicU64::new(0),
             expired_time_cap_reached: AtomicU64::new(0),
             samples: Mutex::new(Default::default()),
+            latency: std::sync::OnceLock::new(),
+            used_memory_peak: AtomicU64::new(0),
         }
     }
 
@@ -101,5 +107,161 @@ impl Stats {
         self.unexpected_error_replies.store(0, Relaxed);
         self.errors.lock().clear();
         self.expired_time_cap_reached.store(0, Relaxed);
+        self.samples.lock().clear();
+        self.reset_latency();
+    }
+}
+
+/// Sub-buckets per power of two: values are kept with about 3% precision, like Redis's HDR
+/// histograms with two significant digits.
+const SUB_BITS: u32 = 5;
+const SUB: usize = 1 << SUB_BITS;
+/// Largest power of two tracked (2^40 ns ≈ 18 minutes); longer runs count in the last bucket.
+const MAX_EXP: u32 = 40;
+const BUCKETS: usize = (MAX_EXP as usize - SUB_BITS as usize + 2) * SUB;
+
+/// A command's latency distribution in nanoseconds (LATENCY HISTOGRAM, INFO latencystats).
+/// Log-linear buckets with relaxed atomic counters, so recording is two atomic adds.
+pub struct LatencyHistogram {
+    buckets: Box<[AtomicU64]>,
+    count: AtomicU64,
+}
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        LatencyHistogram {
+            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+        }
+    }
+}
+
+fn bucket_of(ns: u64) -> usize {
+    if ns < SUB as u64 {
+        return ns as usize;
+    }
+    let e = (63 - ns.leading_zeros()).min(MAX_EXP);
+    let sub = if e == MAX_EXP && ns >> MAX_EXP > 1 {
+        SUB - 1
+    } else {
+        ((ns >> (e - SUB_BITS)) as usize) & (SUB - 1)
+    };
+    (e - SUB_BITS + 1) as usize * SUB + sub
+}
+
+/// The highest value a bucket stands for (what HDR's `highest_equivalent_value` reports).
+fn bucket_high(i: usize) -> u64 {
+    if i < SUB {
+        return i as u64;
+    }
+    let e = (i / SUB) as u32 + SUB_BITS - 1;
+    let sub = (i % SUB) as u64;
+    let low = (SUB as u64 + sub) << (e - SUB_BITS);
+    low + (1u64 << (e - SUB_BITS)) - 1
+}
+
+impl LatencyHistogram {
+    pub fn record(&self, ns: u64) {
+        self.buckets[bucket_of(ns.max(1))].fetch_add(1, Relaxed);
+        self.count.fetch_add(1, Relaxed);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Relaxed)
+    }
+
+    pub fn reset(&self) {
+        for b in self.buckets.iter() {
+            b.store(0, Relaxed);
+        }
+        self.count.store(0, Relaxed);
+    }
+
+    /// The value (ns) at percentile `p` (0..=100): the high end of the first bucket where the
+    /// cumulative count reaches `p`% of all samples.
+    pub fn percentile(&self, p: f64) -> u64 {
+        let total = self.count();
+        if total == 0 {
+            return 0;
+        }
+        let target = ((p / 100.0) * total as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        let mut last = 0;
+        for (i, b) in self.buckets.iter().enumerate() {
+            let n = b.load(Relaxed);
+            if n == 0 {
+                continue;
+            }
+            seen += n;
+            last = i;
+            if seen >= target {
+                return bucket_high(i);
+            }
+        }
+        bucket_high(last)
+    }
+
+    /// Cumulative counts at power-of-two boundaries from 1024 ns, reported in microseconds, as
+    /// LATENCY HISTOGRAM prints them (only boundaries where the count grew).
+    pub fn cdf_usec(&self) -> Vec<(u64, u64)> {
+        let total = self.count();
+        let mut out = Vec::new();
+        let mut cum = 0u64;
+        let mut prev = 0u64;
+        let mut i = 0;
+        let mut bound: u64 = 1024;
+        while prev < total && bound < (1u64 << 62) {
+            while i < BUCKETS && bucket_high(i) < bound {
+                cum += self.buckets[i].load(Relaxed);
+                i += 1;
+            }
+            if i >= BUCKETS {
+                cum = total;
+            }
+            if cum > prev {
+                out.push((bound / 1000, cum));
+            }
+            prev = cum;
+            bound *= 2;
+        }
+        out
+    }
+}
+
+impl Stats {
+    /// The latency histograms, one per command id, made on first use.
+    pub fn histograms(
+        &self,
+        commands: &crate::commands::CommandTable,
+    ) -> &[std::sync::OnceLock<Box<LatencyHistogram>>] {
+        self.latency
+            .get_or_init(|| {
+                let n = commands.all().map(|c| c.id + 1).max().unwrap_or(0);
+                (0..n).map(|_| std::sync::OnceLock::new()).collect()
+            })
+            .as_ref()
+    }
+
+    /// Adds one run of command `id` that took `ns` nanoseconds.
+    #[inline]
+    pub fn record_latency(&self, commands: &crate::commands::CommandTable, id: usize, ns: u64) {
+        if let Some(h) = self.histograms(commands).get(id) {
+            h.get_or_init(Default::default).record(ns);
+        }
+    }
+
+    /// The histogram of command `id` if it ran since the last reset.
+    pub fn histogram(&self, commands: &crate::commands::CommandTable, id: usize) -> Option<&LatencyHistogram> {
+        let h = self.histograms(commands).get(id)?.get()?;
+        (h.count() > 0).then_some(&**h)
+    }
+
+    /// Clears every latency histogram (CONFIG RESETSTAT).
+    pub fn reset_latency(&self) {
+        if let Some(all) = self.latency.get() {
+            for h in all.iter().filter_map(|h| h.get()) {
+                h.reset();
+            }
+        }
     }
 }
