@@ -345,7 +345,8 @@ fn normalize_special(name: &str, args: &[String], append: bool, current: &str) -
                 if !(0.0..=100.0).contains(&v) {
                     return Err("Invalid latency-tracking-info-percentiles parameters".into());
                 }
-                out.push(crate::util::num::fmt_double_human(v));
+                // Redis prints these with "%f" and trims trailing zeros: 99.9, 50.
+                out.push(format!("{v}"));
             }
             Ok(out.join(" "))
         }
