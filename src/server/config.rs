@@ -179,21 +179,26 @@ fn normalize(d: &Directive, args: &[String], from_file_append: bool, current: &s
         Type::Enum(names) => {
             let allowed: Vec<&str> = names.split(' ').collect();
             if d.has("multiarg") {
-                // shutdown-on-sig*: a combination of flags.
-                if args.is_empty() {
-                    return Err("wrong number of arguments".into());
+                // shutdown-on-sig*: a combination of flags, printed in the table's order as
+                // Redis's `configEnumGetName` does.
+                let bad = || format!("argument(s) must be one of the following: {}", allowed.join(", "));
+                if args.is_empty() || (args.len() == 1 && args[0].is_empty()) {
+                    return Err(bad());
                 }
-                let mut out = Vec::new();
+                let mut picked = vec![false; allowed.len()];
                 for a in args {
                     let l = a.to_ascii_lowercase();
-                    if !allowed.contains(&l.as_str()) {
-                        return Err(format!(
-                            "argument(s) must be one of the following: {}",
-                            allowed.join(", ")
-                        ));
+                    match allowed.iter().position(|x| *x == l) {
+                        Some(i) => picked[i] = true,
+                        None => return Err(bad()),
                     }
-                    out.push(l);
                 }
+                let out: Vec<&str> = allowed
+                    .iter()
+                    .zip(&picked)
+                    .filter(|(_, p)| **p)
+                    .map(|(n, _)| *n)
+                    .collect();
                 return Ok(out.join(" "));
             }
             let v = one()?.to_ascii_lowercase();

@@ -28,7 +28,15 @@ impl Server {
             let dir = std::env::temp_dir().join(format!("ochre-test-{}-{}", std::process::id(), port));
             std::fs::create_dir_all(&dir).expect("create test dir");
             let child = Command::new(env!("CARGO_BIN_EXE_ochre-server"))
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--dir"])
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--dir",
+                ])
                 .arg(&dir)
                 .args(["--enable-debug-command", "yes"])
                 .args(args)
