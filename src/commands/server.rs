@@ -223,7 +223,7 @@ fn config_get(ctx: &mut Ctx, args: &[&[u8]]) {
 /// is applied; changes that need work beyond the stored value (the listening port, the
 /// slowlog length) are applied after, and a failure there rolls every pair back.
 fn config_set(ctx: &mut Ctx, args: &[&[u8]]) {
-    if (args.len() - 2) % 2 != 0 {
+    if !(args.len() - 2).is_multiple_of(2) {
         ctx.out.error(&format!(
             "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
             String::from_utf8_lossy(args[args.len() - 1])

@@ -159,7 +159,7 @@ impl Dict {
     }
 
     fn resize(&mut self, size: usize) {
-        let old = std::mem::replace(&mut self.buckets, Vec::new());
+        let old = std::mem::take(&mut self.buckets);
         self.buckets.resize_with(size, || None);
         let mask = size - 1;
         for mut head in old {

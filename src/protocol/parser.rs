@@ -223,6 +223,7 @@ fn hex_val(c: u8) -> Option<u8> {
 /// Splits a line into owned arguments with `sdssplitargs` rules: double quotes with `\n \r \t \b
 /// \a \\ \" \xHH` escapes, single quotes with only `\'`; a closing quote must be followed by a space
 /// or the end of the line. Used for quoted inline requests and for redis.conf lines.
+#[allow(clippy::result_unit_err)]
 pub fn split_owned(line: &[u8]) -> Result<Vec<Vec<u8>>, ()> {
     let mut out = Vec::new();
     let mut i = 0;

@@ -221,7 +221,7 @@ fn normalize_special(name: &str, args: &[String], append: bool, current: &str) -
             if args.len() == 1 && args[0].is_empty() {
                 return Ok(String::new());
             }
-            if args.len() % 2 != 0 || args.is_empty() {
+            if !args.len().is_multiple_of(2) || args.is_empty() {
                 return Err("Invalid save parameters".into());
             }
             for a in args {
@@ -241,7 +241,7 @@ fn normalize_special(name: &str, args: &[String], append: bool, current: &str) -
             }
         }
         "client-output-buffer-limit" => {
-            if args.len() % 4 != 0 || args.is_empty() {
+            if !args.len().is_multiple_of(4) || args.is_empty() {
                 return Err("Wrong number of arguments in buffer limit configuration.".into());
             }
             let mut classes: Vec<(String, [i64; 3])> = Vec::new();
@@ -778,7 +778,8 @@ fn io_text(e: &std::io::Error) -> String {
     s.split(" (os error").next().unwrap_or(&s).to_string()
 }
 
-/// What the command line asked for.
+/// What the command line asked for (made once at start, so its size does not matter).
+#[allow(clippy::large_enum_variant)]
 pub enum Cli {
     Run {
         config: Config,

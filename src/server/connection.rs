@@ -135,7 +135,7 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
             // number of bytes the kernel wrote.
             let n = unsafe {
                 rbuf.set_len(start + spare);
-                let r = (&*fd.get_ref()).read(&mut rbuf[start..]);
+                let r = fd.get_ref().read(&mut rbuf[start..]);
                 rbuf.set_len(start);
                 r
             };
@@ -204,7 +204,7 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
 async fn flush(fd: &AsyncFd<TcpStream>, out: &mut Reply) -> std::io::Result<()> {
     let mut off = 0;
     while off < out.buf.len() {
-        match (&*fd.get_ref()).write(&out.buf[off..]) {
+        match fd.get_ref().write(&out.buf[off..]) {
             Ok(n) => off += n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 let mut g = fd.writable().await?;

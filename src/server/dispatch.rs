@@ -44,7 +44,7 @@ pub fn lookup<'a>(srv: &'a Server, out: &mut Reply, argv: &[&[u8]]) -> Option<&'
         None => {
             out.error(&format!(
                 "ERR unknown subcommand '{}'. Try {} HELP.",
-                String::from_utf8_lossy(&argv[1]).chars().take(128).collect::<String>(),
+                String::from_utf8_lossy(argv[1]).chars().take(128).collect::<String>(),
                 cmd.def.name.to_uppercase()
             ));
             None

@@ -260,7 +260,7 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
     let shard_bits = ((workers * 4).max(16).next_power_of_two()).trailing_zeros();
     log::init(&cfg);
     let pid = std::process::id();
-    log::notice(&format!("oO0OoO0OoO0Oo Ochre is starting oO0OoO0OoO0Oo"));
+    log::notice("oO0OoO0OoO0Oo Ochre is starting oO0OoO0OoO0Oo");
     log::notice(&format!(
         "Ochre version={}, bits=64, commit=00000000, modified=0, pid={pid}, just started",
         crate::VERSION
