@@ -20,7 +20,7 @@ pub static COMMANDS: &[CommandDef] = &[
     def(
         "echo",
         2,
-        "fast",
+        "loading stale fast",
         (0, 0, 0),
         "@connection",
         "connection",
@@ -151,7 +151,7 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) {
         }
         i = 2;
     }
-    let mut setname: Option<&[u8]> = None;
+    // Options apply as they are read, as in Redis: a SETNAME before a failing AUTH sticks.
     while i < args.len() {
         let opt = args[i].to_ascii_lowercase();
         let more = args.len() - i - 1;
@@ -164,7 +164,9 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) {
             ctx.client.authenticated = true;
             i += 3;
         } else if opt == b"setname" && more >= 1 {
-            setname = Some(args[i + 1]);
+            if !super::introspection::set_client_name(ctx, args[i + 1]) {
+                return;
+            }
             i += 2;
         } else {
             ctx.out.error(&format!(
@@ -177,14 +179,6 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) {
     if !ctx.client.authenticated {
         ctx.out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
         return;
-    }
-    if let Some(name) = setname {
-        if !super::introspection::valid_client_name(name) {
-            ctx.out
-                .error("ERR Client names cannot contain spaces, newlines or special characters.");
-            return;
-        }
-        *ctx.client.handle.name.lock() = if name.is_empty() { None } else { Some(name.to_vec()) };
     }
     if let Some(v) = version {
         ctx.out.resp = v;

@@ -6,6 +6,7 @@
 //! their rows in their own file (`strings.rs`, `keys.rs`, …); nothing else dispatches.
 
 pub mod bitmaps;
+pub mod command;
 pub mod connection;
 pub mod debug;
 pub mod dump;
@@ -137,6 +138,7 @@ pub mod flag {
     pub const ASKING: u32 = 1 << 17;
     pub const SENTINEL: u32 = 1 << 18;
     pub const ONLY_SENTINEL: u32 = 1 << 19;
+    pub const NO_ASYNC_LOADING: u32 = 1 << 20;
 
     /// Redis's flag names in the order COMMAND INFO prints them.
     pub const NAMES: &[(u32, &str)] = &[
@@ -158,6 +160,7 @@ pub mod flag {
         (SENTINEL, "sentinel"),
         (ONLY_SENTINEL, "only_sentinel"),
         (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
         (ALLOW_BUSY, "allow_busy"),
     ];
@@ -358,6 +361,7 @@ fn families() -> Vec<&'static [CommandDef]> {
         debug::COMMANDS,
         server::COMMANDS,
         introspection::COMMANDS,
+        command::COMMANDS,
     ]
 }
 
@@ -472,7 +476,7 @@ pub fn help_reply(out: &mut Reply, cmd: &str, lines: &[&str]) {
         out.simple(l);
     }
     out.simple("HELP");
-    out.simple("    Print this help.");
+    out.simple("    Prints this help.");
 }
 
 /// A command whose real work is in its subcommands (CONFIG, CLIENT, OBJECT...).

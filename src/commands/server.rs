@@ -1,108 +1,60 @@
-//! Server commands: INFO CONFIG DBSIZE FLUSHDB FLUSHALL DEBUG FUNCTION and friends.
+//! Server commands: INFO CONFIG DBSIZE FLUSHDB FLUSHALL FLUSH TIME LASTSAVE SAVE BGSAVE SHUTDOWN
+//! ROLE LOLWUT FUNCTION FLUSH, with Redis 7.0's replies and error texts (`server.c`,
+//! `config.c`, `db.c`).
 
-use super::{container, def, CommandDef, Ctx};
+use super::{container, def, help_reply, CommandDef, Ctx};
+use crate::server::{info, log};
+use std::sync::atomic::Ordering::Relaxed;
 
+#[rustfmt::skip]
 pub static COMMANDS: &[CommandDef] = &[
-    def(
-        "dbsize",
-        1,
-        "readonly fast",
-        (0, 0, 0),
-        "@keyspace",
-        "server",
-        "1.0.0",
-        "Return the number of keys in the selected database",
-        dbsize,
-    ),
-    def(
-        "flushdb",
-        -1,
-        "write",
-        (0, 0, 0),
-        "@keyspace @dangerous",
-        "server",
-        "1.0.0",
-        "Remove all keys from the current database",
-        flushdb,
-    ),
-    def(
-        "flushall",
-        -1,
-        "write",
-        (0, 0, 0),
-        "@keyspace @dangerous",
-        "server",
-        "1.0.0",
-        "Remove all keys from all databases",
-        flushall,
-    ),
-    def(
-        "info",
-        -1,
-        "loading stale sentinel",
-        (0, 0, 0),
-        "@dangerous",
-        "server",
-        "1.0.0",
-        "Get information and statistics about the server",
-        info,
-    ),
-    container(
-        "config",
-        "server",
-        "2.0.0",
-        "A container for server configuration commands",
-        CONFIG_SUBCOMMANDS,
-    ),
-    container(
-        "function",
-        "scripting",
-        "7.0.0",
-        "A container for function commands",
-        FUNCTION_SUBCOMMANDS,
-    ),
+    def("bgsave", -1, "admin noscript no_async_loading", (0, 0, 0), "", "server", "1.0.0", "Asynchronously save the dataset to disk", bgsave),
+    container("config", "server", "2.0.0", "A container for server configuration commands", CONFIG),
+    def("dbsize", 1, "readonly fast", (0, 0, 0), "@keyspace", "server", "1.0.0", "Return the number of keys in the selected database", dbsize),
+    def("flush", -1, "write", (0, 0, 0), "@keyspace @dangerous", "server", "1.0.0", "Remove all keys from the current database and return how many were removed", flush),
+    def("flushall", -1, "write", (0, 0, 0), "@keyspace @dangerous", "server", "1.0.0", "Remove all keys from all databases", flushall),
+    def("flushdb", -1, "write", (0, 0, 0), "@keyspace @dangerous", "server", "1.0.0", "Remove all keys from the current database", flushdb),
+    container("function", "scripting", "7.0.0", "A container for function commands", FUNCTION),
+    def("info", -1, "loading stale sentinel", (0, 0, 0), "@dangerous", "server", "1.0.0", "Get information and statistics about the server", info_cmd),
+    def("lastsave", 1, "loading stale fast", (0, 0, 0), "@admin @dangerous", "server", "1.0.0", "Get the UNIX time stamp of the last successful save to disk", lastsave),
+    def("lolwut", -1, "readonly fast", (0, 0, 0), "", "server", "5.0.0", "Display some computer art and the Redis version", lolwut),
+    def("role", 1, "noscript loading stale fast sentinel", (0, 0, 0), "@admin @dangerous", "server", "2.8.12", "Return the role of the instance in the context of replication", role),
+    def("save", 1, "admin noscript no_async_loading no_multi", (0, 0, 0), "", "server", "1.0.0", "Synchronously save the dataset to disk", save),
+    def("shutdown", -1, "admin noscript loading stale no_multi sentinel allow_busy", (0, 0, 0), "", "server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server", shutdown),
+    def("time", 1, "loading stale fast", (0, 0, 0), "", "server", "2.6.0", "Return the current server time", time),
 ];
 
-static CONFIG_SUBCOMMANDS: &[CommandDef] = &[
-    def(
-        "get",
-        -3,
-        "admin noscript loading stale",
-        (0, 0, 0),
-        "",
-        "server",
-        "2.0.0",
-        "Get the values of configuration parameters",
-        config_get,
-    ),
-    def(
-        "set",
-        -4,
-        "admin noscript loading stale",
-        (0, 0, 0),
-        "",
-        "server",
-        "2.0.0",
-        "Set configuration parameters to the given values",
-        config_set,
-    ),
+#[rustfmt::skip]
+static CONFIG: &[CommandDef] = &[
+    def("get", -3, "admin noscript loading stale", (0, 0, 0), "", "server", "2.0.0", "Get the values of configuration parameters", config_get),
+    def("help", 2, "loading stale", (0, 0, 0), "", "server", "5.0.0", "Show helpful text about the different subcommands", config_help),
+    def("resetstat", 2, "admin noscript loading stale", (0, 0, 0), "", "server", "2.0.0", "Reset the stats returned by INFO", config_resetstat),
+    def("rewrite", 2, "admin noscript loading stale", (0, 0, 0), "", "server", "2.8.0", "Rewrite the configuration file with the in memory configuration", config_rewrite),
+    def("set", -4, "admin noscript loading stale", (0, 0, 0), "", "server", "2.0.0", "Set configuration parameters to the given values", config_set),
 ];
 
-static FUNCTION_SUBCOMMANDS: &[CommandDef] = &[def(
-    "flush",
-    -2,
-    "write noscript",
-    (0, 0, 0),
-    "@scripting",
-    "scripting",
-    "7.0.0",
-    "Deleting all functions",
-    function_flush,
-)];
+#[rustfmt::skip]
+static FUNCTION: &[CommandDef] = &[
+    def("flush", -2, "write noscript", (0, 0, 0), "@scripting", "scripting", "7.0.0", "Deleting all functions", function_flush),
+];
 
 fn dbsize(ctx: &mut Ctx, _args: &[&[u8]]) {
     let n = ctx.db().len();
     ctx.out.int(n as i64);
+}
+
+/// Parses the optional ASYNC|SYNC of FLUSHDB/FLUSHALL/FUNCTION FLUSH; replies the syntax error
+/// and returns false on anything else. Freeing is always done at once (it is a hash table
+/// clear per shard, under the shard lock), so both modes behave the same.
+fn flush_mode(ctx: &mut Ctx, args: &[&[u8]], from: usize) -> bool {
+    match &args[from..] {
+        [] => true,
+        [m] if m.eq_ignore_ascii_case(b"async") || m.eq_ignore_ascii_case(b"sync") => true,
+        _ => {
+            ctx.out.syntax_error();
+            false
+        }
+    }
 }
 
 fn flush_db(db: &crate::keyspace::Db) -> usize {
@@ -110,29 +62,152 @@ fn flush_db(db: &crate::keyspace::Db) -> usize {
     all.shards().map(|s| s.clear()).sum()
 }
 
-fn flushdb(ctx: &mut Ctx, _args: &[&[u8]]) {
+fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) {
+    if !flush_mode(ctx, args, 1) {
+        return;
+    }
     let n = flush_db(ctx.db());
     ctx.dirty(n as u64);
     ctx.out.ok();
 }
 
-fn flushall(ctx: &mut Ctx, _args: &[&[u8]]) {
+/// FLUSH [ASYNC|SYNC]: FLUSHDB that answers how many keys it removed.
+fn flush(ctx: &mut Ctx, args: &[&[u8]]) {
+    if !flush_mode(ctx, args, 1) {
+        return;
+    }
+    let n = flush_db(ctx.db());
+    ctx.dirty(n as u64);
+    ctx.out.int(n as i64);
+}
+
+fn flushall(ctx: &mut Ctx, args: &[&[u8]]) {
+    if !flush_mode(ctx, args, 1) {
+        return;
+    }
     let mut n = 0;
     for db in ctx.srv.keyspace.dbs.iter() {
         n += flush_db(db);
     }
+    // Redis counts FLUSHALL itself as one more change, so a following save rule triggers.
     ctx.dirty(n as u64 + 1);
     ctx.out.ok();
 }
 
-fn info(ctx: &mut Ctx, _args: &[&[u8]]) {
-    let text = format!(
-        "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_mode:standalone\r\nprocess_id:{}\r\ntcp_port:{}\r\n",
-        crate::REDIS_VERSION,
-        std::process::id(),
-        ctx.srv.port
-    );
+fn info_cmd(ctx: &mut Ctx, args: &[&[u8]]) {
+    let sections = info::Sections::parse(&args[1..]);
+    let text = info::build(ctx.srv, &sections);
     ctx.out.verbatim(text.as_bytes());
+}
+
+fn time(ctx: &mut Ctx, _args: &[&[u8]]) {
+    let us = crate::server::unix_us();
+    ctx.out.array(2);
+    ctx.out.bulk_i64(us / 1_000_000);
+    ctx.out.bulk_i64(us % 1_000_000);
+}
+
+fn lastsave(ctx: &mut Ctx, _args: &[&[u8]]) {
+    ctx.out.int(ctx.srv.last_save.load(Relaxed) as i64);
+}
+
+/// SAVE: persistence is not built yet, so there is nothing to write; the save time and the
+/// change counter move as after a successful save.
+fn save(ctx: &mut Ctx, _args: &[&[u8]]) {
+    ctx.srv.last_save.store((ctx.now_ms / 1000) as u64, Relaxed);
+    ctx.srv.stats.dirty.store(0, Relaxed);
+    ctx.out.ok();
+}
+
+fn bgsave(ctx: &mut Ctx, args: &[&[u8]]) {
+    if args.len() > 2 || (args.len() == 2 && !args[1].eq_ignore_ascii_case(b"schedule")) {
+        ctx.out.syntax_error();
+        return;
+    }
+    ctx.srv.last_save.store((ctx.now_ms / 1000) as u64, Relaxed);
+    ctx.srv.stats.dirty.store(0, Relaxed);
+    ctx.out.simple("Background saving started");
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. On success there is no reply: the server
+/// exits and the connection closes, as in Redis.
+fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) {
+    let (mut nosave, mut save, mut abort) = (false, false, false);
+    for a in &args[1..] {
+        let a = a.to_ascii_lowercase();
+        match a.as_slice() {
+            b"nosave" => nosave = true,
+            b"save" => save = true,
+            b"now" | b"force" => {}
+            b"abort" => abort = true,
+            _ => {
+                ctx.out.syntax_error();
+                return;
+            }
+        }
+    }
+    if (abort && args.len() != 2) || (nosave && save) {
+        ctx.out.syntax_error();
+        return;
+    }
+    if abort {
+        ctx.out.error("ERR No shutdown in progress.");
+        return;
+    }
+    log::warning("User requested shutdown...");
+    ctx.srv.shutdown_requested.store(true, Relaxed);
+    ctx.client.close_after_reply = true;
+}
+
+fn role(ctx: &mut Ctx, _args: &[&[u8]]) {
+    ctx.out.array(3);
+    ctx.out.bulk(b"master");
+    ctx.out.int(0);
+    ctx.out.array(0);
+}
+
+/// LOLWUT [VERSION v]: a small piece of art and the version line.
+fn lolwut(ctx: &mut Ctx, args: &[&[u8]]) {
+    let mut i = 1;
+    while i < args.len() {
+        if args[i].eq_ignore_ascii_case(b"version") && i + 1 < args.len() {
+            if crate::util::num::parse_i64(args[i + 1]).is_none() {
+                ctx.out.not_integer();
+                return;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    let art = "\u{2800}\u{28e0}\u{28f4}\u{28fe}\u{28ff}\u{28f7}\u{28e6}\u{28c4}\u{2800}\n\u{28fe}\u{28ff}\u{28ff}\u{28ff}\u{28ff}\u{28ff}\u{28ff}\u{28ff}\u{28f7}\n\u{2819}\u{283b}\u{283f}\u{28ff}\u{28ff}\u{28ff}\u{283f}\u{281f}\u{280b}\n";
+    let text = format!("{art}\nOchre (Redis ver. {})\n", crate::REDIS_VERSION);
+    ctx.out.verbatim(text.as_bytes());
+}
+
+/// FUNCTION FLUSH [ASYNC|SYNC]: there are no functions yet, so this only checks its argument.
+fn function_flush(ctx: &mut Ctx, args: &[&[u8]]) {
+    if !flush_mode(ctx, args, 2) {
+        return;
+    }
+    ctx.out.ok();
+}
+
+fn config_help(ctx: &mut Ctx, _args: &[&[u8]]) {
+    help_reply(
+        ctx.out,
+        "config",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    );
 }
 
 fn config_get(ctx: &mut Ctx, args: &[&[u8]]) {
@@ -144,6 +219,9 @@ fn config_get(ctx: &mut Ctx, args: &[&[u8]]) {
     }
 }
 
+/// CONFIG SET name value [name value ...]: all or nothing. Every pair is validated before any
+/// is applied; changes that need work beyond the stored value (the listening port, the
+/// slowlog length) are applied after, and a failure there rolls every pair back.
 fn config_set(ctx: &mut Ctx, args: &[&[u8]]) {
     if !(args.len() - 2).is_multiple_of(2) {
         ctx.out.error(&format!(
@@ -153,13 +231,104 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) {
         return;
     }
     let pairs: Vec<(&[u8], &[u8])> = args[2..].chunks(2).map(|c| (c[0], c[1])).collect();
-    let protected = ctx.srv.config.get("enable-protected-configs") == "yes";
-    match ctx.srv.config.set_many(&pairs, protected) {
-        Ok(_) => ctx.out.ok(),
-        Err(e) => ctx.out.error(&e),
+    let cfg = &ctx.srv.config;
+    // enable-protected-configs: `yes` for everyone, `local` for loopback clients only.
+    let protected = match cfg.get("enable-protected-configs").as_str() {
+        "yes" => true,
+        "local" => {
+            let addr = &ctx.client.handle.addr;
+            addr.starts_with("127.") || addr.starts_with("[::1]")
+        }
+        _ => false,
+    };
+    let before: Vec<(String, String)> = pairs
+        .iter()
+        .filter_map(|(n, _)| crate::server::config::lookup(&String::from_utf8_lossy(n)))
+        .map(|d| (d.name.to_string(), cfg.get(d.name)))
+        .collect();
+    let changed = match cfg.set_many(&pairs, protected) {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.out.error(&e);
+            return;
+        }
+    };
+    // Apply step: the port must be bindable (Redis rebinds its listener here).
+    if changed.contains(&"port") {
+        let old = before.iter().find(|(n, _)| n == "port").map(|(_, v)| v.clone());
+        let new = cfg.get("port");
+        if old.as_deref() != Some(new.as_str()) && !port_available(&cfg.get("bind"), &new) {
+            for (name, value) in before {
+                if let Some(d) = crate::server::config::lookup(&name) {
+                    cfg.set_raw(d.name, value);
+                }
+            }
+            ctx.out
+                .error("ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port");
+            return;
+        }
     }
+    if changed.contains(&"slowlog-max-len") {
+        let n = cfg.get_i64("slowlog-max-len").max(0) as usize;
+        ctx.srv.slowlog.trim(n);
+    }
+    ctx.out.ok();
 }
 
-fn function_flush(ctx: &mut Ctx, _args: &[&[u8]]) {
+/// Whether a listener could be opened on `port` for the configured bind addresses.
+fn port_available(bind: &str, port: &str) -> bool {
+    let Ok(port) = port.parse::<u16>() else {
+        return false;
+    };
+    if port == 0 {
+        return true;
+    }
+    bind.split_whitespace().all(|a| {
+        let (optional, a) = match a.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, a),
+        };
+        let addr = if a.contains(':') {
+            format!("[{a}]:{port}")
+        } else {
+            format!("{a}:{port}")
+        };
+        match std::net::TcpListener::bind(&addr) {
+            Ok(_) => true,
+            Err(e) => optional && e.kind() != std::io::ErrorKind::AddrInUse,
+        }
+    })
+}
+
+/// CONFIG RESETSTAT: zeroes INFO's counters, the command and error statistics and the latency
+/// histograms (not the slowlog, as in Redis).
+fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) {
+    let srv = ctx.srv;
+    srv.stats.reset();
+    let ks = &srv.keyspace.stats;
+    ks.expired_keys.store(0, Relaxed);
+    ks.expired_stale_perc.store(0, Relaxed);
+    ks.expired_time_cap_reached_count.store(0, Relaxed);
+    for c in srv.commands.all() {
+        c.reset_stats();
+    }
+    srv.stats.used_memory_peak.store(0, Relaxed);
     ctx.out.ok();
+}
+
+fn config_rewrite(ctx: &mut Ctx, _args: &[&[u8]]) {
+    let Some(path) = ctx.srv.config_file.as_deref() else {
+        ctx.out.error("ERR The server is running without a config file");
+        return;
+    };
+    match ctx.srv.config.rewrite(path) {
+        Ok(()) => {
+            log::notice("CONFIG REWRITE executed with success.");
+            ctx.out.ok();
+        }
+        Err(e) => {
+            log::warning(&format!("CONFIG REWRITE failed: {e}"));
+            ctx.out.error(&format!("ERR Rewriting config file: {e}"));
+        }
+    }
 }

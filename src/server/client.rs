@@ -1,9 +1,10 @@
 //! Per-connection state ([`Client`], owned by the connection's task) and the registry of all
 //! connections ([`ClientHandle`], shared) that CLIENT LIST / KILL and INFO read.
 
+use crate::commands::Command;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::Waker;
 
@@ -32,8 +33,10 @@ pub struct ClientHandle {
     pub resp: AtomicUsize,
     /// Unix ms of the last command.
     pub last_interaction_ms: AtomicI64,
-    /// Id of the last command (index into `CommandTable::names`) + 1; 0 = none yet.
-    pub last_cmd: AtomicUsize,
+    /// The command being run or last run (`cmd=` in CLIENT LIST); null before the first one.
+    /// Points into the server's command table, which is never changed after start and outlives
+    /// every connection.
+    last_cmd: AtomicPtr<Command>,
     pub kill: AtomicBool,
     /// Messages queued by other threads (MONITOR output, later pub/sub), written at next wake.
     pub pending: Mutex<Vec<u8>>,
@@ -43,7 +46,13 @@ pub struct ClientHandle {
     pub waker: Mutex<Option<Waker>>,
     pub is_monitor: AtomicBool,
     pub no_evict: AtomicBool,
+    /// Bytes in the query buffer, counted from the start of the command being run (`qbuf=`).
     pub qbuf: AtomicUsize,
+    /// Capacity of the query buffer (`qbuf-free=` is capacity minus `qbuf`).
+    pub qbuf_cap: AtomicUsize,
+    /// Total length of the arguments of the command being run (`argv-mem=`).
+    pub argv_mem: AtomicUsize,
+    /// Queued commands while in MULTI, -1 outside (`multi=`).
     pub multi: AtomicI64,
     pub user: Mutex<String>,
     pub tot_net_in: AtomicU64,
@@ -51,7 +60,60 @@ pub struct ClientHandle {
     pub tot_cmds: AtomicU64,
 }
 
+/// Client kinds as CLIENT LIST TYPE and CLIENT KILL TYPE name them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ClientType {
+    Normal,
+    Replica,
+    Master,
+    PubSub,
+}
+
+impl ClientType {
+    /// Parses a type name as Redis's `getClientTypeByName` does (`slave` and `replica` alike).
+    pub fn parse(name: &[u8]) -> Option<ClientType> {
+        Some(match name.to_ascii_lowercase().as_slice() {
+            b"normal" => ClientType::Normal,
+            b"slave" | b"replica" => ClientType::Replica,
+            b"master" => ClientType::Master,
+            b"pubsub" => ClientType::PubSub,
+            _ => return None,
+        })
+    }
+}
+
 impl ClientHandle {
+    pub fn new(id: u64, addr: String, laddr: String, fd: i32, now_ms: i64) -> ClientHandle {
+        ClientHandle {
+            id,
+            addr,
+            laddr,
+            fd,
+            created_ms: now_ms,
+            name: Mutex::new(None),
+            lib_name: Mutex::new(None),
+            lib_ver: Mutex::new(None),
+            db: AtomicUsize::new(0),
+            resp: AtomicUsize::new(2),
+            last_interaction_ms: AtomicI64::new(now_ms),
+            last_cmd: AtomicPtr::new(std::ptr::null_mut()),
+            kill: AtomicBool::new(false),
+            pending: Mutex::new(Vec::new()),
+            signal: Default::default(),
+            waker: Default::default(),
+            is_monitor: AtomicBool::new(false),
+            no_evict: AtomicBool::new(false),
+            qbuf: AtomicUsize::new(0),
+            qbuf_cap: AtomicUsize::new(0),
+            argv_mem: AtomicUsize::new(0),
+            multi: AtomicI64::new(-1),
+            user: Mutex::new("default".into()),
+            tot_net_in: AtomicU64::new(0),
+            tot_net_out: AtomicU64::new(0),
+            tot_cmds: AtomicU64::new(0),
+        }
+    }
+
     /// Queues bytes for the connection and wakes it.
     pub fn send(&self, bytes: &[u8]) {
         self.pending.lock().extend_from_slice(bytes);
@@ -88,10 +150,42 @@ impl ClientHandle {
         }
     }
 
-    /// The CLIENT LIST / CLIENT INFO line for this client.
-    pub fn info_line(&self, now_ms: i64, names: &[String]) -> String {
+    /// Records the command about to run (a relaxed pointer store: no lock, no allocation).
+    #[inline]
+    pub fn set_last_cmd(&self, cmd: &Command) {
+        self.last_cmd.store(cmd as *const Command as *mut Command, Relaxed);
+    }
+
+    /// The full name of the command being run or last run, `NULL` before the first.
+    pub fn last_cmd_name(&self) -> &str {
+        let p = self.last_cmd.load(Relaxed);
+        // SAFETY: the pointer is null or was taken from the server's command table, which is
+        // built once at start, never mutated and lives as long as the server that owns this
+        // handle (see the field's comment).
+        match unsafe { p.as_ref() } {
+            Some(c) => &c.full_name,
+            None => "NULL",
+        }
+    }
+
+    /// The kind of client (pub/sub and replication do not exist yet, so every client is normal,
+    /// except MONITOR clients, which Redis counts as replicas).
+    pub fn kind(&self) -> ClientType {
+        if self.is_monitor.load(Relaxed) {
+            ClientType::Replica
+        } else {
+            ClientType::Normal
+        }
+    }
+
+    /// Seconds since the connection was made.
+    pub fn age_secs(&self, now_ms: i64) -> i64 {
+        (now_ms - self.created_ms).max(0) / 1000
+    }
+
+    /// The CLIENT LIST / CLIENT INFO line for this client, in Redis 7.0's exact field order.
+    pub fn info_line(&self, now_ms: i64) -> String {
         let name = self.name.lock().clone().unwrap_or_default();
-        let age = (now_ms - self.created_ms).max(0) / 1000;
         let idle = (now_ms - self.last_interaction_ms.load(Relaxed)).max(0) / 1000;
         let mut flags = String::new();
         if self.is_monitor.load(Relaxed) {
@@ -100,6 +194,9 @@ impl ClientHandle {
         if self.multi.load(Relaxed) >= 0 {
             flags.push('x');
         }
+        if self.kill.load(Relaxed) {
+            flags.push('A');
+        }
         if self.no_evict.load(Relaxed) {
             flags.push('e');
         }
@@ -107,29 +204,31 @@ impl ClientHandle {
             flags.push('N');
         }
         let qbuf = self.qbuf.load(Relaxed);
+        let qbuf_free = self.qbuf_cap.load(Relaxed).saturating_sub(qbuf);
+        let argv_mem = self.argv_mem.load(Relaxed);
+        let obl = self.pending.lock().len();
+        // Memory as Redis counts it: the client struct, the query buffer and the argument vector.
+        let tot_mem = 1024 + 16 * 1024 + qbuf + qbuf_free + argv_mem + obl;
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=1024 rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
             self.fd,
             String::from_utf8_lossy(&name),
-            age,
+            self.age_secs(now_ms),
             idle,
             flags,
             self.db.load(Relaxed),
             self.multi.load(Relaxed),
             qbuf,
-            16384usize.saturating_sub(qbuf),
-            20000 + qbuf,
-            match self.last_cmd.load(Relaxed) {
-                0 => "NULL",
-                n => names.get(n - 1).map(|s| s.as_str()).unwrap_or("NULL"),
-            },
+            qbuf_free,
+            argv_mem,
+            obl,
+            tot_mem,
+            self.last_cmd_name(),
             self.user.lock(),
             self.resp.load(Relaxed),
-            String::from_utf8_lossy(&self.lib_name.lock().clone().unwrap_or_default()),
-            String::from_utf8_lossy(&self.lib_ver.lock().clone().unwrap_or_default()),
         )
     }
 }
@@ -150,8 +249,8 @@ impl ClientRegistry {
         self.map.lock().insert(h.id, h);
     }
 
-    pub fn remove(&self, id: u64) {
-        self.map.lock().remove(&id);
+    pub fn remove(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.map.lock().remove(&id)
     }
 
     pub fn count(&self) -> usize {

@@ -1117,7 +1117,7 @@ pub const DIRECTIVES: &[Directive] = &[
         name: "threads",
         alias: "",
         ty: Type::Int(0, 1024),
-        flags: "immutable",
+        flags: "immutable hidden",
         default: "0",
     },
 ];

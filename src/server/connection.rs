@@ -47,32 +47,13 @@ async fn serve(srv: Arc<Server>, stream: TcpStream, worker: usize) {
     let _ = stream.set_nodelay(true);
     let id = srv.clients.next_id();
     let now = super::unix_ms();
-    let handle = Arc::new(ClientHandle {
+    let handle = Arc::new(ClientHandle::new(
         id,
-        addr: peer(&stream, false),
-        laddr: peer(&stream, true),
-        fd: stream.as_raw_fd(),
-        created_ms: now,
-        name: Default::default(),
-        lib_name: Default::default(),
-        lib_ver: Default::default(),
-        db: Default::default(),
-        resp: std::sync::atomic::AtomicUsize::new(2),
-        last_interaction_ms: std::sync::atomic::AtomicI64::new(now),
-        last_cmd: Default::default(),
-        kill: Default::default(),
-        pending: Default::default(),
-        signal: Default::default(),
-        waker: Default::default(),
-        is_monitor: Default::default(),
-        no_evict: Default::default(),
-        qbuf: Default::default(),
-        multi: std::sync::atomic::AtomicI64::new(-1),
-        user: parking_lot::Mutex::new("default".into()),
-        tot_net_in: Default::default(),
-        tot_net_out: Default::default(),
-        tot_cmds: Default::default(),
-    });
+        peer(&stream, false),
+        peer(&stream, true),
+        stream.as_raw_fd(),
+        now,
+    ));
     srv.stats.connections_received.fetch_add(1, Relaxed);
     let mut stream = stream;
     // maxclients: Redis accepts the connection, writes the error and closes it.
@@ -183,6 +164,7 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
                 rbuf.drain(..consumed);
             }
             handle.qbuf.store(rbuf.len(), Relaxed);
+            handle.qbuf_cap.store(rbuf.capacity(), Relaxed);
             let limit = srv.config.hot.client_query_buffer_limit.load(Relaxed) as usize;
             if rbuf.len() > limit {
                 log::warning(&format!(
@@ -263,15 +245,13 @@ fn process(
             Parsed::Incomplete => break,
             Parsed::Empty { consumed } => pos += consumed,
             Parsed::Request { consumed } => {
-                if let Some(ms) = dispatch::paused_for(
-                    srv,
-                    &rest[spans[0].clone()],
-                    spans.len() > 1 && spans[1].start != usize::MAX,
-                    rest,
-                    spans,
-                ) {
-                    return (pos, Some(ms));
+                if srv.pause.until_ms.load(Relaxed) != 0 {
+                    if let Some(ms) = dispatch::paused_for(srv, &rest[spans[0].clone()], rest, spans) {
+                        return (pos, Some(ms));
+                    }
                 }
+                // CLIENT LIST shows the query buffer from the start of the running command.
+                client.handle.qbuf.store(buf.len() - pos, Relaxed);
                 let mut small: [&[u8]; 12] = [&[]; 12];
                 if spans.len() <= small.len() {
                     for (i, r) in spans.iter().enumerate() {

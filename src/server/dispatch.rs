@@ -33,15 +33,10 @@ pub fn lookup<'a>(srv: &'a Server, out: &mut Reply, argv: &[&[u8]]) -> Option<&'
         unknown_command(out, argv);
         return None;
     };
-    if cmd.subcommands.is_empty() {
+    // A container named alone (`CONFIG`) resolves to itself, so its arity check answers, as in
+    // Redis; COMMAND alone runs its own handler.
+    if cmd.subcommands.is_empty() || argv.len() < 2 {
         return Some(cmd);
-    }
-    if argv.len() < 2 {
-        out.error(&format!(
-            "ERR wrong number of arguments for '{}' command",
-            cmd.full_name
-        ));
-        return None;
     }
     let sub = argv[1].to_ascii_lowercase();
     match cmd.subcommands.get(&sub) {
@@ -101,13 +96,12 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
         out.error("NOAUTH Authentication required.");
         return;
     }
-    let start_us = super::unix_us();
-    let now_ms = start_us / 1000;
+    let start_ns = super::unix_ns();
+    let now_ms = start_ns / 1_000_000;
     let handle = &client.handle;
     handle.last_interaction_ms.store(now_ms, Relaxed);
-    if srv.monitors.active() && !cmd.has(flag::SKIP_MONITOR) && !cmd.has(flag::ADMIN) {
-        super::monitor::feed(srv, client, argv, now_ms);
-    }
+    handle.set_last_cmd(cmd);
+    handle.argv_mem.store(argv.iter().map(|a| a.len()).sum(), Relaxed);
     let errors_before = out.errors;
     {
         let _world = srv.world.shared(client.worker);
@@ -119,7 +113,8 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
         };
         (cmd.def.handler)(&mut ctx, argv);
     }
-    let us = (super::unix_us() - start_us).max(0) as u64;
+    let elapsed_ns = (super::unix_ns() - start_ns).max(0) as u64;
+    let us = elapsed_ns / 1000;
     let ws = &srv.stats.workers[client.worker % srv.stats.workers.len()];
     super::stats::bump(&ws.commands, 1);
     let cs = cmd.stats_of(client.worker);
@@ -128,10 +123,17 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     if out.errors > errors_before {
         bump(&cs.failed_calls, 1);
     }
-    client.handle.last_cmd.store(cmd.id + 1, Relaxed);
+    if srv.config.hot.latency_tracking.load(Relaxed) {
+        srv.stats
+            .record_latency(&srv.commands, client.worker, cmd.id, elapsed_ns);
+    }
+    // MONITOR sees a command after it ran, as in Redis (`call()`), never admin commands.
+    if srv.monitors.active() && !cmd.has(flag::SKIP_MONITOR) && !cmd.has(flag::ADMIN) {
+        super::monitor::feed(srv, client, cmd, argv);
+    }
     let slower_than = srv.config.hot.slowlog_log_slower_than.load(Relaxed);
     if slower_than >= 0 && us as i64 >= slower_than && !cmd.has(flag::SKIP_SLOWLOG) {
-        srv.slowlog.record(srv, client, argv, us, now_ms);
+        srv.slowlog.record(srv, client, cmd, argv, us, now_ms);
     }
     let threshold = srv.config.hot.latency_monitor_threshold.load(Relaxed);
     if threshold > 0 && (us / 1000) as i64 >= threshold {
@@ -142,20 +144,12 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
 
 /// How long (ms) a request must wait because of CLIENT PAUSE, or None to run it now. Redis keeps
 /// paused clients' requests queued; so do we, which keeps each connection's order.
-pub fn paused_for(
-    srv: &Server,
-    name: &[u8],
-    _has_args: bool,
-    buf: &[u8],
-    spans: &[std::ops::Range<usize>],
-) -> Option<u64> {
-    let (until, write_only) = {
-        let p = srv.pause.lock();
-        (p.until_ms, p.write_only)
-    };
+pub fn paused_for(srv: &Server, name: &[u8], buf: &[u8], spans: &[std::ops::Range<usize>]) -> Option<u64> {
+    let until = srv.pause.until_ms.load(Relaxed);
     if until == 0 {
         return None;
     }
+    let write_only = srv.pause.write_only.load(Relaxed);
     let now = super::unix_ms();
     if now >= until {
         return None;

@@ -10,6 +10,7 @@ pub mod config_table;
 pub mod connection;
 pub mod cron;
 pub mod dispatch;
+pub mod info;
 pub mod log;
 pub mod monitor;
 pub mod slowlog;
@@ -19,7 +20,7 @@ use crate::commands::CommandTable;
 use crate::keyspace::Keyspace;
 use client::ClientRegistry;
 use config::Config;
-use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use stats::Stats;
 use std::net::TcpListener;
 use std::os::fd::AsRawFd;
@@ -34,6 +35,15 @@ pub fn unix_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// Current Unix time in nanoseconds (one vDSO clock read; cheaper than `SystemTime`).
+#[inline]
+pub fn unix_ns() -> i64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 }
 
 /// Current Unix time in microseconds.
@@ -67,13 +77,13 @@ impl WorldLock {
     }
 }
 
-/// State of CLIENT PAUSE.
+/// State of CLIENT PAUSE, in atomics because every request reads it.
 #[derive(Default)]
 pub struct PauseState {
     /// Unix ms until which clients are paused (0 = not paused).
-    pub until_ms: i64,
+    pub until_ms: std::sync::atomic::AtomicI64,
     /// true: only writes are paused (CLIENT PAUSE ... WRITE).
-    pub write_only: bool,
+    pub write_only: AtomicBool,
 }
 
 /// Everything shared by all threads.
@@ -87,9 +97,7 @@ pub struct Server {
     pub slowlog: slowlog::SlowLog,
     pub latency: slowlog::LatencyMonitor,
     pub monitors: monitor::Monitors,
-    pub pause: Mutex<PauseState>,
-    /// Mirror of `pause.until_ms` (0 = not paused), checked before every request.
-    pub pause_until: std::sync::atomic::AtomicI64,
+    pub pause: PauseState,
     pub start: Instant,
     pub start_unix_ms: i64,
     pub run_id: String,
@@ -289,8 +297,7 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         slowlog: slowlog::SlowLog::default(),
         latency: slowlog::LatencyMonitor::default(),
         monitors: monitor::Monitors::default(),
-        pause: Mutex::new(PauseState::default()),
-        pause_until: Default::default(),
+        pause: PauseState::default(),
         start: Instant::now(),
         start_unix_ms: unix_ms(),
         run_id: random_hex(40),

@@ -2,6 +2,7 @@
 
 use super::client::Client;
 use super::Server;
+use crate::commands::Command;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -34,9 +35,11 @@ pub fn remove(srv: &Server, id: u64) {
     srv.monitors.count.store(l.len(), Relaxed);
 }
 
-/// Formats a command as MONITOR shows it: `+1339518083.107412 [0 127.0.0.1:60866] "set" "k" "v"`.
-pub fn feed(srv: &Server, client: &Client, argv: &[&[u8]], _now_ms: i64) {
+/// Sends a command to every MONITOR client, formatted as Redis does:
+/// `+1339518083.107412 [0 127.0.0.1:60866] "set" "k" "v"`, secrets replaced by `(redacted)`.
+pub fn feed(srv: &Server, client: &Client, cmd: &Command, argv: &[&[u8]]) {
     let us = super::unix_us();
+    let redact = super::slowlog::redaction_mask(cmd, argv);
     let mut line = format!(
         "+{}.{:06} [{} {}]",
         us / 1_000_000,
@@ -44,15 +47,17 @@ pub fn feed(srv: &Server, client: &Client, argv: &[&[u8]], _now_ms: i64) {
         client.db,
         client.handle.addr
     );
-    for a in argv {
+    for (i, a) in argv.iter().enumerate() {
         line.push(' ');
-        line.push_str(&repr(a));
+        if i < 64 && redact & (1 << i) != 0 {
+            line.push_str(&repr(super::slowlog::REDACTED));
+        } else {
+            line.push_str(&repr(a));
+        }
     }
     line.push_str("\r\n");
     for m in srv.monitors.list.lock().iter() {
-        if m.id != client.id {
-            m.send(line.as_bytes());
-        }
+        m.send(line.as_bytes());
     }
 }
 

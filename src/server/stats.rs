@@ -5,6 +5,9 @@ use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+/// One worker's latency histograms, by command id, each made on first use.
+type WorkerHistograms = Box<[std::sync::OnceLock<Box<LatencyHistogram>>]>;
+
 /// Counters one worker updates (single writer: a relaxed load+store, no locked instruction).
 #[derive(Default)]
 #[repr(align(128))]
@@ -33,6 +36,11 @@ pub struct Stats {
     pub expired_time_cap_reached: AtomicU64,
     /// Samples for instantaneous_ops_per_sec etc.: (unix ms, commands, net in, net out).
     pub samples: Mutex<std::collections::VecDeque<(i64, u64, u64, u64)>>,
+    /// Per-command latency histograms by command id (see [`Stats::histograms`]).
+    /// Latency histograms indexed [worker][command id]: each worker writes only its own.
+    latency: std::sync::OnceLock<Box<[WorkerHistograms]>>,
+    /// Highest used memory seen (INFO used_memory_peak).
+    pub used_memory_peak: AtomicU64,
 }
 
 impl Stats {
@@ -47,6 +55,8 @@ impl Stats {
             dirty: AtomicU64::new(0),
             expired_time_cap_reached: AtomicU64::new(0),
             samples: Mutex::new(Default::default()),
+            latency: std::sync::OnceLock::new(),
+            used_memory_peak: AtomicU64::new(0),
         }
     }
 
@@ -101,5 +111,182 @@ impl Stats {
         self.unexpected_error_replies.store(0, Relaxed);
         self.errors.lock().clear();
         self.expired_time_cap_reached.store(0, Relaxed);
+        self.samples.lock().clear();
+        self.reset_latency();
+    }
+}
+
+/// Sub-buckets per power of two: values are kept with about 3% precision, like Redis's HDR
+/// histograms with two significant digits.
+const SUB_BITS: u32 = 5;
+const SUB: usize = 1 << SUB_BITS;
+/// Largest power of two tracked (2^40 ns ≈ 18 minutes); longer runs count in the last bucket.
+const MAX_EXP: u32 = 40;
+const BUCKETS: usize = (MAX_EXP as usize - SUB_BITS as usize + 2) * SUB;
+
+/// A command's latency distribution in nanoseconds (LATENCY HISTOGRAM, INFO latencystats).
+/// Log-linear buckets with relaxed atomic counters, so recording is two atomic adds.
+pub struct LatencyHistogram {
+    buckets: Box<[AtomicU64]>,
+    count: AtomicU64,
+}
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        LatencyHistogram {
+            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+        }
+    }
+}
+
+fn bucket_of(ns: u64) -> usize {
+    if ns < SUB as u64 {
+        return ns as usize;
+    }
+    let e = (63 - ns.leading_zeros()).min(MAX_EXP);
+    let sub = if e == MAX_EXP && ns >> MAX_EXP > 1 {
+        SUB - 1
+    } else {
+        ((ns >> (e - SUB_BITS)) as usize) & (SUB - 1)
+    };
+    (e - SUB_BITS + 1) as usize * SUB + sub
+}
+
+/// The highest value a bucket stands for (what HDR's `highest_equivalent_value` reports).
+fn bucket_high(i: usize) -> u64 {
+    if i < SUB {
+        return i as u64;
+    }
+    let e = (i / SUB) as u32 + SUB_BITS - 1;
+    let sub = (i % SUB) as u64;
+    let low = (SUB as u64 + sub) << (e - SUB_BITS);
+    low + (1u64 << (e - SUB_BITS)) - 1
+}
+
+impl LatencyHistogram {
+    /// Adds a sample. Only the owning worker writes a histogram, so plain load+store suffices.
+    pub fn record(&self, ns: u64) {
+        bump(&self.buckets[bucket_of(ns.max(1))], 1);
+        bump(&self.count, 1);
+    }
+
+    /// Adds `other`'s counts into this histogram (merging the workers' copies for readers).
+    fn add(&self, other: &LatencyHistogram) {
+        for (a, b) in self.buckets.iter().zip(other.buckets.iter()) {
+            let v = b.load(Relaxed);
+            if v != 0 {
+                a.store(a.load(Relaxed) + v, Relaxed);
+            }
+        }
+        self.count
+            .store(self.count.load(Relaxed) + other.count.load(Relaxed), Relaxed);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Relaxed)
+    }
+
+    pub fn reset(&self) {
+        for b in self.buckets.iter() {
+            b.store(0, Relaxed);
+        }
+        self.count.store(0, Relaxed);
+    }
+
+    /// The value (ns) at percentile `p` (0..=100): the high end of the first bucket where the
+    /// cumulative count reaches `p`% of all samples.
+    pub fn percentile(&self, p: f64) -> u64 {
+        let total = self.count();
+        if total == 0 {
+            return 0;
+        }
+        let target = ((p / 100.0) * total as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        let mut last = 0;
+        for (i, b) in self.buckets.iter().enumerate() {
+            let n = b.load(Relaxed);
+            if n == 0 {
+                continue;
+            }
+            seen += n;
+            last = i;
+            if seen >= target {
+                return bucket_high(i);
+            }
+        }
+        bucket_high(last)
+    }
+
+    /// Cumulative counts at power-of-two boundaries from 1024 ns, reported in microseconds, as
+    /// LATENCY HISTOGRAM prints them (only boundaries where the count grew).
+    pub fn cdf_usec(&self) -> Vec<(u64, u64)> {
+        let total = self.count();
+        let mut out = Vec::new();
+        let mut cum = 0u64;
+        let mut prev = 0u64;
+        let mut i = 0;
+        let mut bound: u64 = 1024;
+        while prev < total && bound < (1u64 << 62) {
+            while i < BUCKETS && bucket_high(i) < bound {
+                cum += self.buckets[i].load(Relaxed);
+                i += 1;
+            }
+            if i >= BUCKETS {
+                cum = total;
+            }
+            if cum > prev {
+                out.push((bound / 1000, cum));
+            }
+            prev = cum;
+            bound *= 2;
+        }
+        out
+    }
+}
+
+impl Stats {
+    /// The latency histograms, [worker][command id], made on first use.
+    fn histograms(
+        &self,
+        commands: &crate::commands::CommandTable,
+    ) -> &[WorkerHistograms] {
+        self.latency
+            .get_or_init(|| {
+                let n = commands.all().map(|c| c.id + 1).max().unwrap_or(0);
+                (0..self.workers.len())
+                    .map(|_| (0..n).map(|_| std::sync::OnceLock::new()).collect())
+                    .collect()
+            })
+            .as_ref()
+    }
+
+    /// Adds one run of command `id` on `worker` that took `ns` nanoseconds.
+    #[inline]
+    pub fn record_latency(&self, commands: &crate::commands::CommandTable, worker: usize, id: usize, ns: u64) {
+        let all = self.histograms(commands);
+        if let Some(h) = all[worker % all.len()].get(id) {
+            h.get_or_init(Default::default).record(ns);
+        }
+    }
+
+    /// The histogram of command `id` over all workers, if it ran since the last reset.
+    pub fn histogram(&self, commands: &crate::commands::CommandTable, id: usize) -> Option<LatencyHistogram> {
+        let merged = LatencyHistogram::default();
+        for w in self.histograms(commands).iter() {
+            if let Some(h) = w.get(id).and_then(|h| h.get()) {
+                merged.add(h);
+            }
+        }
+        (merged.count() > 0).then_some(merged)
+    }
+
+    /// Clears every latency histogram (CONFIG RESETSTAT).
+    pub fn reset_latency(&self) {
+        if let Some(all) = self.latency.get() {
+            for h in all.iter().flat_map(|w| w.iter()).filter_map(|h| h.get()) {
+                h.reset();
+            }
+        }
     }
 }
