@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs units of Redis's own 7.0.15 test suite against ochre-server and checks the ratchet.
 #
-# usage: scripts/redis-suite.sh [--update-ratchet] [UNIT ...]
-#   UNIT defaults to the units this project gates on (DEFAULT_UNITS below).
-#   Each unit gets a fresh server (external mode, as upstream's external CI).
+# usage: scripts/redis-suite.sh [--update-ratchet] [--spawn] [UNIT ...]
+#   UNIT defaults to the units this project gates on (DEFAULT_UNITS / DEFAULT_SPAWN_UNITS below).
+#   External mode (default): each unit gets a fresh server, as upstream's external CI.
+#   --spawn: the suite starts ochre-server itself with its own config files (persistence, config
+#   and start-up tests); its ratchet is tests/redis-suite/must-pass-spawn.tsv.
 #   --update-ratchet  add every test that passed to tests/redis-suite/must-pass.tsv (the list only grows)
 # env:
 #   SHARED   the shared folder with redis-tests/ [../shared next to the repository]
@@ -19,14 +21,27 @@ RT="$SHARED/redis-tests"
 PORT="${PORT:-21000}"
 BIN="${BIN:-$ROOT/target/release/ochre-server}"
 RATCHET="$ROOT/tests/redis-suite/must-pass.tsv"
+DEFAULT_SPAWN_UNITS="unit/info unit/introspection"
 DEFAULT_UNITS="unit/printver unit/protocol unit/keyspace unit/type/string unit/type/incr unit/expire
 unit/info-command unit/quit unit/bitops unit/bitfield unit/dump unit/introspection
 unit/introspection-2 unit/latency-monitor unit/slowlog unit/other unit/info unit/scan"
 
 update=0
-if [ "${1:-}" = "--update-ratchet" ]; then update=1; shift; fi
+spawn=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --update-ratchet) update=1; shift ;;
+    --spawn) spawn=1; shift ;;
+    *) break ;;
+  esac
+done
 units=("$@")
-[ ${#units[@]} -gt 0 ] || units=($DEFAULT_UNITS)
+if [ "$spawn" = 1 ]; then
+  RATCHET="$ROOT/tests/redis-suite/must-pass-spawn.tsv"
+  [ ${#units[@]} -gt 0 ] || units=($DEFAULT_SPAWN_UNITS)
+else
+  [ ${#units[@]} -gt 0 ] || units=($DEFAULT_UNITS)
+fi
 
 [ -x "$BIN" ] || { echo "redis-suite.sh: $BIN not built (cargo build --release)" >&2; exit 2; }
 [ -d "$RT" ] || { echo "redis-suite.sh: $RT not found (set SHARED=)" >&2; exit 2; }
@@ -34,13 +49,18 @@ units=("$@")
 export LOG_DIR="${LOG_DIR:-/tmp/ochre-suite-$(date +%s)}"
 mkdir -p "$LOG_DIR"
 touch "$RATCHET"
-SERVER="$BIN" "$RT/server.sh" start "$PORT" >/dev/null || { echo "redis-suite.sh: server did not start" >&2; exit 2; }
-BEFORE_UNIT="SERVER=$BIN $RT/server.sh restart $PORT" \
-BASELINE="$RT/baseline-7.0.15-external.txt" \
-MUST_PASS="$RATCHET" \
-  "$RT/run.sh" --external 127.0.0.1 "$PORT" "${units[@]}"
-rc=$?
-"$RT/server.sh" stop "$PORT" >/dev/null 2>&1 || true
+if [ "$spawn" = 1 ]; then
+  BASELINE="$RT/baseline-7.0.15-spawn.txt" MUST_PASS="$RATCHET" "$RT/run.sh" --spawn "$BIN" "${units[@]}"
+  rc=$?
+else
+  SERVER="$BIN" "$RT/server.sh" start "$PORT" >/dev/null || { echo "redis-suite.sh: server did not start" >&2; exit 2; }
+  BEFORE_UNIT="SERVER=$BIN $RT/server.sh restart $PORT" \
+  BASELINE="$RT/baseline-7.0.15-external.txt" \
+  MUST_PASS="$RATCHET" \
+    "$RT/run.sh" --external 127.0.0.1 "$PORT" "${units[@]}"
+  rc=$?
+  "$RT/server.sh" stop "$PORT" >/dev/null 2>&1 || true
+fi
 if [ "$update" = 1 ] && [ -f "$LOG_DIR/results.tsv" ]; then
   # A name that also failed in this run (tests in loops) is not stable enough to add.
   awk -F'\t' 'NR>1 && $3=="err" {print $1"\t"$2}' "$LOG_DIR/results.tsv" | sort -u > "$LOG_DIR/failed-names.tsv"

@@ -113,6 +113,17 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) {
     let argc = args.len();
     match (sub.as_slice(), argc) {
         (b"help", 2) => super::help_reply(ctx.out, "debug", HELP),
+        (b"config-rewrite-force-all", 2) => {
+            let Some(path) = ctx.srv.config_file.as_deref() else {
+                return ctx
+                    .out
+                    .err("CONFIG-REWRITE-FORCE-ALL failed: The server is running without a config file");
+            };
+            match ctx.srv.config.rewrite(path, true) {
+                Ok(()) => ctx.out.ok(),
+                Err(e) => ctx.out.err(&format!("CONFIG-REWRITE-FORCE-ALL failed: {e}")),
+            }
+        }
         (b"log", 3) => {
             log::warning(&format!("DEBUG LOG: {}", String::from_utf8_lossy(args[2])));
             ctx.out.ok();

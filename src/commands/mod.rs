@@ -366,7 +366,9 @@ fn families() -> Vec<&'static [CommandDef]> {
 }
 
 impl CommandTable {
-    pub fn build(workers: usize) -> CommandTable {
+    /// Builds the table; `renames` applies `rename-command old new` directives (an empty new
+    /// name removes the command), as Redis does while loading its config.
+    pub fn build(workers: usize, renames: &HashMap<String, String>) -> CommandTable {
         let mut by_name: HashMap<Vec<u8>, Command, FastBuild> = HashMap::default();
         let mut next_id = 0;
         for fam in families() {
@@ -377,6 +379,13 @@ impl CommandTable {
                     "duplicate command {}",
                     d.name
                 );
+            }
+        }
+        for (old, new) in renames {
+            if let Some(cmd) = by_name.remove(old.as_bytes()) {
+                if !new.is_empty() {
+                    by_name.insert(new.as_bytes().to_vec(), cmd);
+                }
             }
         }
         let mut names = vec![String::new(); next_id];

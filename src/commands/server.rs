@@ -321,7 +321,7 @@ fn config_rewrite(ctx: &mut Ctx, _args: &[&[u8]]) {
         ctx.out.error("ERR The server is running without a config file");
         return;
     };
-    match ctx.srv.config.rewrite(path) {
+    match ctx.srv.config.rewrite(path, false) {
         Ok(()) => {
             log::notice("CONFIG REWRITE executed with success.");
             ctx.out.ok();

@@ -288,9 +288,10 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         ),
     }
     let port = cfg.get_i64("port") as u16;
+    let commands = CommandTable::build(workers, &cfg.rename.read().clone());
     let srv = Arc::new(Server {
         keyspace: Keyspace::new(databases, shard_bits),
-        commands: CommandTable::build(workers),
+        commands,
         stats: Stats::new(workers),
         clients: ClientRegistry::default(),
         world: WorldLock::new(workers),

@@ -247,10 +247,7 @@ impl LatencyHistogram {
 
 impl Stats {
     /// The latency histograms, [worker][command id], made on first use.
-    fn histograms(
-        &self,
-        commands: &crate::commands::CommandTable,
-    ) -> &[WorkerHistograms] {
+    fn histograms(&self, commands: &crate::commands::CommandTable) -> &[WorkerHistograms] {
         self.latency
             .get_or_init(|| {
                 let n = commands.all().map(|c| c.id + 1).max().unwrap_or(0);
