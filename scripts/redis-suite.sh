@@ -21,7 +21,7 @@ RT="$SHARED/redis-tests"
 PORT="${PORT:-21000}"
 BIN="${BIN:-$ROOT/target/release/ochre-server}"
 RATCHET="$ROOT/tests/redis-suite/must-pass.tsv"
-DEFAULT_SPAWN_UNITS="unit/info unit/introspection"
+DEFAULT_SPAWN_UNITS="unit/info unit/introspection unit/networking"
 DEFAULT_UNITS="unit/printver unit/protocol unit/keyspace unit/type/string unit/type/incr unit/expire
 unit/info-command unit/quit unit/bitops unit/bitfield unit/dump unit/introspection
 unit/introspection-2 unit/latency-monitor unit/slowlog unit/other unit/info unit/scan"

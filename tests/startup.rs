@@ -216,3 +216,51 @@ fn idle_clients_are_closed_after_timeout() {
     // Within about 2 seconds the server closes the idle connection.
     assert!(idle.closed(), "idle client was not closed");
 }
+
+#[test]
+fn config_set_port_moves_the_listener() {
+    let srv = common::Server::start();
+    let new_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut c = srv.raw();
+    assert_eq!(
+        c.cmd(&[b"CONFIG", b"SET", b"port", new_port.to_string().as_bytes()]),
+        b"+OK\r\n"
+    );
+    // The old port is closed, the new one answers.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", srv.port)).is_err(),
+        "old port still open"
+    );
+    let s = std::net::TcpStream::connect(("127.0.0.1", new_port)).expect("new port");
+    let mut r = common::Raw { s };
+    assert_eq!(r.cmd(&[b"PING"]), b"+PONG\r\n");
+    // A port in use is refused and the server keeps the one it has.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_port = busy.local_addr().unwrap().port().to_string();
+    let reply = r.cmd(&[b"CONFIG", b"SET", b"port", busy_port.as_bytes()]);
+    assert!(
+        String::from_utf8_lossy(&reply).contains("Unable to listen on this port"),
+        "{reply:?}"
+    );
+    assert_eq!(
+        r.cmd(&[b"CONFIG", b"GET", b"port"]),
+        format!(
+            "*2\r\n$4\r\nport\r\n${}\r\n{}\r\n",
+            new_port.to_string().len(),
+            new_port
+        )
+        .into_bytes()
+    );
+    let reply = r.cmd(&[b"CONFIG", b"SET", b"bind", b"999.999.999.999"]);
+    assert!(
+        String::from_utf8_lossy(&reply).contains("Failed to bind to specified addresses"),
+        "{reply:?}"
+    );
+    let s = std::net::TcpStream::connect(("127.0.0.1", new_port)).expect("still listening");
+    let mut r2 = common::Raw { s };
+    assert_eq!(r2.cmd(&[b"PING"]), b"+PONG\r\n");
+}

@@ -253,18 +253,26 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) {
             return;
         }
     };
-    // Apply step: the port must be bindable (Redis rebinds its listener here).
-    if changed.contains(&"port") {
-        let old = before.iter().find(|(n, _)| n == "port").map(|(_, v)| v.clone());
-        let new = cfg.get("port");
-        if old.as_deref() != Some(new.as_str()) && !port_available(&cfg.get("bind"), &new) {
+    // Apply step: move the listeners when the port or the bind addresses changed.
+    let moved = |name: &str| {
+        changed.contains(&name)
+            && before.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()) != Some(&cfg.get(name))
+    };
+    let (port_moved, bind_moved) = (moved("port"), moved("bind"));
+    if port_moved || bind_moved {
+        if let Err(e) = crate::server::rebind(ctx.srv) {
+            crate::server::log::warning(&format!("Failed to bind: {e}"));
             for (name, value) in before {
                 if let Some(d) = crate::server::config::lookup(&name) {
                     cfg.set_raw(d.name, value);
                 }
             }
-            ctx.out
-                .error("ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port");
+            let msg = if port_moved {
+                "ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port"
+            } else {
+                "ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses."
+            };
+            ctx.out.error(msg);
             return;
         }
     }
@@ -273,31 +281,6 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) {
         ctx.srv.slowlog.trim(n);
     }
     ctx.out.ok();
-}
-
-/// Whether a listener could be opened on `port` for the configured bind addresses.
-fn port_available(bind: &str, port: &str) -> bool {
-    let Ok(port) = port.parse::<u16>() else {
-        return false;
-    };
-    if port == 0 {
-        return true;
-    }
-    bind.split_whitespace().all(|a| {
-        let (optional, a) = match a.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, a),
-        };
-        let addr = if a.contains(':') {
-            format!("[{a}]:{port}")
-        } else {
-            format!("{a}:{port}")
-        };
-        match std::net::TcpListener::bind(&addr) {
-            Ok(_) => true,
-            Err(e) => optional && e.kind() != std::io::ErrorKind::AddrInUse,
-        }
-    })
 }
 
 /// CONFIG RESETSTAT: zeroes INFO's counters, the command and error statistics and the latency

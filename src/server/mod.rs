@@ -20,7 +20,7 @@ use crate::commands::CommandTable;
 use crate::keyspace::Keyspace;
 use client::ClientRegistry;
 use config::Config;
-use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use stats::Stats;
 use std::net::TcpListener;
 use std::os::fd::AsRawFd;
@@ -107,6 +107,11 @@ pub struct Server {
     /// Unix seconds of the last successful save (LASTSAVE).
     pub last_save: AtomicU64,
     pub port: u16,
+    /// The open listeners (replaced by CONFIG SET port/bind) and the workers' inboxes.
+    pub listeners: Mutex<Vec<Listener>>,
+    pub worker_inboxes: std::sync::OnceLock<Vec<tokio::sync::mpsc::UnboundedSender<std::net::TcpStream>>>,
+    /// A handle to the server itself, for work that must outlive a command (new accept threads).
+    pub me: std::sync::OnceLock<std::sync::Weak<Server>>,
     pub executable: String,
     pub config_file: Option<String>,
 }
@@ -139,24 +144,49 @@ fn random_hex(n: usize) -> String {
     s
 }
 
-/// Binds the configured addresses. Redis's `bind` accepts a `-` prefix meaning "optional".
+/// An open listening socket served by its accept thread.
+pub struct Listener {
+    fd: i32,
+    stop: Arc<AtomicBool>,
+}
+
+/// The socket addresses of a `bind` value for `port`: (optional, "host:port"). Redis's `bind`
+/// accepts a `-` prefix meaning "skip this address if it does not exist here".
+pub fn bind_addresses(binds: &str, port: u16) -> Vec<(bool, String)> {
+    binds
+        .split_whitespace()
+        .map(|a| {
+            let (optional, a) = match a.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, a),
+            };
+            let a = if a == "*" {
+                "0.0.0.0"
+            } else if a == "::*" {
+                "::"
+            } else {
+                a
+            };
+            (
+                optional,
+                if a.contains(':') {
+                    format!("[{a}]:{port}")
+                } else {
+                    format!("{a}:{port}")
+                },
+            )
+        })
+        .collect()
+}
+
+/// Binds the configured addresses.
 fn bind_listeners(cfg: &Config) -> Result<Vec<TcpListener>, String> {
     let port = cfg.get_i64("port") as u16;
     let mut out = Vec::new();
     if port == 0 {
         return Ok(out);
     }
-    let binds = cfg.get("bind");
-    for addr in binds.split_whitespace() {
-        let (optional, addr) = match addr.strip_prefix('-') {
-            Some(a) => (true, a),
-            None => (false, addr),
-        };
-        let sock = if addr.contains(':') {
-            format!("[{addr}]:{port}")
-        } else {
-            format!("{addr}:{port}")
-        };
+    for (optional, sock) in bind_addresses(&cfg.get("bind"), port) {
         match bind_one(&sock, cfg.get_i64("tcp-backlog") as i32) {
             Ok(l) => out.push(l),
             Err(e) => {
@@ -307,6 +337,9 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         active_expire_enabled: AtomicBool::new(true),
         last_save: AtomicU64::new((unix_ms() / 1000) as u64),
         port,
+        listeners: Mutex::new(Vec::new()),
+        worker_inboxes: std::sync::OnceLock::new(),
+        me: std::sync::OnceLock::new(),
         executable,
         config_file,
         config: cfg,
@@ -340,16 +373,9 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
             .spawn(move || cron::run(srv))
             .expect("spawn cron");
     }
-    let next = Arc::new(AtomicU64::new(0));
-    for l in listeners {
-        let senders = senders.clone();
-        let next = next.clone();
-        let srv = srv.clone();
-        std::thread::Builder::new()
-            .name("ochre-accept".into())
-            .spawn(move || accept_loop(srv, l, senders, next))
-            .expect("spawn acceptor");
-    }
+    let _ = srv.worker_inboxes.set(senders);
+    let _ = srv.me.set(Arc::downgrade(&srv));
+    start_accepting(&srv, listeners);
     log::notice("Ready to accept connections");
     // The main thread waits for SHUTDOWN.
     cron::wait_for_shutdown(&srv)
@@ -365,26 +391,63 @@ fn write_pidfile(cfg: &Config) {
     }
 }
 
-fn accept_loop(
-    srv: Arc<Server>,
-    listener: TcpListener,
-    workers: Vec<tokio::sync::mpsc::UnboundedSender<std::net::TcpStream>>,
-    next: Arc<AtomicU64>,
-) {
-    let _ = listener.as_raw_fd();
-    loop {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                if srv.shutdown_requested.load(Relaxed) {
-                    continue;
+/// Starts an accept thread per listener and records them as the server's listeners.
+fn start_accepting(srv: &Arc<Server>, listeners: Vec<TcpListener>) {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let mut open = srv.listeners.lock();
+    for l in listeners {
+        let stop = Arc::new(AtomicBool::new(false));
+        open.push(Listener {
+            fd: l.as_raw_fd(),
+            stop: stop.clone(),
+        });
+        let srv = srv.clone();
+        let spawned = std::thread::Builder::new().name("ochre-accept".into()).spawn(move || {
+            let Some(workers) = srv.worker_inboxes.get() else {
+                return;
+            };
+            loop {
+                let accepted = l.accept();
+                if stop.load(Relaxed) {
+                    // Replaced by CONFIG SET port/bind: dropping `l` closes the socket.
+                    return;
                 }
-                let w = next.fetch_add(1, Relaxed) as usize % workers.len();
-                let _ = workers[w].send(stream);
+                match accepted {
+                    Ok((stream, _)) => {
+                        if srv.shutdown_requested.load(Relaxed) {
+                            continue;
+                        }
+                        let w = NEXT.fetch_add(1, Relaxed) as usize % workers.len();
+                        let _ = workers[w].send(stream);
+                    }
+                    Err(e) => {
+                        log::verbose(&format!("Accepting client connection: {e}"));
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                    }
+                }
             }
-            Err(e) => {
-                log::verbose(&format!("Accepting client connection: {e}"));
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
+        });
+        if let Err(e) = spawned {
+            log::warning(&format!("Failed to start an accept thread: {e}"));
         }
     }
+}
+
+/// CONFIG SET port/bind: binds the new addresses first and, only if all succeed, closes the old
+/// listeners (as Redis's `changeListenPort`/`changeBindAddr`). On failure nothing changes.
+pub fn rebind(srv: &Server) -> Result<(), String> {
+    let Some(srv) = srv.me.get().and_then(|w| w.upgrade()) else {
+        return Err("server is shutting down".into());
+    };
+    let srv = &srv;
+    let listeners = bind_listeners(&srv.config)?;
+    let old: Vec<Listener> = std::mem::take(&mut *srv.listeners.lock());
+    for l in old {
+        l.stop.store(true, Relaxed);
+        // SAFETY: shutting down our own listening descriptor only wakes its blocked accept();
+        // the accept thread then drops (closes) the listener.
+        unsafe { libc::shutdown(l.fd, libc::SHUT_RDWR) };
+    }
+    start_accepting(srv, listeners);
+    Ok(())
 }
