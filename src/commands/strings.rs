@@ -45,26 +45,7 @@ pub static COMMANDS: &[CommandDef] = &[
 // Helpers shared with the bitmap commands (`bitmaps.rs`), which work on the same strings.
 // ---------------------------------------------------------------------------------------------
 
-/// Formats `n` into `buf` and returns the digits: int-encoded strings are read without
-/// allocating.
-#[inline]
-pub(crate) fn fmt_i64(n: i64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    let mut v = n.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    &buf[i..]
-}
+pub(crate) use crate::util::num::fmt_i64;
 
 /// The bytes of a string value (an int is formatted into `buf`); `None` when the value is of
 /// another type.

@@ -889,22 +889,7 @@ pub fn from_args(args: &[String]) -> Result<Cli, (Option<LoadError>, String)> {
 
 /// Quotes an argument like Redis's `sdscatrepr`.
 pub fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for b in s.bytes() {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            7 => out.push_str("\\a"),
-            8 => out.push_str("\\b"),
-            c if c.is_ascii_graphic() || c == b' ' => out.push(c as char),
-            c => out.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    out.push('"');
-    out
+    crate::util::text::repr(s.as_bytes())
 }
 
 pub const USAGE: &str = "Usage: ./ochre-server [/path/to/ochre.conf] [options] [-]

@@ -61,22 +61,4 @@ pub fn feed(srv: &Server, client: &Client, cmd: &Command, argv: &[&[u8]]) {
     }
 }
 
-/// Quotes bytes like Redis's `sdscatrepr`.
-pub fn repr(s: &[u8]) -> String {
-    let mut out = String::from("\"");
-    for &b in s {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            7 => out.push_str("\\a"),
-            8 => out.push_str("\\b"),
-            c if c.is_ascii_graphic() || c == b' ' => out.push(c as char),
-            c => out.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    out.push('"');
-    out
-}
+pub use crate::util::text::repr;

@@ -1,3 +1,4 @@
 //! Small helpers shared by many commands.
 pub mod glob;
 pub mod num;
+pub mod text;

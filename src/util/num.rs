@@ -5,25 +5,32 @@ use std::ffi::CString;
 
 pub use crate::protocol::parser::parse_i64;
 
-/// Appends the decimal form of `n`.
+/// Formats `n` into `buf` and returns the digits (no allocation: replies and int-encoded strings
+/// are written from the stack).
 #[inline]
-pub fn write_i64(out: &mut Vec<u8>, n: i64) {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    let neg = n < 0;
+pub fn fmt_i64(n: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
     let mut v = n.unsigned_abs();
     loop {
         i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
+        buf[i] = b'0' + (v % 10) as u8;
         v /= 10;
         if v == 0 {
             break;
         }
     }
-    if neg {
-        out.push(b'-');
+    if n < 0 {
+        i -= 1;
+        buf[i] = b'-';
     }
-    out.extend_from_slice(&tmp[i..]);
+    &buf[i..]
+}
+
+/// Appends the decimal form of `n`.
+#[inline]
+pub fn write_i64(out: &mut Vec<u8>, n: i64) {
+    let mut tmp = [0u8; 20];
+    out.extend_from_slice(fmt_i64(n, &mut tmp));
 }
 
 pub fn i64_to_bytes(n: i64) -> Vec<u8> {
