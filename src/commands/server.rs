@@ -113,10 +113,16 @@ fn lastsave(ctx: &mut Ctx, _args: &[&[u8]]) {
 
 /// SAVE: persistence is not built yet, so there is nothing to write; the save time and the
 /// change counter move as after a successful save.
+/// SAVE: writes the dump synchronously (as Redis, it blocks until the file is on disk).
 fn save(ctx: &mut Ctx, _args: &[&[u8]]) {
-    ctx.srv.last_save.store((ctx.now_ms / 1000) as u64, Relaxed);
-    ctx.srv.stats.dirty.store(0, Relaxed);
-    ctx.out.ok();
+    if ctx.srv.rdb.bgsave_in_progress.load(Relaxed) {
+        ctx.out.error("ERR Background save already in progress");
+        return;
+    }
+    match crate::persistence::save::save(ctx.srv) {
+        Ok(()) => ctx.out.ok(),
+        Err(e) => ctx.out.error(&e),
+    }
 }
 
 fn bgsave(ctx: &mut Ctx, args: &[&[u8]]) {
@@ -124,9 +130,10 @@ fn bgsave(ctx: &mut Ctx, args: &[&[u8]]) {
         ctx.out.syntax_error();
         return;
     }
-    ctx.srv.last_save.store((ctx.now_ms / 1000) as u64, Relaxed);
-    ctx.srv.stats.dirty.store(0, Relaxed);
-    ctx.out.simple("Background saving started");
+    match crate::persistence::save::bgsave(ctx.srv) {
+        Ok(()) => ctx.out.simple("Background saving started"),
+        Err(e) => ctx.out.error(e),
+    }
 }
 
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. On success there is no reply: the server
@@ -154,7 +161,14 @@ fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) {
         ctx.out.error("ERR No shutdown in progress.");
         return;
     }
-    log::warning("User requested shutdown...");
+    let mode = if nosave {
+        1
+    } else if save {
+        2
+    } else {
+        0
+    };
+    ctx.srv.shutdown_save.store(mode, Relaxed);
     ctx.srv.shutdown_requested.store(true, Relaxed);
     ctx.client.close_after_reply = true;
 }

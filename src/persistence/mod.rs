@@ -1,3 +1,4 @@
 //! Persistence formats: the RDB encoding of values (DUMP/RESTORE) and of whole snapshots.
 pub mod rdb;
+pub mod save;
 pub mod snapshot;

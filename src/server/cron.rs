@@ -26,6 +26,7 @@ pub fn run(srv: Arc<Server>) {
         }
         sample_stats(&srv);
         close_idle_clients(&srv);
+        crate::persistence::save::check_save_rules(&srv);
         if srv.active_expire_enabled.load(Relaxed) {
             active_expire(&srv, &mut db_cursor, &mut shard_cursor, hz);
         }
@@ -145,6 +146,15 @@ pub fn wait_for_shutdown(srv: &Arc<Server>) -> i32 {
         }
         if srv.shutdown_requested.load(Relaxed) {
             log::warning("User requested shutdown...");
+            // Save before exiting when SHUTDOWN SAVE asked, or save points exist and NOSAVE
+            // was not given (Redis's prepareForShutdown).
+            let mode = srv.shutdown_save.load(Relaxed);
+            if mode == 2 || (mode == 0 && crate::persistence::save::has_save_points(srv)) {
+                log::notice("Saving the final RDB snapshot before exiting.");
+                if crate::persistence::save::save(srv).is_err() {
+                    log::warning("Error trying to save the DB, can't exit.");
+                }
+            }
             let pidfile = srv.config.get("pidfile");
             if !pidfile.is_empty() {
                 let _ = std::fs::remove_file(&pidfile);

@@ -9,6 +9,8 @@ use crate::commands::{flag, Command, Ctx};
 use crate::protocol::reply::Reply;
 use std::sync::atomic::Ordering::Relaxed;
 
+const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
 /// Redis's text for an unknown command: the name and up to 128 characters of arguments.
 fn unknown_command(out: &mut Reply, argv: &[&[u8]]) {
     let mut args = String::new();
@@ -94,6 +96,17 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     if !client.authenticated && !cmd.has(flag::NO_AUTH) {
         bump(&cmd.stats_of(client.worker).rejected_calls, 1);
         out.error("NOAUTH Authentication required.");
+        return;
+    }
+    // stop-writes-on-bgsave-error: after a failed background save, writes (and PING) are refused
+    // while save points are configured, as Redis does.
+    if !srv.rdb.last_bgsave_ok.load(Relaxed)
+        && (cmd.has(flag::WRITE) || cmd.def.name == "ping")
+        && srv.config.get_bool("stop-writes-on-bgsave-error")
+        && crate::persistence::save::has_save_points(srv)
+    {
+        bump(&cmd.stats_of(client.worker).rejected_calls, 1);
+        out.error(MISCONF);
         return;
     }
     let start_ns = super::unix_ns();

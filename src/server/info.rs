@@ -254,15 +254,27 @@ pub fn build(srv: &Server, sections: &Sections) -> String {
         line!("current_save_keys_processed:0");
         line!("current_save_keys_total:0");
         line!("rdb_changes_since_last_save:{}", srv.stats.dirty.load(Relaxed));
-        line!("rdb_bgsave_in_progress:0");
+        let rdb = &srv.rdb;
+        line!("rdb_bgsave_in_progress:{}", rdb.bgsave_in_progress.load(Relaxed) as u8);
         line!("rdb_last_save_time:{}", srv.last_save.load(Relaxed));
-        line!("rdb_last_bgsave_status:ok");
-        line!("rdb_last_bgsave_time_sec:-1");
-        line!("rdb_current_bgsave_time_sec:-1");
-        line!("rdb_saves:0");
+        line!(
+            "rdb_last_bgsave_status:{}",
+            if rdb.last_bgsave_ok.load(Relaxed) { "ok" } else { "err" }
+        );
+        line!("rdb_last_bgsave_time_sec:{}", rdb.last_bgsave_secs.load(Relaxed));
+        let started = rdb.bgsave_started_ms.load(Relaxed);
+        line!(
+            "rdb_current_bgsave_time_sec:{}",
+            if started > 0 {
+                (crate::server::unix_ms() - started) / 1000
+            } else {
+                -1
+            }
+        );
+        line!("rdb_saves:{}", rdb.saves.load(Relaxed));
         line!("rdb_last_cow_size:0");
-        line!("rdb_last_load_keys_expired:0");
-        line!("rdb_last_load_keys_loaded:0");
+        line!("rdb_last_load_keys_expired:{}", rdb.keys_expired_on_load.load(Relaxed));
+        line!("rdb_last_load_keys_loaded:{}", rdb.keys_loaded.load(Relaxed));
         line!("aof_enabled:{}", (cfg.get("appendonly") == "yes") as u8);
         line!("aof_rewrite_in_progress:0");
         line!("aof_rewrite_scheduled:0");

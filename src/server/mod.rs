@@ -107,6 +107,11 @@ pub struct Server {
     /// Unix seconds of the last successful save (LASTSAVE).
     pub last_save: AtomicU64,
     pub port: u16,
+    /// RDB persistence state (INFO persistence).
+    pub rdb: crate::persistence::save::RdbState,
+    /// How SHUTDOWN or a signal asked to exit: 0 by the config (save if save points exist),
+    /// 1 NOSAVE, 2 SAVE.
+    pub shutdown_save: std::sync::atomic::AtomicU8,
     /// The open listeners (replaced by CONFIG SET port/bind) and the workers' inboxes.
     pub listeners: Mutex<Vec<Listener>>,
     pub worker_inboxes: std::sync::OnceLock<Vec<tokio::sync::mpsc::UnboundedSender<std::net::TcpStream>>>,
@@ -337,6 +342,8 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         active_expire_enabled: AtomicBool::new(true),
         last_save: AtomicU64::new((unix_ms() / 1000) as u64),
         port,
+        rdb: Default::default(),
+        shutdown_save: Default::default(),
         listeners: Mutex::new(Vec::new()),
         worker_inboxes: std::sync::OnceLock::new(),
         me: std::sync::OnceLock::new(),
@@ -354,8 +361,13 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
             return 1;
         }
     };
+    let _ = srv.me.set(Arc::downgrade(&srv));
     write_pidfile(&srv.config);
     log::warning("Server initialized");
+    if let Err(msg) = crate::persistence::save::load_at_startup(&srv) {
+        log::warning(&msg);
+        return 1;
+    }
     let mut senders = Vec::new();
     for w in 0..workers {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<std::net::TcpStream>();
@@ -374,7 +386,6 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
             .expect("spawn cron");
     }
     let _ = srv.worker_inboxes.set(senders);
-    let _ = srv.me.set(Arc::downgrade(&srv));
     start_accepting(&srv, listeners);
     log::notice("Ready to accept connections");
     // The main thread waits for SHUTDOWN.
