@@ -162,3 +162,16 @@ fn resp3_hello_switches_encoding() {
     assert!(hello.starts_with(b"*14\r\n"));
     assert_eq!(c.cmd(&[b"GET", b"nokey"]), b"$-1\r\n");
 }
+
+#[test]
+fn query_buffer_limit_closes_the_client() {
+    let srv = Server::start_with(&["--client-query-buffer-limit", "1mb"]);
+    let mut c = srv.raw();
+    // A 2 MB argument can never fit in a 1 MB query buffer: the server closes the connection.
+    let mut req = b"*2\r\n$4\r\nECHO\r\n$2000000\r\n".to_vec();
+    req.extend(vec![b'x'; 1_500_000]);
+    let _ = std::io::Write::write_all(&mut c.s, &req);
+    assert!(c.closed(), "client over the query buffer limit was not closed");
+    // Others are unaffected.
+    assert_eq!(srv.raw().cmd(&[b"PING"]), b"+PONG\r\n");
+}
