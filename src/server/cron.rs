@@ -77,10 +77,11 @@ fn active_expire(srv: &Server, db_cursor: &mut usize, shard_cursor: &mut usize, 
     let shards = srv.keyspace.db(0).shard_count();
     let total = dbs * shards;
     let stats = &srv.keyspace.stats;
+    let (mut all_sampled, mut all_expired) = (0usize, 0usize);
     for _ in 0..total {
         if start.elapsed() > budget {
             srv.stats.expired_time_cap_reached.fetch_add(1, Relaxed);
-            return;
+            break;
         }
         let db = srv.keyspace.db(*db_cursor);
         loop {
@@ -120,6 +121,8 @@ fn active_expire(srv: &Server, db_cursor: &mut usize, shard_cursor: &mut usize, 
             if expired > 0 {
                 stats.expired_keys.fetch_add(expired as u64, Relaxed);
             }
+            all_sampled += sampled;
+            all_expired += expired;
             // Keep sweeping this shard while many sampled keys were expired.
             if sampled == 0 || expired * 100 / sampled.max(1) <= stale_ok || start.elapsed() > budget {
                 break;
@@ -131,6 +134,11 @@ fn active_expire(srv: &Server, db_cursor: &mut usize, shard_cursor: &mut usize, 
             *db_cursor = (*db_cursor + 1) % dbs;
         }
     }
+    // INFO's expired_stale_perc: a running average of the share of sampled keys found expired
+    // (weights as Redis: 5% this run, 95% history), kept in hundredths of a percent.
+    let current = if all_sampled > 0 { all_expired as f64 * 100.0 / all_sampled as f64 } else { 0.0 };
+    let old = stats.expired_stale_perc.load(Relaxed) as f64 / 100.0;
+    stats.expired_stale_perc.store(((current * 0.05 + old * 0.95) * 100.0) as u64, Relaxed);
 }
 
 /// Blocks the main thread until SHUTDOWN (or a signal), then returns the exit code.
