@@ -44,50 +44,63 @@ fn dbsize(ctx: &mut Ctx, _args: &[&[u8]]) {
 }
 
 /// Parses the optional ASYNC|SYNC of FLUSHDB/FLUSHALL/FUNCTION FLUSH; replies the syntax error
-/// and returns false on anything else. Freeing is always done at once (it is a hash table
-/// clear per shard, under the shard lock), so both modes behave the same.
-fn flush_mode(ctx: &mut Ctx, args: &[&[u8]], from: usize) -> bool {
+/// and returns None on anything else. Some(true) means free in the background: ASYNC, or no
+/// option with `lazyfree-lazy-user-flush yes` (as Redis).
+fn flush_mode(ctx: &mut Ctx, args: &[&[u8]], from: usize) -> Option<bool> {
     match &args[from..] {
-        [] => true,
-        [m] if m.eq_ignore_ascii_case(b"async") || m.eq_ignore_ascii_case(b"sync") => true,
+        [] => Some(ctx.srv.config.get_bool("lazyfree-lazy-user-flush")),
+        [m] if m.eq_ignore_ascii_case(b"async") => Some(true),
+        [m] if m.eq_ignore_ascii_case(b"sync") => Some(false),
         _ => {
             ctx.out.syntax_error();
-            false
+            None
         }
     }
 }
 
-fn flush_db(db: &crate::keyspace::Db) -> usize {
+/// Empties a database; with `lazy`, its tables are detached at once and freed by the lazyfree
+/// thread. Returns the number of keys removed.
+fn flush_db(db: &crate::keyspace::Db, lazy: bool) -> usize {
     let mut all = db.lock_all();
-    all.shards().map(|s| s.clear()).sum()
+    let mut n = 0;
+    for s in all.shards() {
+        if lazy {
+            let d = s.take_all();
+            n += d.len();
+            crate::keyspace::lazyfree::free_later(d);
+        } else {
+            n += s.clear();
+        }
+    }
+    n
 }
 
 fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) {
-    if !flush_mode(ctx, args, 1) {
+    let Some(lazy) = flush_mode(ctx, args, 1) else {
         return;
-    }
-    let n = flush_db(ctx.db());
+    };
+    let n = flush_db(ctx.db(), lazy);
     ctx.dirty(n as u64);
     ctx.out.ok();
 }
 
 /// FLUSH [ASYNC|SYNC]: FLUSHDB that answers how many keys it removed.
 fn flush(ctx: &mut Ctx, args: &[&[u8]]) {
-    if !flush_mode(ctx, args, 1) {
+    let Some(lazy) = flush_mode(ctx, args, 1) else {
         return;
-    }
-    let n = flush_db(ctx.db());
+    };
+    let n = flush_db(ctx.db(), lazy);
     ctx.dirty(n as u64);
     ctx.out.int(n as i64);
 }
 
 fn flushall(ctx: &mut Ctx, args: &[&[u8]]) {
-    if !flush_mode(ctx, args, 1) {
+    let Some(lazy) = flush_mode(ctx, args, 1) else {
         return;
-    }
+    };
     let mut n = 0;
     for db in ctx.srv.keyspace.dbs.iter() {
-        n += flush_db(db);
+        n += flush_db(db, lazy);
     }
     // Redis counts FLUSHALL itself as one more change, so a following save rule triggers.
     ctx.dirty(n as u64 + 1);
@@ -201,7 +214,7 @@ fn lolwut(ctx: &mut Ctx, args: &[&[u8]]) {
 
 /// FUNCTION FLUSH [ASYNC|SYNC]: there are no functions yet, so this only checks its argument.
 fn function_flush(ctx: &mut Ctx, args: &[&[u8]]) {
-    if !flush_mode(ctx, args, 2) {
+    if flush_mode(ctx, args, 2).is_none() {
         return;
     }
     ctx.out.ok();

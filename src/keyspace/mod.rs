@@ -7,6 +7,7 @@
 
 pub mod dict;
 pub mod hash;
+pub mod lazyfree;
 pub mod value;
 
 use dict::Dict;
@@ -157,6 +158,13 @@ impl Shard {
             self.volatile -= 1;
         }
         Some((k, e))
+    }
+
+    /// Empties the shard, returning its table (to be freed elsewhere) and its key count.
+    pub fn take_all(&mut self) -> Dict {
+        self.volatile = 0;
+        self.expire_cursor = 0;
+        self.dict.take()
     }
 
     pub fn clear(&mut self) -> usize {

@@ -136,9 +136,15 @@ fn active_expire(srv: &Server, db_cursor: &mut usize, shard_cursor: &mut usize, 
     }
     // INFO's expired_stale_perc: a running average of the share of sampled keys found expired
     // (weights as Redis: 5% this run, 95% history), kept in hundredths of a percent.
-    let current = if all_sampled > 0 { all_expired as f64 * 100.0 / all_sampled as f64 } else { 0.0 };
+    let current = if all_sampled > 0 {
+        all_expired as f64 * 100.0 / all_sampled as f64
+    } else {
+        0.0
+    };
     let old = stats.expired_stale_perc.load(Relaxed) as f64 / 100.0;
-    stats.expired_stale_perc.store(((current * 0.05 + old * 0.95) * 100.0) as u64, Relaxed);
+    stats
+        .expired_stale_perc
+        .store(((current * 0.05 + old * 0.95) * 100.0) as u64, Relaxed);
 }
 
 /// Blocks the main thread until SHUTDOWN (or a signal), then returns the exit code.

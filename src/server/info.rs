@@ -240,8 +240,11 @@ pub fn build(srv: &Server, sections: &Sections) -> String {
         line!("mem_aof_buffer:0");
         line!("mem_allocator:mimalloc");
         line!("active_defrag_running:0");
-        line!("lazyfree_pending_objects:0");
-        line!("lazyfreed_objects:0");
+        line!(
+            "lazyfree_pending_objects:{}",
+            crate::keyspace::lazyfree::PENDING.load(Relaxed)
+        );
+        line!("lazyfreed_objects:{}", crate::keyspace::lazyfree::FREED.load(Relaxed));
     }
     if sections.wants("persistence") {
         head(&mut s, "Persistence");
