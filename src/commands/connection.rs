@@ -164,7 +164,7 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) {
             ctx.client.authenticated = true;
             i += 3;
         } else if opt == b"setname" && more >= 1 {
-            if !super::introspection::set_client_name(ctx, args[i + 1]) {
+            if !super::client::set_client_name(ctx, args[i + 1]) {
                 return;
             }
             i += 2;

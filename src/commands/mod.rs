@@ -6,6 +6,7 @@
 //! their rows in their own file (`strings.rs`, `keys.rs`, …); nothing else dispatches.
 
 pub mod bitmaps;
+pub mod client;
 pub mod command;
 pub mod connection;
 pub mod debug;
@@ -358,6 +359,7 @@ fn families() -> Vec<&'static [CommandDef]> {
         expire::COMMANDS,
         dump::COMMANDS,
         connection::COMMANDS,
+        client::COMMANDS,
         debug::COMMANDS,
         server::COMMANDS,
         introspection::COMMANDS,
