@@ -684,3 +684,16 @@ fn wrong_type_errors() {
     assert_eq!(r(&mut c, &["SET", "list", "v"]), OK);
     assert_eq!(r(&mut c, &["GET", "list"]), bulk("v"));
 }
+
+#[test]
+fn read_lookups_count_keyspace_hits_and_misses() {
+    let srv = common::Server::start();
+    let mut c = srv.client();
+    let _: () = redis::cmd("SET").arg("a").arg("1").query(&mut c).unwrap();
+    let _: Option<String> = redis::cmd("GET").arg("a").query(&mut c).unwrap();
+    let _: Option<String> = redis::cmd("GET").arg("nope").query(&mut c).unwrap();
+    let _: Vec<Option<String>> = redis::cmd("MGET").arg("a").arg("nope").arg("a").query(&mut c).unwrap();
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut c).unwrap();
+    assert!(info.contains("keyspace_hits:3\r\n"), "{info}");
+    assert!(info.contains("keyspace_misses:2\r\n"), "{info}");
+}

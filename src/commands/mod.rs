@@ -47,6 +47,14 @@ impl<'a> Ctx<'a> {
         &srv.keyspace.stats
     }
 
+    /// Counts a read lookup for INFO's keyspace_hits / keyspace_misses (per worker, no shared
+    /// cache line). Like Redis, only read lookups count.
+    #[inline]
+    pub fn count_read(&self, found: bool) {
+        let w = &self.srv.stats.workers[self.client.worker % self.srv.stats.workers.len()];
+        crate::server::stats::bump(if found { &w.keyspace_hits } else { &w.keyspace_misses }, 1);
+    }
+
     /// Counts `n` changes towards `save` rules and INFO's `rdb_changes_since_last_save`.
     pub fn dirty(&self, n: u64) {
         self.srv.stats.dirty.fetch_add(n, Relaxed);

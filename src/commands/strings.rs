@@ -310,7 +310,9 @@ fn psetex(ctx: &mut Ctx, args: &[&[u8]]) {
 fn get(ctx: &mut Ctx, args: &[&[u8]]) {
     let (now, stats, lru) = (ctx.now_ms, ctx.ks_stats(), ctx.lru());
     let mut shard = ctx.db().lock(args[1]);
-    match lookup(&mut shard, args[1], now, stats, lru) {
+    let found = lookup(&mut shard, args[1], now, stats, lru);
+    ctx.count_read(found.is_some());
+    match found {
         None => ctx.out.null(),
         Some(e) => {
             reply_str(ctx.out, &e.value);
@@ -394,7 +396,9 @@ fn mget(ctx: &mut Ctx, args: &[&[u8]]) {
     let mut buf = [0u8; 20];
     for key in keys {
         let shard = locked.shard(key);
-        match lookup(shard, key, now, stats, lru).and_then(|e| str_bytes(&e.value, &mut buf)) {
+        let found = lookup(shard, key, now, stats, lru);
+        ctx.count_read(found.is_some());
+        match found.and_then(|e| str_bytes(&e.value, &mut buf)) {
             Some(b) => ctx.out.bulk(b),
             // A missing key and a key of another type both read as null.
             None => ctx.out.null(),
@@ -443,7 +447,9 @@ fn strlen(ctx: &mut Ctx, args: &[&[u8]]) {
     let (now, stats, lru) = (ctx.now_ms, ctx.ks_stats(), ctx.lru());
     let mut shard = ctx.db().lock(args[1]);
     let mut buf = [0u8; 20];
-    match lookup(&mut shard, args[1], now, stats, lru) {
+    let found = lookup(&mut shard, args[1], now, stats, lru);
+    ctx.count_read(found.is_some());
+    match found {
         None => ctx.out.int(0),
         Some(e) => match str_bytes(&e.value, &mut buf) {
             Some(b) => ctx.out.int(b.len() as i64),
