@@ -3,8 +3,7 @@
 
 mod common;
 
-use common::{Raw, Server};
-use std::process::{Child, Command, Stdio};
+use common::{Raw, Reference, Server};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn cmd(r: &mut Raw, args: &[&[u8]]) -> Vec<u8> {
@@ -283,61 +282,6 @@ fn restore_errors() {
     );
 }
 
-/// A reference redis-server on a free port, killed on drop.
-struct Reference {
-    child: Child,
-    port: u16,
-}
-
-impl Reference {
-    fn start() -> Option<Reference> {
-        Reference::start_in("/tmp")
-    }
-
-    /// Starts the reference server with `dir` as its working directory (it loads `dump.rdb`
-    /// from there if present).
-    fn start_in(dir: &str) -> Option<Reference> {
-        if !std::path::Path::new("/usr/bin/redis-server").exists() {
-            eprintln!("skipping: /usr/bin/redis-server not installed");
-            return None;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
-        let child = Command::new("/usr/bin/redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-            .args(["--enable-debug-command", "yes", "--dir", dir])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let reference = Reference { child, port };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(reference);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-
-    fn raw(&self) -> Raw {
-        let s = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect reference");
-        s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
-        Raw { s }
-    }
-}
-
-impl Drop for Reference {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn payloads_and_digests_match_redis() {
     let Some(reference) = Reference::start() else {
@@ -445,7 +389,7 @@ fn rdb_file_loads_in_redis() {
     let dir = srv.dir.join("ref");
     assert!(std::fs::create_dir_all(&dir).is_ok());
     assert!(std::fs::copy(srv.dir.join("dump.rdb"), dir.join("dump.rdb")).is_ok());
-    let Some(reference) = Reference::start_in(&dir.to_string_lossy()) else {
+    let Some(reference) = Reference::start_in(&dir) else {
         return;
     };
     let mut theirs = reference.raw();

@@ -209,6 +209,12 @@ pub struct Reference {
 impl Reference {
     /// Starts `/usr/bin/redis-server` on a free port, or returns None when it is not installed.
     pub fn start() -> Option<Reference> {
+        Reference::start_in(&std::env::temp_dir())
+    }
+
+    /// Like [`Reference::start`] with `dir` as the server's directory (it loads `dump.rdb` from
+    /// there if present).
+    pub fn start_in(dir: &std::path::Path) -> Option<Reference> {
         let bin = std::path::Path::new("/usr/bin/redis-server");
         if !bin.exists() {
             eprintln!("note: /usr/bin/redis-server not installed; differential checks skipped");
@@ -235,7 +241,7 @@ impl Reference {
                 "",
                 "--dir",
             ])
-            .arg(std::env::temp_dir())
+            .arg(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
