@@ -24,7 +24,8 @@ RATCHET="$ROOT/tests/redis-suite/must-pass.tsv"
 DEFAULT_SPAWN_UNITS="unit/info unit/introspection unit/networking"
 DEFAULT_UNITS="unit/printver unit/protocol unit/keyspace unit/type/string unit/type/incr unit/expire
 unit/info-command unit/quit unit/bitops unit/bitfield unit/dump unit/introspection
-unit/introspection-2 unit/latency-monitor unit/slowlog unit/other unit/info unit/scan"
+unit/introspection-2 unit/latency-monitor unit/slowlog unit/other unit/info unit/scan
+integration/redis-cli"
 
 update=0
 spawn=0
