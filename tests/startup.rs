@@ -264,3 +264,22 @@ fn config_set_port_moves_the_listener() {
     let mut r2 = common::Raw { s };
     assert_eq!(r2.cmd(&[b"PING"]), b"+PONG\r\n");
 }
+
+#[test]
+fn debug_sleep_stalls_every_worker_like_redis() {
+    let srv = common::Server::start_with(&["--threads", "2"]);
+    let mut a = srv.raw();
+    let mut b = srv.raw();
+    // Connections are spread round-robin over the workers, so `a` and `b` run on different ones.
+    assert_eq!(b.cmd(&[b"PING"]), b"+PONG\r\n");
+    a.send(b"*3\r\n$5\r\nDEBUG\r\n$5\r\nSLEEP\r\n$3\r\n0.5\r\n");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let t = std::time::Instant::now();
+    assert_eq!(b.cmd(&[b"PING"]), b"+PONG\r\n");
+    assert!(
+        t.elapsed() >= std::time::Duration::from_millis(300),
+        "PING ran during DEBUG SLEEP: {:?}",
+        t.elapsed()
+    );
+    assert_eq!(a.read_reply(), b"+OK\r\n");
+}

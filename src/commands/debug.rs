@@ -24,7 +24,9 @@ pub static COMMANDS: &[CommandDef] = &[def(
     "1.0.0",
     "A container for debugging commands",
     debug,
-)];
+)
+// DEBUG SLEEP stalls the whole server and DEBUG RELOAD replaces the dataset, as in Redis.
+.exclusive()];
 
 /// DEBUG PAUSE-CRON: the cron thread skips its periodic work while set.
 pub static PAUSE_CRON: AtomicBool = AtomicBool::new(false);

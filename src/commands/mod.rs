@@ -94,6 +94,20 @@ pub struct CommandDef {
     pub handler: Handler,
     pub keys_fn: Option<KeysFn>,
     pub subcommands: &'static [CommandDef],
+    /// Runs with the whole server stopped (the world lock taken exclusively), as Redis runs
+    /// everything; for commands that must see or stall every worker (DEBUG SLEEP/RELOAD, later
+    /// EXEC and scripts that touch undeclared keys).
+    pub exclusive: bool,
+}
+
+impl CommandDef {
+    /// The same row, marked [`CommandDef::exclusive`].
+    pub const fn exclusive(self) -> CommandDef {
+        CommandDef {
+            exclusive: true,
+            ..self
+        }
+    }
 }
 
 /// A shorthand constructor for the common case (no subcommands, no key function).
@@ -123,6 +137,7 @@ pub const fn def(
         handler,
         keys_fn: None,
         subcommands: &[],
+        exclusive: false,
     }
 }
 
@@ -520,5 +535,6 @@ pub const fn container(
         handler: |_, _| {},
         keys_fn: None,
         subcommands,
+        exclusive: false,
     }
 }

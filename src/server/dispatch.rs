@@ -117,7 +117,12 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     handle.argv_mem.store(argv.iter().map(|a| a.len()).sum(), Relaxed);
     let errors_before = out.errors;
     {
-        let _world = srv.world.shared(client.worker);
+        // Exclusive commands stop every worker; the others only take their own worker's lock.
+        let _world = if cmd.def.exclusive {
+            (None, Some(srv.world.exclusive()))
+        } else {
+            (Some(srv.world.shared(client.worker)), None)
+        };
         let mut ctx = Ctx {
             srv,
             client,
