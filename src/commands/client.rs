@@ -387,12 +387,20 @@ fn client_pause(ctx: &mut Ctx, args: &[&[u8]]) {
         p.write_only.store(write_only, Relaxed);
         p.until_ms.store(end, Relaxed);
     }
+    // While clients are paused the dataset must not change: expiry keeps expired keys (they read
+    // as missing) until the pause ends, as in Redis.
+    ctx.srv
+        .keyspace
+        .stats
+        .expire_paused_until
+        .store(p.until_ms.load(Relaxed), Relaxed);
     ctx.out.ok();
 }
 
 fn client_unpause(ctx: &mut Ctx, _args: &[&[u8]]) {
     ctx.srv.pause.until_ms.store(0, Relaxed);
     ctx.srv.pause.write_only.store(false, Relaxed);
+    ctx.srv.keyspace.stats.expire_paused_until.store(0, Relaxed);
     // Paused connections poll; wake them so they resume at once.
     for h in ctx.srv.clients.all() {
         h.wake();

@@ -23,6 +23,9 @@ pub struct KeyspaceStats {
     pub expired_keys: AtomicU64,
     pub expired_stale_perc: AtomicU64,
     pub expired_time_cap_reached_count: AtomicU64,
+    /// Unix ms until which expired keys are kept (CLIENT PAUSE): lookups see them as missing but
+    /// do not delete them, so a paused server's dataset does not change.
+    pub expire_paused_until: std::sync::atomic::AtomicI64,
 }
 
 /// One shard of one database.
@@ -40,7 +43,9 @@ impl Shard {
     #[inline]
     pub fn get_mut(&mut self, key: &[u8], now_ms: i64, stats: &KeyspaceStats) -> Option<&mut Entry> {
         if self.volatile > 0 && self.dict.get(key).is_some_and(|e| e.is_expired(now_ms)) {
-            self.expire_key(key, stats);
+            if stats.expire_paused_until.load(Relaxed) <= now_ms {
+                self.expire_key(key, stats);
+            }
             return None;
         }
         self.dict.get_mut(key)

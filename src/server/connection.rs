@@ -88,6 +88,23 @@ const PROTECTED_MODE_ERROR: &str = "-DENIED Redis is running in protected mode b
 
 const READ_CHUNK: usize = 16 * 1024;
 
+/// Counts a client in INFO's `blocked_clients` for as long as it lives (however the connection
+/// loop ends).
+struct BlockedCount<'a>(&'a Server);
+
+impl<'a> BlockedCount<'a> {
+    fn new(srv: &'a Server) -> Self {
+        srv.stats.blocked_clients.fetch_add(1, Relaxed);
+        BlockedCount(srv)
+    }
+}
+
+impl Drop for BlockedCount<'_> {
+    fn drop(&mut self) {
+        self.0.stats.blocked_clients.fetch_sub(1, Relaxed);
+    }
+}
+
 async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut Client) {
     let mut rbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut out = Reply::new();
@@ -96,6 +113,7 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
     let wstats = &srv.stats.workers[client.worker % srv.stats.workers.len()];
     // Set while the next request waits for CLIENT PAUSE to end: ms to sleep before retrying.
     let mut paused: Option<u64> = None;
+    let mut blocked: Option<BlockedCount> = None;
     loop {
         // Wait for input, or for another thread to wake us (CLIENT KILL, MONITOR output...).
         let readable = match paused {
@@ -159,6 +177,12 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
         }
         if had_input || paused.is_some() {
             let (consumed, pause) = process(srv, client, &rbuf, &mut spans, &mut out);
+            // A client held by CLIENT PAUSE counts in INFO's blocked_clients, as in Redis.
+            if pause.is_none() {
+                blocked = None;
+            } else if blocked.is_none() {
+                blocked = Some(BlockedCount::new(srv));
+            }
             paused = pause;
             if consumed > 0 {
                 rbuf.drain(..consumed);

@@ -27,7 +27,8 @@ pub fn run(srv: Arc<Server>) {
         sample_stats(&srv);
         close_idle_clients(&srv);
         crate::persistence::save::check_save_rules(&srv);
-        if srv.active_expire_enabled.load(Relaxed) {
+        // Active expiry stops while clients are paused (the dataset must not change then).
+        if srv.active_expire_enabled.load(Relaxed) && srv.pause.until_ms.load(Relaxed) <= unix_ms() {
             active_expire(&srv, &mut db_cursor, &mut shard_cursor, hz);
         }
     }

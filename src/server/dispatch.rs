@@ -172,21 +172,24 @@ pub fn paused_for(srv: &Server, name: &[u8], buf: &[u8], spans: &[std::ops::Rang
     if now >= until {
         return None;
     }
+    // Unknown commands get their error at once, as in Redis, which checks the command before
+    // postponing the client.
     let cmd = srv.commands.get(name)?;
     // CLIENT UNPAUSE and friends always run.
     if cmd.def.name == "client" {
         return None;
     }
-    if write_only {
-        let mut is_write = cmd.has(flag::WRITE) || cmd.has(flag::MAY_REPLICATE);
-        if !cmd.subcommands.is_empty() && spans.len() > 1 {
-            if let Some(sub) = cmd.subcommands.get(&buf[spans[1].clone()].to_ascii_lowercase()) {
-                is_write = sub.has(flag::WRITE) || sub.has(flag::MAY_REPLICATE);
-            }
-        }
-        if !is_write {
-            return None;
-        }
+    let cmd = match (cmd.subcommands.is_empty(), spans.get(1)) {
+        (true, _) => cmd,
+        (false, Some(r)) => cmd.subcommands.get(&buf[r.clone()].to_ascii_lowercase())?,
+        (false, None) => return None,
+    };
+    // So do arity errors.
+    if !cmd.arity_ok(spans.len()) {
+        return None;
+    }
+    if write_only && !(cmd.has(flag::WRITE) || cmd.has(flag::MAY_REPLICATE)) {
+        return None;
     }
     Some((until - now) as u64)
 }

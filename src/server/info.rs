@@ -180,7 +180,7 @@ pub fn build(srv: &Server, sections: &Sections) -> String {
         line!("maxclients:{}", srv.config.hot.maxclients.load(Relaxed));
         line!("client_recent_max_input_buffer:0");
         line!("client_recent_max_output_buffer:0");
-        line!("blocked_clients:0");
+        line!("blocked_clients:{}", srv.stats.blocked_clients.load(Relaxed));
         line!("tracking_clients:0");
         line!("clients_in_timeout_table:0");
     }

@@ -28,6 +28,8 @@ pub fn bump(c: &AtomicU64, n: u64) {
 pub struct Stats {
     pub workers: Box<[WorkerStats]>,
     pub connections_received: AtomicU64,
+    /// Clients waiting (CLIENT PAUSE now; blocking commands later).
+    pub blocked_clients: AtomicU64,
     pub rejected_connections: AtomicU64,
     pub total_error_replies: AtomicU64,
     pub unexpected_error_replies: AtomicU64,
@@ -48,6 +50,7 @@ impl Stats {
         Stats {
             workers: (0..workers.max(1)).map(|_| WorkerStats::default()).collect(),
             connections_received: AtomicU64::new(0),
+            blocked_clients: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
             total_error_replies: AtomicU64::new(0),
             unexpected_error_replies: AtomicU64::new(0),
