@@ -8,6 +8,10 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize
 use std::sync::Arc;
 use std::task::Waker;
 
+/// Smallest and largest reply buffer sizes (Redis's PROTO_REPLY_MIN_BYTES, PROTO_REPLY_CHUNK_BYTES).
+pub const REPLY_MIN: usize = 1024;
+pub const REPLY_CHUNK: usize = 16 * 1024;
+
 /// CLIENT REPLY mode.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ReplyMode {
@@ -38,6 +42,12 @@ pub struct ClientHandle {
     /// every connection.
     last_cmd: AtomicPtr<Command>,
     pub kill: AtomicBool,
+    /// Reply buffer size (`rbs=`), adapted by the cron to recent use as Redis does: it shrinks
+    /// toward the peak of an idle client and doubles (up to 16 KB) for a busy one.
+    pub rbs: AtomicUsize,
+    /// Most reply bytes buffered at once since the last peak reset (`rbp=`).
+    pub buf_peak: AtomicUsize,
+    pub buf_peak_reset_ms: AtomicI64,
     /// Messages queued by other threads (MONITOR output, later pub/sub), written at next wake.
     pub pending: Mutex<Vec<u8>>,
     /// Set by other threads when the connection must look at `pending` or `kill`.
@@ -90,6 +100,9 @@ impl ClientHandle {
             laddr,
             fd,
             created_ms: now_ms,
+            rbs: AtomicUsize::new(REPLY_CHUNK),
+            buf_peak: AtomicUsize::new(0),
+            buf_peak_reset_ms: AtomicI64::new(now_ms),
             name: Mutex::new(None),
             lib_name: Mutex::new(None),
             lib_ver: Mutex::new(None),
@@ -124,6 +137,35 @@ impl ClientHandle {
     pub fn kill(&self) {
         self.kill.store(true, Relaxed);
         self.wake();
+    }
+
+    /// Notes that `used` reply bytes were buffered at once (connection thread, per batch).
+    #[inline]
+    pub fn note_reply_bytes(&self, used: usize) {
+        let used = used.min(self.rbs.load(Relaxed));
+        if used > self.buf_peak.load(Relaxed) {
+            self.buf_peak.store(used, Relaxed);
+        }
+    }
+
+    /// Redis's clientsCronResizeOutputBuffer: shrink the reply buffer of a client that used less
+    /// than half of it, grow (double, up to 16 KB) one that filled it; reset the peak every
+    /// `peak_reset_ms` (negative: never).
+    pub fn resize_reply_buffer(&self, now_ms: i64, peak_reset_ms: i64) {
+        let rbs = self.rbs.load(Relaxed);
+        let peak = self.buf_peak.load(Relaxed);
+        let new = if rbs / 2 >= REPLY_MIN && peak < rbs / 2 {
+            REPLY_MIN.max(peak + 1)
+        } else if rbs < REPLY_CHUNK && peak >= rbs {
+            REPLY_CHUNK.min(rbs * 2)
+        } else {
+            rbs
+        };
+        self.rbs.store(new, Relaxed);
+        if peak_reset_ms >= 0 && now_ms - self.buf_peak_reset_ms.load(Relaxed) >= peak_reset_ms {
+            self.buf_peak.store(0, Relaxed);
+            self.buf_peak_reset_ms.store(now_ms, Relaxed);
+        }
     }
 
     /// Wakes the connection's task (from any thread).
@@ -210,7 +252,7 @@ impl ClientHandle {
         // Memory as Redis counts it: the client struct, the query buffer and the argument vector.
         let tot_mem = 1024 + 16 * 1024 + qbuf + qbuf_free + argv_mem + obl;
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=1024 rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -224,6 +266,8 @@ impl ClientHandle {
             qbuf,
             qbuf_free,
             argv_mem,
+            self.rbs.load(Relaxed),
+            self.buf_peak.load(Relaxed),
             obl,
             tot_mem,
             self.last_cmd_name(),

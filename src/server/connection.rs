@@ -137,7 +137,7 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
             }
         };
         if handle.kill.load(Relaxed) {
-            let _ = flush(&fd, &mut out).await;
+            let _ = flush(&fd, &mut out, handle.rbs.load(Relaxed)).await;
             return;
         }
         let had_input = readable.is_some();
@@ -197,7 +197,7 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
                     handle.addr,
                     String::from_utf8_lossy(&rbuf[..rbuf.len().min(64)])
                 ));
-                let _ = flush(&fd, &mut out).await;
+                let _ = flush(&fd, &mut out, handle.rbs.load(Relaxed)).await;
                 return;
             }
         }
@@ -210,8 +210,9 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
             }
         }
         if !out.buf.is_empty() {
+            handle.note_reply_bytes(out.buf.len());
             super::stats::bump(&wstats.net_output, out.buf.len() as u64);
-            if flush(&fd, &mut out).await.is_err() {
+            if flush(&fd, &mut out, handle.rbs.load(Relaxed)).await.is_err() {
                 return;
             }
         }
@@ -225,7 +226,7 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
 }
 
 /// Writes the whole output buffer, waiting for writability when the socket is full.
-async fn flush(fd: &AsyncFd<TcpStream>, out: &mut Reply) -> std::io::Result<()> {
+async fn flush(fd: &AsyncFd<TcpStream>, out: &mut Reply, rbs: usize) -> std::io::Result<()> {
     let mut off = 0;
     while off < out.buf.len() {
         let mut sock: &TcpStream = fd.get_ref();
@@ -243,8 +244,9 @@ async fn flush(fd: &AsyncFd<TcpStream>, out: &mut Reply) -> std::io::Result<()> 
         }
     }
     out.buf.clear();
-    if out.buf.capacity() > 1024 * 1024 {
-        out.buf.shrink_to(16 * 1024);
+    // Give memory back after a big reply; the cron's `rbs` decides the steady size.
+    if out.buf.capacity() > rbs.max(super::client::REPLY_CHUNK) * 4 {
+        out.buf.shrink_to(rbs);
     }
     Ok(())
 }

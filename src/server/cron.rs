@@ -25,7 +25,7 @@ pub fn run(srv: Arc<Server>) {
             continue;
         }
         sample_stats(&srv);
-        close_idle_clients(&srv);
+        clients_cron(&srv);
         crate::persistence::save::check_save_rules(&srv);
         // Active expiry stops while clients are paused (the dataset must not change then).
         if srv.active_expire_enabled.load(Relaxed) && srv.pause.until_ms.load(Relaxed) <= unix_ms() {
@@ -34,15 +34,20 @@ pub fn run(srv: Arc<Server>) {
     }
 }
 
-/// `timeout N`: closes clients idle for more than N seconds (Redis's clientsCronHandleTimeout;
-/// MONITOR clients are exempt as in Redis).
-fn close_idle_clients(srv: &Server) {
+/// The per-client cron: reply buffer sizing, and `timeout N`, which closes clients idle for more
+/// than N seconds (Redis's clientsCronHandleTimeout; MONITOR clients are exempt as in Redis).
+fn clients_cron(srv: &Server) {
     let timeout = srv.config.hot.timeout.load(Relaxed);
-    if timeout <= 0 {
-        return;
-    }
     let now = unix_ms();
+    let peak_reset = crate::commands::debug::REPLY_BUFFER_PEAK_RESET_MS.load(Relaxed);
+    let resize = crate::commands::debug::REPLY_BUFFER_RESIZING.load(Relaxed);
     for c in srv.clients.all() {
+        if resize {
+            c.resize_reply_buffer(now, peak_reset);
+        }
+        if timeout <= 0 {
+            continue;
+        }
         if c.is_monitor.load(Relaxed) {
             continue;
         }
