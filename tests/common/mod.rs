@@ -157,10 +157,19 @@ impl Raw {
         self.read_reply()
     }
 
-    /// Whether the server closed the connection (read returns 0 within the timeout).
+    /// Whether the server closed the connection within the read timeout: an orderly close
+    /// (read returns 0) or a reset (a server that closes with unread input sends RST).
     pub fn closed(&mut self) -> bool {
         let mut buf = [0u8; 64];
-        matches!(self.s.read(&mut buf), Ok(0))
+        match self.s.read(&mut buf) {
+            Ok(0) => true,
+            // Data instead of a close.
+            Ok(_) => false,
+            Err(e) => matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+            ),
+        }
     }
 }
 
