@@ -13,6 +13,7 @@ pub mod keyspace;
 pub mod persistence;
 pub mod protocol;
 pub mod server;
+pub mod types;
 pub mod util;
 
 /// Ochre's own version.

@@ -7,10 +7,12 @@
 
 use super::keys::idle_secs;
 use super::{def, lower, CommandDef, Ctx};
-use crate::keyspace::value::Entry;
+use crate::keyspace::value::{with_collection, Entry};
 use crate::keyspace::{Kind, Value};
 use crate::persistence::{rdb, snapshot};
 use crate::server::log;
+use crate::types::Collection;
+use crate::util::digest::{mix_digest, xor_digest};
 use crate::util::num;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 
@@ -289,7 +291,7 @@ fn sdslen(ctx: &mut Ctx, key: &[u8]) {
         Value::Small(s) => Some((s.as_bytes().len(), 0)),
         Value::Str(b) => Some((b.len(), 0)),
         Value::Raw(v) => Some((v.len(), v.capacity() - v.len())),
-        Value::Int(_) => None,
+        _ => None,
     }
     .map(|(len, avail)| {
         format!(
@@ -310,20 +312,6 @@ fn sdslen(ctx: &mut Ctx, key: &[u8]) {
 // Digests
 // ---------------------------------------------------------------------------------------------
 
-/// `xorDigest`: digest ^= SHA1(data).
-fn xor_digest(digest: &mut [u8; 20], data: &[u8]) {
-    let h = sha1_smol::Sha1::from(data).digest().bytes();
-    for (d, x) in digest.iter_mut().zip(h) {
-        *d ^= x;
-    }
-}
-
-/// `mixDigest`: digest = SHA1(digest ^ SHA1(data)), which makes the order of calls matter.
-fn mix_digest(digest: &mut [u8; 20], data: &[u8]) {
-    xor_digest(digest, data);
-    *digest = sha1_smol::Sha1::from(&digest[..]).digest().bytes();
-}
-
 /// Redis's numeric object types (`OBJ_STRING`...), hashed into digests.
 fn obj_type(k: Kind) -> u32 {
     match k {
@@ -339,8 +327,9 @@ fn obj_type(k: Kind) -> u32 {
 /// `xorObjectDigest`: mixes a value's type, contents and whether it has a TTL into `digest`.
 fn object_digest(digest: &mut [u8; 20], e: &Entry) {
     mix_digest(digest, &obj_type(e.value.kind()).to_be_bytes());
-    if let Some(b) = e.value.as_bytes() {
-        mix_digest(digest, &b);
+    match e.value.as_bytes() {
+        Some(b) => mix_digest(digest, &b),
+        None => with_collection!(&e.value, c => c.digest(digest), _ => ()),
     }
     if e.expire != 0 {
         xor_digest(digest, b"!!expire!!");

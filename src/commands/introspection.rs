@@ -395,6 +395,7 @@ fn memory_usage(ctx: &mut Ctx, args: &[&[u8]]) {
                 Value::Small(sm) => alloc_size(16 + 3 + sm.as_bytes().len() + 1),
                 Value::Str(b) => alloc_size(16 + 3 + b.len() + 1),
                 Value::Raw(v) => 16 + alloc_size(v.capacity() + 3 + 1),
+                v => 16 + v.memory(),
             };
             Some(24 + alloc_size(args[2].len() + 3 + 1) + value)
         }

@@ -19,7 +19,7 @@ use std::sync::atomic::Ordering::Relaxed;
 pub static COMMANDS: &[CommandDef] = &[
     def("del", -2, "write", (1, -1, 1), "@keyspace", "generic", "1.0.0", "Delete a key", del),
     def("delete", -2, "write", (1, -1, 1), "@keyspace", "generic", "1.0.0", "Delete a key (alias of DEL)", del),
-    def("unlink", -2, "write fast", (1, -1, 1), "@keyspace", "generic", "4.0.0", "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", del),
+    def("unlink", -2, "write fast", (1, -1, 1), "@keyspace", "generic", "4.0.0", "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", unlink),
     def("exists", -2, "readonly fast", (1, -1, 1), "@keyspace", "generic", "1.0.0", "Determine if a key exists", exists),
     def("type", 2, "readonly fast", (1, 1, 1), "@keyspace", "generic", "1.0.0", "Determine the type stored at key", type_cmd),
     def("rename", 3, "write", (1, 2, 1), "@keyspace", "generic", "1.0.0", "Rename a key", rename),
@@ -121,27 +121,42 @@ pub fn idle_secs(ctx: &Ctx, e: &Entry) -> u64 {
 
 /// Removes `key` if present and not expired; an expired key is collected and not counted.
 #[inline]
-fn delete_live(shard: &mut Shard, key: &[u8], ctx: &Ctx) -> bool {
+fn delete_live(shard: &mut Shard, key: &[u8], ctx: &Ctx, lazy: bool) -> bool {
     match shard.remove(key) {
         Some(e) if e.is_expired(ctx.now_ms) => {
             ctx.ks_stats().expired_keys.fetch_add(1, Relaxed);
             false
         }
-        Some(_) => true,
+        Some(e) => {
+            if lazy {
+                crate::keyspace::lazyfree::free_value(e.value);
+            }
+            true
+        }
         None => false,
     }
 }
 
 fn del(ctx: &mut Ctx, args: &[&[u8]]) {
+    let lazy = ctx.srv.config.get_bool("lazyfree-lazy-user-del");
+    delete_keys(ctx, args, lazy);
+}
+
+/// UNLINK: DEL that frees big values in the background.
+fn unlink(ctx: &mut Ctx, args: &[&[u8]]) {
+    delete_keys(ctx, args, true);
+}
+
+fn delete_keys(ctx: &mut Ctx, args: &[&[u8]], lazy: bool) {
     let db = ctx.db();
     let n = if args.len() == 2 {
         let mut shard = db.lock(args[1]);
-        delete_live(&mut shard, args[1], ctx) as i64
+        delete_live(&mut shard, args[1], ctx, lazy) as i64
     } else {
         let mut locked = db.lock_keys(args[1..].iter().copied());
         args[1..]
             .iter()
-            .filter(|k| delete_live(locked.shard(k), k, ctx))
+            .filter(|k| delete_live(locked.shard(k), k, ctx, lazy))
             .count() as i64
     };
     if n > 0 {

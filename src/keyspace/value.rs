@@ -2,9 +2,10 @@
 //!
 //! Strings keep Redis's three encodings because OBJECT ENCODING and the test suite observe them:
 //! `int` (a canonical decimal that fits an i64), `embstr` (≤ 44 bytes, set whole) and `raw`
-//! (longer, or modified in place by APPEND/SETRANGE/SETBIT). Collection types join this enum in
-//! their own issues.
+//! (longer, or modified in place by APPEND/SETRANGE/SETBIT). Collections are the types of
+//! `src/types/`, reached through the [`Collection`] trait.
 
+use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet, Collection};
 use crate::util::num;
 use std::borrow::Cow;
 
@@ -21,7 +22,26 @@ pub enum Value {
     Str(Box<[u8]>),
     /// A string that was modified in place (`raw`), with spare capacity for appends.
     Raw(Box<Vec<u8>>),
+    List(List),
+    Hash(Hash),
+    Set(Set),
+    ZSet(ZSet),
 }
+
+/// Runs `$body` with `$c` bound to the collection inside `$v`, or evaluates `$strings` for a
+/// string value.
+macro_rules! with_collection {
+    ($v:expr, $c:ident => $body:expr, _ => $strings:expr) => {
+        match $v {
+            Value::List($c) => $body,
+            Value::Hash($c) => $body,
+            Value::Set($c) => $body,
+            Value::ZSet($c) => $body,
+            _ => $strings,
+        }
+    };
+}
+pub(crate) use with_collection;
 
 /// Longest string stored inside a [`Value`].
 pub const SMALL_MAX: usize = 22;
@@ -118,6 +138,10 @@ impl Value {
     pub fn kind(&self) -> Kind {
         match self {
             Value::Int(_) | Value::Small(_) | Value::Str(_) | Value::Raw(_) => Kind::String,
+            Value::List(_) => Kind::List,
+            Value::Hash(_) => Kind::Hash,
+            Value::Set(_) => Kind::Set,
+            Value::ZSet(_) => Kind::ZSet,
         }
     }
 
@@ -129,7 +153,7 @@ impl Value {
             Value::Small(s) => Some(s.as_bytes()),
             Value::Str(b) => Some(b),
             Value::Raw(v) => Some(v),
-            Value::Int(_) => None,
+            _ => None,
         }
     }
 
@@ -140,6 +164,7 @@ impl Value {
             Value::Small(s) => Some(Cow::Borrowed(s.as_bytes())),
             Value::Str(b) => Some(Cow::Borrowed(b)),
             Value::Raw(v) => Some(Cow::Borrowed(v)),
+            _ => None,
         }
     }
 
@@ -150,6 +175,7 @@ impl Value {
             Value::Small(s) => Some(s.len as usize),
             Value::Str(b) => Some(b.len()),
             Value::Raw(v) => Some(v.len()),
+            _ => None,
         }
     }
 
@@ -160,6 +186,7 @@ impl Value {
             Value::Small(s) => *self = Value::raw(s.as_bytes().to_vec()),
             Value::Str(b) => *self = Value::raw(std::mem::take(b).into_vec()),
             Value::Raw(_) => {}
+            _ => return None,
         }
         match self {
             Value::Raw(v) => Some(v),
@@ -174,6 +201,10 @@ impl Value {
             Value::Small(s) => Value::Small(*s),
             Value::Str(b) => Value::Str(b.clone()),
             Value::Raw(v) => Value::Raw(v.clone()),
+            Value::List(c) => Value::List(c.duplicate()),
+            Value::Hash(c) => Value::Hash(c.duplicate()),
+            Value::Set(c) => Value::Set(c.duplicate()),
+            Value::ZSet(c) => Value::ZSet(c.duplicate()),
         }
     }
 
@@ -184,6 +215,7 @@ impl Value {
             Value::Small(_) => "embstr",
             Value::Str(b) if b.len() <= EMBSTR_MAX => "embstr",
             Value::Str(_) | Value::Raw(_) => "raw",
+            _ => with_collection!(self, c => c.encoding(), _ => "raw"),
         }
     }
 
@@ -193,7 +225,14 @@ impl Value {
             Value::Int(_) | Value::Small(_) => 0,
             Value::Str(b) => b.len(),
             Value::Raw(v) => v.capacity(),
+            _ => with_collection!(self, c => c.memory(), _ => 0),
         }
+    }
+
+    /// How much work freeing the value is (Redis's `lazyfreeGetFreeEffort`): 1 for strings, the
+    /// element count for collections. UNLINK frees values above 64 in the background.
+    pub fn free_effort(&self) -> usize {
+        with_collection!(self, c => c.len(), _ => 1)
     }
 }
 

@@ -18,7 +18,9 @@
 //! RESTORE here and the other way round, so every choice below (when to int-encode, when to
 //! compress) mirrors `rdbSaveRawString` and friends.
 
-use crate::keyspace::{Kind, Value};
+use crate::keyspace::value::with_collection;
+use crate::keyspace::Value;
+use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet, Collection};
 use crate::util::num;
 use std::borrow::Cow;
 
@@ -217,14 +219,7 @@ impl Writer {
 
 /// The type byte that precedes `v` in a payload or file.
 pub fn value_type(v: &Value) -> u8 {
-    match v.kind() {
-        Kind::String => types::STRING,
-        Kind::List => types::LIST_QUICKLIST_2,
-        Kind::Set => types::SET,
-        Kind::ZSet => types::ZSET_2,
-        Kind::Hash => types::HASH,
-        Kind::Stream => types::STREAM_LISTPACKS_2,
-    }
+    with_collection!(v, c => c.rdb_type(), _ => types::STRING)
 }
 
 /// Writes the body of `v` (without its type byte).
@@ -234,6 +229,7 @@ pub fn write_value(w: &mut Writer, v: &Value) {
         Value::Small(s) => w.string(s.as_bytes()),
         Value::Str(b) => w.string(b),
         Value::Raw(b) => w.string(b),
+        _ => with_collection!(v, c => c.rdb_save(w), _ => ()),
     }
 }
 
@@ -388,6 +384,16 @@ pub fn read_value(r: &mut Reader, t: u8) -> Result<Value> {
             StrOrInt::Int(n) => Value::Int(n),
             StrOrInt::Str(s) => Value::string(&s),
         }),
+        types::LIST | types::LIST_ZIPLIST | types::LIST_QUICKLIST | types::LIST_QUICKLIST_2 => {
+            List::rdb_load(t, r).map(Value::List)
+        }
+        types::HASH | types::HASH_ZIPMAP | types::HASH_ZIPLIST | types::HASH_LISTPACK => {
+            Hash::rdb_load(t, r).map(Value::Hash)
+        }
+        types::SET | types::SET_INTSET => Set::rdb_load(t, r).map(Value::Set),
+        types::ZSET | types::ZSET_2 | types::ZSET_ZIPLIST | types::ZSET_LISTPACK => {
+            ZSet::rdb_load(t, r).map(Value::ZSet)
+        }
         t if types::is_object_type(t) => Err(RdbError::Unsupported(t)),
         _ => Err(RdbError::Corrupt("unknown object type")),
     }

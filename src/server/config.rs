@@ -464,6 +464,7 @@ impl Config {
             .filter_map(|p| p.parse().ok())
             .collect();
         super::log::set_level(&self.get("loglevel"));
+        crate::types::LIMITS.refresh(|name| self.get_i64(name));
     }
 
     /// Applies one directive while loading (file or command line). Multiple `save` lines add up.
