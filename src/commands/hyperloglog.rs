@@ -429,7 +429,7 @@ fn tau(mut x: f64) -> f64 {
 
 /// The cardinality estimate from a histogram of register values (`hllCount`).
 fn estimate(hist: &[u64; 64]) -> u64 {
-    const ALPHA_INF: f64 = 0.721347520444481703680;
+    const ALPHA_INF: f64 = 0.721_347_520_444_481_7; // 0.5 / ln 2
     let m = REGISTERS as f64;
     let mut z = m * tau((m - hist[Q + 1] as f64) / m);
     for j in (1..=Q).rev() {
