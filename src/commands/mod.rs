@@ -16,6 +16,7 @@ pub mod introspection;
 pub mod keys;
 pub mod server;
 pub mod strings;
+pub mod zsets;
 
 use crate::keyspace::hash::FastBuild;
 use crate::protocol::reply::Reply;
@@ -387,6 +388,7 @@ fn families() -> Vec<&'static [CommandDef]> {
         server::COMMANDS,
         introspection::COMMANDS,
         command::COMMANDS,
+        zsets::COMMANDS,
     ]
 }
 
