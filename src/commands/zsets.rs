@@ -9,7 +9,7 @@
 
 use super::keys::{parse_cursor, random_u64};
 use super::{def, CommandDef, Ctx};
-use crate::keyspace::{Shard, Value, KeyspaceStats};
+use crate::keyspace::{KeyspaceStats, Shard, Value};
 use crate::protocol::reply::Reply;
 use crate::types::zset::ZSet;
 use crate::types::Collection;
@@ -323,14 +323,16 @@ fn zadd_generic(ctx: &mut Ctx, args: &[&[u8]], zincrby: bool) {
         }
     }
     let rest = &args[i..];
-    if rest.is_empty() || rest.len() % 2 != 0 {
+    if rest.is_empty() || !rest.len().is_multiple_of(2) {
         return ctx.out.syntax_error();
     }
     if nx && xx {
         return ctx.out.err("XX and NX options at the same time are not compatible");
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
-        return ctx.out.err("GT, LT, and/or NX options at the same time are not compatible");
+    if ((gt || lt) && nx) || (gt && lt) {
+        return ctx
+            .out
+            .err("GT, LT, and/or NX options at the same time are not compatible");
     }
     if incr && rest.len() > 2 {
         return ctx.out.err("INCR option supports a single increment-element pair");
@@ -566,7 +568,14 @@ struct RangeSpec {
 
 /// Parses `<min> <max> [options]` starting at `args[at]` (the source key), writing the error
 /// reply on failure (`zrangeGenericCommand` steps 1 and 2).
-fn parse_range_args(out: &mut Reply, args: &[&[u8]], at: usize, store: bool, kind: RangeType, rev: Option<bool>) -> Option<RangeSpec> {
+fn parse_range_args(
+    out: &mut Reply,
+    args: &[&[u8]],
+    at: usize,
+    store: bool,
+    kind: RangeType,
+    rev: Option<bool>,
+) -> Option<RangeSpec> {
     let (mut kind, mut dir) = (kind, rev);
     let (mut offset, mut limit, mut withscores) = (0i64, -1i64, false);
     let mut j = at + 3;
@@ -676,7 +685,11 @@ fn run_range(z: &ZSet, spec: &RangeSpec) -> Vec<(Vec<u8>, f64)> {
             }
             let n = b - a;
             let off = (spec.offset as u64).min(n as u64) as usize;
-            let take = if spec.limit < 0 { n - off } else { (spec.limit as u64).min((n - off) as u64) as usize };
+            let take = if spec.limit < 0 {
+                n - off
+            } else {
+                (spec.limit as u64).min((n - off) as u64) as usize
+            };
             if spec.rev {
                 collect(z, b - off - take, b - off, true)
             } else {
@@ -788,8 +801,12 @@ fn zrem_ranks(ctx: &mut Ctx, key: &[u8], ranks: impl FnOnce(&ZSet) -> (usize, us
 }
 
 fn zremrangebyrank(ctx: &mut Ctx, args: &[&[u8]]) {
-    let Some(start) = super::arg_i64(ctx.out, args[2]) else { return };
-    let Some(end) = super::arg_i64(ctx.out, args[3]) else { return };
+    let Some(start) = super::arg_i64(ctx.out, args[2]) else {
+        return;
+    };
+    let Some(end) = super::arg_i64(ctx.out, args[3]) else {
+        return;
+    };
     zrem_ranks(ctx, args[1], |z| {
         let len = z.len() as i64;
         let (mut s, mut e) = (start, end);
@@ -846,7 +863,11 @@ pub fn pop(shard: &mut Shard, key: &[u8], now: i64, stats: &KeyspaceStats, max: 
         Ok(Some(z)) => {
             let len = z.len();
             let n = count.min(len);
-            let items = if max { collect(z, len - n, len, true) } else { collect(z, 0, n, false) };
+            let items = if max {
+                collect(z, len - n, len, true)
+            } else {
+                collect(z, 0, n, false)
+            };
             if max {
                 z.remove_ranks(len - n, len);
             } else {
@@ -873,7 +894,13 @@ fn zpop_generic(ctx: &mut Ctx, args: &[&[u8]], max: bool) {
     }
     let mut count: Option<i64> = None;
     if args.len() == 3 {
-        match range_long(ctx.out, args[2], 0, i64::MAX, Some("value is out of range, must be positive")) {
+        match range_long(
+            ctx.out,
+            args[2],
+            0,
+            i64::MAX,
+            Some("value is out of range, must be positive"),
+        ) {
             Some(n) => count = Some(n),
             None => return,
         }
@@ -947,7 +974,13 @@ pub fn parse_mpop<'a>(out: &mut Reply, args: &[&'a [u8]], at: usize) -> Option<(
         let more = args.len() - 1 - j;
         if count.is_none() && args[j].eq_ignore_ascii_case(b"count") && more > 0 {
             j += 1;
-            count = Some(range_long(out, args[j], 1, i64::MAX, Some("count should be greater than 0"))?);
+            count = Some(range_long(
+                out,
+                args[j],
+                1,
+                i64::MAX,
+                Some("count should be greater than 0"),
+            )?);
         } else {
             out.syntax_error();
             return None;
@@ -1082,7 +1115,9 @@ fn setop_generic(ctx: &mut Ctx, args: &[&[u8]], dst: Option<&[u8]>, at: usize, o
     };
     if setnum < 1 {
         let name = String::from_utf8_lossy(args[0]).to_ascii_lowercase();
-        return ctx.out.err(&format!("at least 1 input key is needed for '{name}' command"));
+        return ctx
+            .out
+            .err(&format!("at least 1 input key is needed for '{name}' command"));
     }
     if setnum > (args.len() - at - 1) as i64 {
         return ctx.out.syntax_error();
@@ -1329,7 +1364,9 @@ fn zscan(ctx: &mut Ctx, args: &[&[u8]]) {
     while i < args.len() {
         let more = args.len() - i;
         if args[i].eq_ignore_ascii_case(b"count") && more >= 2 {
-            let Some(n) = super::arg_i64(ctx.out, args[i + 1]) else { return };
+            let Some(n) = super::arg_i64(ctx.out, args[i + 1]) else {
+                return;
+            };
             if n < 1 {
                 return ctx.out.syntax_error();
             }

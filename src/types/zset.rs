@@ -88,7 +88,7 @@ impl ZSet {
         }
     }
 
-    fn to_big(&mut self) {
+    fn convert_to_big(&mut self) {
         if let ZSet::Pack(p) = self {
             let mut b = Big::with_capacity(p.len() + 1);
             for e in p.iter() {
@@ -103,7 +103,7 @@ impl ZSet {
     pub fn insert(&mut self, member: &[u8], score: f64) {
         if let ZSet::Pack(p) = self {
             if p.len() + 1 > max_entries() || member.len() > max_value() {
-                self.to_big();
+                self.convert_to_big();
             }
         }
         match self {

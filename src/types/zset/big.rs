@@ -204,7 +204,8 @@ impl Big {
     }
 
     pub fn visit(&self, from: usize, to: usize, rev: bool, f: &mut dyn FnMut(&[u8], f64) -> bool) {
-        self.tree.visit(from, to, rev, &mut |it| f(self.member(it.id), it.score));
+        self.tree
+            .visit(from, to, rev, &mut |it| f(self.member(it.id), it.score));
     }
 
     pub fn memory(&self) -> usize {

@@ -45,7 +45,8 @@ pub struct Ent<'a> {
 }
 
 fn encode(member: &[u8], score: f64, out: &mut Vec<u8>) {
-    let as_int = score == score.trunc() && score.abs() < INT_LIMIT && !(score == 0.0 && score.is_sign_negative());
+    // -0 becomes 0 here, as in a Redis listpack (which stores "-0" as the integer 0).
+    let as_int = score == score.trunc() && score.abs() < INT_LIMIT;
     put_varint(out, (member.len() as u64) << 1 | (!as_int) as u64);
     out.extend_from_slice(member);
     if as_int {

@@ -220,7 +220,11 @@ impl Inner {
         if self.kids[i].width() >= MIN || self.kids.len() < 2 {
             return;
         }
-        let (l, r) = if i + 1 < self.kids.len() { (i, i + 1) } else { (i - 1, i) };
+        let (l, r) = if i + 1 < self.kids.len() {
+            (i, i + 1)
+        } else {
+            (i - 1, i)
+        };
         let right = self.kids.remove(r);
         let rc = self.counts.remove(r);
         self.mins.remove(r);
