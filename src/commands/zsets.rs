@@ -1310,14 +1310,26 @@ fn zrandmember(ctx: &mut Ctx, args: &[&[u8]]) {
     };
     with_read(ctx, args[1], empty_array, |z, out| {
         let size = z.len();
+        if l < 0 {
+            // Repetitions allowed: every pick samples the whole set. Written as picked, with
+            // nothing collected, so a huge count costs only reply bytes (as in Redis).
+            let n = l.unsigned_abs() as usize;
+            out.array(if withscores && out.resp == 2 { n * 2 } else { n });
+            for _ in 0..n {
+                if let Some((m, s)) = z.at(rand_below(size)) {
+                    if withscores && out.resp > 2 {
+                        out.array(2);
+                    }
+                    out.bulk(m);
+                    if withscores {
+                        out.double(s);
+                    }
+                }
+            }
+            return;
+        }
         let items: Vec<(Vec<u8>, f64)> = if l == 0 {
             Vec::new()
-        } else if l < 0 {
-            // Repetitions allowed: every pick samples the whole set.
-            let n = l.unsigned_abs() as usize;
-            (0..n)
-                .filter_map(|_| z.at(rand_below(size)).map(|(m, s)| (m.to_vec(), s)))
-                .collect()
         } else if l as usize >= size {
             collect(z, 0, size, false)
         } else {
