@@ -17,6 +17,7 @@ pub mod introspection;
 pub mod keys;
 pub mod server;
 pub mod strings;
+pub mod zsets;
 
 use crate::keyspace::hash::FastBuild;
 use crate::protocol::reply::Reply;
@@ -389,6 +390,7 @@ fn families() -> Vec<&'static [CommandDef]> {
         server::COMMANDS,
         introspection::COMMANDS,
         command::COMMANDS,
+        zsets::COMMANDS,
     ]
 }
 
