@@ -12,9 +12,11 @@ pub mod connection;
 pub mod debug;
 pub mod dump;
 pub mod expire;
+pub mod hashes;
 pub mod introspection;
 pub mod keys;
 pub mod server;
+pub mod sets;
 pub mod strings;
 
 use crate::keyspace::hash::FastBuild;
@@ -387,6 +389,8 @@ fn families() -> Vec<&'static [CommandDef]> {
         server::COMMANDS,
         introspection::COMMANDS,
         command::COMMANDS,
+        hashes::COMMANDS,
+        sets::COMMANDS,
     ]
 }
 
