@@ -230,7 +230,7 @@ impl Hash {
 
     /// Builds a hash from loaded pairs as Redis's loader does: compact unless over the limits;
     /// duplicate fields are corruption.
-    fn from_pairs<'a>(n: usize, pairs: impl Iterator<Item = rdb::Result<(Vec<u8>, Vec<u8>)>>) -> rdb::Result<Hash> {
+    fn from_pairs(n: usize, pairs: impl Iterator<Item = rdb::Result<(Vec<u8>, Vec<u8>)>>) -> rdb::Result<Hash> {
         let mut h = if n > max_entries() {
             Hash::Table(Box::new(Table::with_capacity(n)))
         } else {

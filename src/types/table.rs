@@ -321,7 +321,7 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 500);
-        while t.len() > 0 {
+        while !t.is_empty() {
             t.remove_at(0);
         }
     }
