@@ -305,10 +305,23 @@ fn reply_pick(out: &mut Reply, f: &[u8], v: &[u8], withvalues: bool) {
     }
 }
 
-/// Draws `count` distinct indices below `n` uniformly (partial Fisher-Yates), in random order.
+/// Draws `count` distinct indices below `n` uniformly, in random order: a partial Fisher-Yates
+/// shuffle when `count` is a large part of `n`, rejection sampling (O(count)) otherwise, like
+/// Redis's CASE 3 / CASE 4 split.
 pub fn distinct_indices(n: usize, count: usize) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..n).collect();
     let count = count.min(n);
+    if count.saturating_mul(3) < n {
+        let mut seen = std::collections::HashSet::with_capacity(count);
+        let mut out = Vec::with_capacity(count);
+        while out.len() < count {
+            let i = (random_u64() % n as u64) as usize;
+            if seen.insert(i) {
+                out.push(i);
+            }
+        }
+        return out;
+    }
+    let mut idx: Vec<usize> = (0..n).collect();
     for i in 0..count {
         let j = i + (random_u64() % (n - i) as u64) as usize;
         idx.swap(i, j);
@@ -326,8 +339,7 @@ fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) {
         let Some(h) = h else {
             return ctx.out.null();
         };
-        let pairs = h.pairs();
-        let (f, _) = pairs[(random_u64() % pairs.len() as u64) as usize];
+        let (f, _) = h.pair_at((random_u64() % h.len() as u64) as usize);
         return ctx.out.bulk(f);
     }
     // Redis reads the count with the range [-LONG_MAX, LONG_MAX].
@@ -353,8 +365,10 @@ fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(h) = h else {
         return ctx.out.array(0);
     };
-    let pairs = h.pairs();
-    let size = pairs.len();
+    let size = h.len();
+    // The compact form is walked once into a list; the table is indexed directly.
+    let listed = if h.is_compact() { h.pairs() } else { Vec::new() };
+    let at = |i: usize| if listed.is_empty() { h.pair_at(i) } else { listed[i] };
     let count = l.unsigned_abs() as usize;
     let len_of = |n: usize, out: &Reply| if withvalues && out.resp == 2 { n * 2 } else { n };
     if count == 0 {
@@ -364,21 +378,21 @@ fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) {
         // Picks with repetition, in random order.
         ctx.out.array(len_of(count, ctx.out));
         for _ in 0..count {
-            let (f, v) = pairs[(random_u64() % size as u64) as usize];
+            let (f, v) = at((random_u64() % size as u64) as usize);
             reply_pick(ctx.out, f, v, withvalues);
         }
         return;
     }
     if count >= size {
         ctx.out.array(len_of(size, ctx.out));
-        for (f, v) in pairs {
+        for (f, v) in h.iter() {
             reply_pick(ctx.out, f, v, withvalues);
         }
         return;
     }
     ctx.out.array(len_of(count, ctx.out));
     for i in distinct_indices(size, count) {
-        let (f, v) = pairs[i];
+        let (f, v) = at(i);
         reply_pick(ctx.out, f, v, withvalues);
     }
 }

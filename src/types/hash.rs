@@ -211,6 +211,20 @@ impl Hash {
         self.iter().collect()
     }
 
+    /// The pair at position `i` (`i < len`): O(1) for the table, a walk for the compact form.
+    pub fn pair_at(&self, i: usize) -> (&[u8], &[u8]) {
+        match self {
+            Hash::Compact(b) => compact_iter(b)
+                .nth(i)
+                .map_or((&[][..], &[][..]), |p| (p.field, p.value)),
+            Hash::Table(t) => split_pair(t.at(i)),
+        }
+    }
+
+    pub fn is_compact(&self) -> bool {
+        matches!(self, Hash::Compact(_))
+    }
+
     /// One HSCAN step: everything for the compact form (cursor 0, as Redis), one bucket of the
     /// table otherwise.
     pub fn scan(&self, cursor: u64, mut f: impl FnMut(&[u8], &[u8])) -> u64 {
