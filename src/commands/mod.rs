@@ -13,6 +13,7 @@ pub mod debug;
 pub mod dump;
 pub mod expire;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod introspection;
 pub mod keys;
 pub mod server;
@@ -383,6 +384,7 @@ fn families() -> Vec<&'static [CommandDef]> {
         keys::COMMANDS,
         expire::COMMANDS,
         dump::COMMANDS,
+        hyperloglog::COMMANDS,
         connection::COMMANDS,
         client::COMMANDS,
         debug::COMMANDS,
