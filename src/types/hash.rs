@@ -10,6 +10,7 @@
 
 use super::table::{make_pair, read_varint, split_pair, write_varint, PairKey, Table};
 use super::{Collection, LIMITS};
+use crate::persistence::listpack::{self, LpEntry};
 use crate::persistence::rdb::{self, Reader, Writer};
 use crate::util::digest::{mix_digest, xor_digest};
 use std::sync::atomic::Ordering::Relaxed;
@@ -264,6 +265,51 @@ impl Hash {
     }
 }
 
+impl Hash {
+    /// Builds a hash from a listpack or ziplist's flat field/value list as Redis's loader does:
+    /// compact unless there are more than `hash-max-listpack-entries` pairs (long values stay
+    /// compact, as in Redis); an odd count, duplicates or no pairs are corruption.
+    fn from_flat(items: Vec<LpEntry>) -> rdb::Result<Hash> {
+        if items.is_empty() || !items.len().is_multiple_of(2) {
+            return Err(rdb::RdbError::Corrupt("bad hash listpack"));
+        }
+        let n = items.len() / 2;
+        let mut h = if n > max_entries() {
+            Hash::Table(Box::new(Table::with_capacity(n)))
+        } else {
+            Hash::new()
+        };
+        let mut buf = Vec::new();
+        for p in items.chunks_exact(2) {
+            let (f, v) = (p[0].to_bytes(), p[1].to_bytes());
+            match &mut h {
+                Hash::Compact(_) => {
+                    if compact_iter(&buf).any(|x| x.field == &f[..]) {
+                        return Err(rdb::RdbError::Corrupt("duplicate hash fields"));
+                    }
+                    if buf.is_empty() {
+                        buf.extend_from_slice(&[0; 4]);
+                    }
+                    write_varint(&mut buf, f.len());
+                    buf.extend_from_slice(&f);
+                    write_varint(&mut buf, v.len());
+                    buf.extend_from_slice(&v);
+                }
+                Hash::Table(t) => {
+                    if !t.insert(make_pair(&f, &v)) {
+                        return Err(rdb::RdbError::Corrupt("duplicate hash fields"));
+                    }
+                }
+            }
+        }
+        if let Hash::Compact(b) = &mut h {
+            set_count(&mut buf, n);
+            *b = buf.into_boxed_slice();
+        }
+        Ok(h)
+    }
+}
+
 impl Collection for Hash {
     fn len(&self) -> usize {
         match self {
@@ -294,14 +340,25 @@ impl Collection for Hash {
     }
 
     fn rdb_type(&self) -> u8 {
-        RDB_TYPE_HASH
+        match self {
+            Hash::Compact(_) => RDB_TYPE_HASH_LISTPACK,
+            Hash::Table(_) => RDB_TYPE_HASH,
+        }
     }
 
     fn rdb_save(&self, w: &mut Writer) {
-        w.len(self.len() as u64);
-        for (f, v) in self.iter() {
-            w.string(f);
-            w.string(v);
+        match self {
+            Hash::Compact(b) => {
+                let lp = listpack::encode(compact_iter(b).flat_map(|p| [p.field, p.value]));
+                w.string(&lp);
+            }
+            Hash::Table(_) => {
+                w.len(self.len() as u64);
+                for (f, v) in self.iter() {
+                    w.string(f);
+                    w.string(v);
+                }
+            }
         }
     }
 
@@ -325,6 +382,30 @@ impl Collection for Hash {
                     )
                 });
                 Hash::from_pairs(n, pairs)
+            }
+            RDB_TYPE_HASH_LISTPACK => {
+                let blob = r.string()?;
+                Hash::from_flat(listpack::decode(&blob)?)
+            }
+            RDB_TYPE_HASH_ZIPLIST => {
+                let blob = r.string()?;
+                Hash::from_flat(listpack::ziplist_decode(&blob)?)
+            }
+            RDB_TYPE_HASH_ZIPMAP => {
+                let blob = r.string()?;
+                let pairs = listpack::zipmap_decode(&blob)?;
+                let maxlen = pairs.iter().map(|(f, v)| f.len().max(v.len())).max().unwrap_or(0);
+                let mut h = Hash::from_flat(
+                    pairs
+                        .iter()
+                        .flat_map(|(f, v)| [LpEntry::Str(f), LpEntry::Str(v)])
+                        .collect(),
+                )?;
+                // Zipmaps (Redis 2.4) convert on long values too, as Redis's loader does.
+                if maxlen > max_value() {
+                    h.convert();
+                }
+                Ok(h)
             }
             _ => Err(rdb::RdbError::Unsupported(t)),
         }
