@@ -12,10 +12,12 @@ pub mod connection;
 pub mod debug;
 pub mod dump;
 pub mod expire;
+pub mod hashes;
 pub mod hyperloglog;
 pub mod introspection;
 pub mod keys;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod zsets;
 
@@ -391,6 +393,8 @@ fn families() -> Vec<&'static [CommandDef]> {
         introspection::COMMANDS,
         command::COMMANDS,
         zsets::COMMANDS,
+        hashes::COMMANDS,
+        sets::COMMANDS,
     ]
 }
 

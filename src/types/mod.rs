@@ -11,6 +11,7 @@
 pub mod hash;
 pub mod list;
 pub mod set;
+pub mod table;
 pub mod zset;
 
 use crate::persistence::rdb::{self, Reader, Writer};
