@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::{Raw, Server};
+use common::{Raw, Reference, Server};
+use ochre::persistence::listpack;
 
 /// Renders one RESP reply compactly: bulk/simple strings as-is, integers as `:n`, nulls as
 /// `nil`, errors as `!text`, RESP3 doubles as `,d`, aggregates as `[a b ...]`.
@@ -497,4 +498,191 @@ fn persistence_copy_and_digest() {
     assert_eq!(q(&mut c, "OBJECT ENCODING big2"), "skiplist");
     let dump = c.cmd(&[b"DUMP", b"big"]);
     assert!(dump.starts_with(b"$"));
+}
+
+/// The payload inside a raw `$n\r\n...\r\n` bulk reply.
+fn bulk_body(raw: &[u8]) -> Vec<u8> {
+    let start = raw.windows(2).position(|w| w == b"\r\n").map_or(0, |p| p + 2);
+    raw.get(start..raw.len().saturating_sub(2)).unwrap_or_default().to_vec()
+}
+
+/// A DUMP payload: type byte, RDB string holding `blob`, version 10, CRC64.
+fn blob_payload(rdb_type: u8, blob: &[u8]) -> Vec<u8> {
+    let mut w = ochre::persistence::rdb::Writer::new(false);
+    w.byte(rdb_type);
+    w.string(blob);
+    let mut p = w.buf;
+    p.extend_from_slice(&10u16.to_le_bytes());
+    let crc = ochre::persistence::rdb::crc64(&p);
+    p.extend_from_slice(&crc.to_le_bytes());
+    p
+}
+
+/// Sets whose DUMP must equal redis-server's byte for byte: integer scores of every listpack
+/// integer width, fractions, negatives, ±inf, -0 (stored as the integer 0), integers past 2^53
+/// and 2^62 (where `double2ll` stops), integer-looking members, a member long enough for
+/// compression, and a set that is a skiplist (type 5).
+const DIFF_SETS: &[&str] = &[
+    "ZADD a 1 x",
+    "ZADD b 1 a 2.5 b -3 c inf d -inf e 0 f 1e300 g 0.1 k -0 l 3.0000000001 m",
+    "ZADD c 127 a 128 b 4095 c 4096 d -4096 e -4097 f 32767 g 32768 h 8388607 i 8388608 j",
+    "ZADD d 2147483648 a -2147483649 b 9007199254740993 c 4611686018427387904 d 9223372036854775807 e",
+    "ZADD e 1 12345 2 -7 3 007 4 3.5 5 -0.0001 6 1.5e-300",
+    "ZADD f 5 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx 5 yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy",
+    "ZADD g 1 a 1 b 1 c 1 aa 1 ab 0.5 zz",
+];
+
+#[test]
+fn dump_restore_byte_compatible_with_redis() {
+    let Some(reference) = Reference::start() else {
+        return;
+    };
+    let srv = Server::start();
+    let mut ours = srv.raw();
+    let mut theirs = reference.raw();
+    let mut keys: Vec<String> = Vec::new();
+    for line in DIFF_SETS {
+        assert_eq!(q(&mut ours, line), q(&mut theirs, line), "{line}");
+        keys.push(line.split(' ').nth(1).unwrap_or_default().to_string());
+    }
+    // A large one (skiplist, type 5) for the other direction of the encoding switch.
+    for i in 0..200 {
+        let args = ["ZADD", "big", &format!("{i}.25"), &format!("m{i}")];
+        assert_eq!(r(&mut ours, &args), r(&mut theirs, &args));
+    }
+    keys.push("big".into());
+    for k in &keys {
+        let enc = q(&mut theirs, &format!("OBJECT ENCODING {k}"));
+        assert_eq!(q(&mut ours, &format!("OBJECT ENCODING {k}")), enc, "{k}");
+        let (a, b) = (ours.cmd(&[b"DUMP", k.as_bytes()]), theirs.cmd(&[b"DUMP", k.as_bytes()]));
+        if enc == "listpack" {
+            assert_eq!(b.iter().position(|&c| c == b'\n').map(|p| b[p + 1]), Some(17));
+            assert_eq!(a, b, "DUMP {k}");
+        }
+        // Each side restores the other's payload into the same set, same encoding.
+        let (pa, pb) = (bulk_body(&a), bulk_body(&b));
+        let copy = format!("{k}-copy");
+        let restore = |c: &mut Raw, p: &[u8]| c.cmd(&[b"RESTORE", copy.as_bytes(), b"0", p]);
+        assert_eq!(restore(&mut ours, &pb), b"+OK\r\n", "RESTORE {k} here");
+        assert_eq!(restore(&mut theirs, &pa), b"+OK\r\n", "RESTORE {k} there");
+        for c in [&mut ours, &mut theirs] {
+            assert_eq!(q(c, &format!("OBJECT ENCODING {copy}")), enc);
+        }
+        let range = format!("ZRANGE {copy} 0 -1 WITHSCORES");
+        let want = q(&mut theirs, &format!("ZRANGE {k} 0 -1 WITHSCORES"));
+        assert_eq!(q(&mut ours, &range), want, "{k}");
+        assert_eq!(q(&mut theirs, &range), want, "{k}");
+        // And our DUMP of Redis's bytes gives Redis's bytes back.
+        if enc == "listpack" {
+            assert_eq!(bulk_body(&ours.cmd(&[b"DUMP", copy.as_bytes()])), pb, "{k}");
+        }
+    }
+    // DEBUG RELOAD keeps every set and its encoding.
+    let before: Vec<(String, String)> = keys
+        .iter()
+        .map(|k| {
+            let enc = q(&mut ours, &format!("OBJECT ENCODING {k}"));
+            (enc, q(&mut ours, &format!("ZRANGE {k} 0 -1 WITHSCORES")))
+        })
+        .collect();
+    assert_eq!(q(&mut ours, "DEBUG RELOAD"), "OK");
+    for (k, (enc, range)) in keys.iter().zip(&before) {
+        assert_eq!(&q(&mut ours, &format!("OBJECT ENCODING {k}")), enc, "{k}");
+        assert_eq!(&q(&mut ours, &format!("ZRANGE {k} 0 -1 WITHSCORES")), range, "{k}");
+    }
+}
+
+/// The compact form survives DUMP/RESTORE and DEBUG RELOAD, and a payload's encoding follows
+/// the limits in force where it is loaded (as Redis: a listpack above the entry limit becomes a
+/// skiplist; a listpack with a member above the value limit stays compact; a skiplist record
+/// that fits becomes compact).
+#[test]
+fn compact_payloads_and_load_limits() {
+    let srv = Server::start();
+    let mut c = srv.raw();
+    q(&mut c, "ZADD z 1 a 2.5 b -inf c");
+    let dump = bulk_body(&c.cmd(&[b"DUMP", b"z"]));
+    assert_eq!(dump.first(), Some(&17));
+    assert_eq!(c.cmd(&[b"RESTORE", b"z2", b"0", &dump]), b"+OK\r\n");
+    assert_eq!(q(&mut c, "OBJECT ENCODING z2"), "listpack");
+    assert_eq!(q(&mut c, "ZRANGE z2 0 -1 WITHSCORES"), "[c -inf a 1 b 2.5]");
+    assert_eq!(q(&mut c, "DEBUG RELOAD"), "OK");
+    assert_eq!(q(&mut c, "OBJECT ENCODING z"), "listpack");
+    assert_eq!(q(&mut c, "ZRANGE z 0 -1 WITHSCORES"), "[c -inf a 1 b 2.5]");
+
+    q(&mut c, "CONFIG SET zset-max-listpack-entries 2");
+    assert_eq!(c.cmd(&[b"RESTORE", b"z3", b"0", &dump]), b"+OK\r\n");
+    assert_eq!(q(&mut c, "OBJECT ENCODING z3"), "skiplist");
+    assert_eq!(q(&mut c, "ZRANGE z3 0 -1 WITHSCORES"), "[c -inf a 1 b 2.5]");
+    q(&mut c, "CONFIG SET zset-max-listpack-entries 128");
+
+    q(&mut c, "CONFIG SET zset-max-listpack-value 1");
+    q(&mut c, "ZADD long 1 abcdef");
+    assert_eq!(q(&mut c, "OBJECT ENCODING long"), "skiplist");
+    assert_eq!(c.cmd(&[b"RESTORE", b"z4", b"0", &dump]), b"+OK\r\n");
+    assert_eq!(q(&mut c, "OBJECT ENCODING z4"), "listpack");
+    let lp = listpack::encode([&b"abcdef"[..], b"1"]);
+    let p = blob_payload(17, &lp);
+    assert_eq!(c.cmd(&[b"RESTORE", b"z5", b"0", &p]), b"+OK\r\n");
+    assert_eq!(q(&mut c, "OBJECT ENCODING z5"), "listpack");
+    q(&mut c, "CONFIG SET zset-max-listpack-value 64");
+    let skip = bulk_body(&c.cmd(&[b"DUMP", b"long"]));
+    assert_eq!(skip.first(), Some(&5));
+    assert_eq!(c.cmd(&[b"RESTORE", b"z6", b"0", &skip]), b"+OK\r\n");
+    assert_eq!(q(&mut c, "OBJECT ENCODING z6"), "listpack");
+    assert_eq!(q(&mut c, "ZRANGE z6 0 -1 WITHSCORES"), "[abcdef 1]");
+}
+
+/// Type 12 (a pre-7.0 ziplist): the bytes of Redis's own `tests/assets/zset-ziplist.rdb`
+/// (`one` 1, `two` 2) load as a listpack, or a skiplist above the entry limit.
+#[test]
+fn ziplist_payloads_load() {
+    let srv = Server::start();
+    let mut c = srv.raw();
+    let zl: &[u8] = b"\x19\x00\x00\x00\x16\x00\x00\x00\x04\x00\x00\x03one\x05\xf2\x02\x03two\x05\xf3\xff";
+    let p = blob_payload(12, zl);
+    assert_eq!(c.cmd(&[b"RESTORE", b"z", b"0", &p]), b"+OK\r\n");
+    assert_eq!(q(&mut c, "OBJECT ENCODING z"), "listpack");
+    assert_eq!(q(&mut c, "ZRANGE z 0 -1 WITHSCORES"), "[one 1 two 2]");
+    q(&mut c, "CONFIG SET zset-max-listpack-entries 1");
+    assert_eq!(c.cmd(&[b"RESTORE", b"y", b"0", &p]), b"+OK\r\n");
+    assert_eq!(q(&mut c, "OBJECT ENCODING y"), "skiplist");
+    assert_eq!(q(&mut c, "ZRANGE y 0 -1 WITHSCORES"), "[one 1 two 2]");
+    // A broken ziplist (count says 5) is refused.
+    let mut bad = zl.to_vec();
+    bad[8] = 5;
+    let p = blob_payload(12, &bad);
+    assert_eq!(c.cmd(&[b"RESTORE", b"x", b"0", &p]), b"-ERR Bad data format\r\n");
+    assert_eq!(q(&mut c, "EXISTS x"), ":0");
+}
+
+/// Every way a compact zset payload can be wrong is refused, never loaded half-way.
+#[test]
+fn corrupt_compact_payloads_are_refused() {
+    let srv = Server::start();
+    let mut c = srv.raw();
+    let bad = b"-ERR Bad data format\r\n";
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("odd count", listpack::encode([&b"a"[..], b"1", b"b"])),
+        ("duplicate member", listpack::encode([&b"a"[..], b"1", b"a", b"2"])),
+        ("integer duplicate", listpack::encode([&b"7"[..], b"1", b"7", b"2"])),
+        ("nan score", listpack::encode([&b"a"[..], b"nan"])),
+        ("text score", listpack::encode([&b"a"[..], b"abc"])),
+        ("score with space", listpack::encode([&b"a"[..], b" 1"])),
+        ("empty", listpack::encode(std::iter::empty::<&[u8]>())),
+        ("truncated", {
+            let mut lp = listpack::encode([&b"a"[..], b"1"]);
+            lp.truncate(lp.len() - 1);
+            lp
+        }),
+    ];
+    for (what, lp) in cases {
+        let p = blob_payload(17, &lp);
+        assert_eq!(c.cmd(&[b"RESTORE", b"k", b"0", &p]), bad, "{what}");
+        assert_eq!(q(&mut c, "EXISTS k"), ":0", "{what}");
+    }
+    // A listpack out of order is still a set: it is put in order.
+    let lp = listpack::encode([&b"b"[..], b"2", b"a", b"1.5"]);
+    assert_eq!(c.cmd(&[b"RESTORE", b"k", b"0", &blob_payload(17, &lp)]), b"+OK\r\n");
+    assert_eq!(q(&mut c, "ZRANGE k 0 -1 WITHSCORES"), "[a 1.5 b 2]");
 }

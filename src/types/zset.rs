@@ -16,8 +16,10 @@ mod pack;
 mod tree;
 
 use super::{Collection, LIMITS};
+use crate::persistence::listpack::{self, LpEntry};
 use crate::persistence::rdb::{self, RdbError, Reader, Writer};
 use crate::util::digest::{mix_digest, xor_digest};
+use crate::util::num;
 use big::Big;
 use pack::Pack;
 use std::sync::atomic::Ordering::Relaxed;
@@ -61,7 +63,12 @@ impl ZSet {
     /// Redis would give a result of that size (`zsetConvertToListpackIfNeeded`).
     pub fn from_sorted(items: &[(Vec<u8>, f64)]) -> ZSet {
         let fits = items.len() <= max_entries() && items.iter().all(|(m, _)| m.len() <= max_value());
-        if fits {
+        ZSet::from_sorted_as(items, fits)
+    }
+
+    /// Builds from sorted, distinct members in the form the caller picked.
+    fn from_sorted_as(items: &[(Vec<u8>, f64)], compact: bool) -> ZSet {
+        if compact {
             let mut p = Pack::default();
             for (m, s) in items {
                 p.push_sorted(m, *s);
@@ -228,8 +235,28 @@ impl ZSet {
         });
     }
 
-    /// Builds from pairs read in any order, rejecting duplicates (a corrupt payload).
-    fn from_pairs(pairs: Vec<(Vec<u8>, f64)>) -> rdb::Result<ZSet> {
+    /// The Redis listpack of a compact set (RDB type 17): member, score, member, score... in
+    /// order, each element encoded as `zzlInsertAt` appends it, so the bytes equal Redis's.
+    fn to_listpack(p: &Pack) -> Vec<u8> {
+        let mut b = listpack::Builder::new();
+        for e in p.iter() {
+            // Members go through `lpAppend`, which int-encodes canonical integers.
+            b.push(e.member);
+            match double_to_i64(e.score) {
+                Some(n) => b.push_int(n),
+                // Not integral (or too large): `d2string`, i.e. `inf`, `-inf` or `%.17g`.
+                None => b.push(num::fmt_double(e.score).as_bytes()),
+            }
+        }
+        b.finish()
+    }
+
+    /// Builds from pairs read in any order, rejecting what a corrupt payload could hold: NaN
+    /// scores, duplicate members, an empty set. The form follows Redis's load rules: pairs from
+    /// a skiplist record (types 3/5) become compact when count and member lengths fit; pairs
+    /// from a compact blob (`from_blob`) stay compact unless their count exceeds
+    /// `zset-max-listpack-entries` (Redis checks only the count there, not member lengths).
+    fn from_pairs(pairs: Vec<(Vec<u8>, f64)>, from_blob: bool) -> rdb::Result<ZSet> {
         let mut pairs = pairs;
         if pairs.iter().any(|(_, s)| s.is_nan()) {
             return Err(RdbError::Corrupt("zset score is NaN"));
@@ -244,8 +271,51 @@ impl ZSet {
         if pairs.is_empty() {
             return Err(RdbError::Corrupt("empty zset"));
         }
-        Ok(ZSet::from_sorted(&pairs))
+        Ok(if from_blob {
+            ZSet::from_sorted_as(&pairs, pairs.len() <= max_entries())
+        } else {
+            ZSet::from_sorted(&pairs)
+        })
     }
+
+    /// Reads a type 17 (listpack) or type 12 (ziplist) blob of member/score pairs, validated
+    /// as deeply as Redis does with `sanitize-dump-payload yes` and then some: the blob's
+    /// structure, an even count, distinct members, and scores that are integers or texts that
+    /// parse as non-NaN doubles (Redis would read garbage as 0; a payload holding it is corrupt).
+    fn load_blob(t: u8, r: &mut Reader) -> rdb::Result<ZSet> {
+        let blob = r.string()?;
+        let entries = if t == rdb::types::ZSET_LISTPACK {
+            listpack::decode(&blob)?
+        } else {
+            listpack::ziplist_decode(&blob)?
+        };
+        if entries.len() % 2 != 0 {
+            return Err(RdbError::Corrupt("zset blob has an odd number of elements"));
+        }
+        let mut pairs = Vec::with_capacity(entries.len() / 2);
+        for pair in entries.chunks_exact(2) {
+            let [member, score] = pair else {
+                return Err(RdbError::Corrupt("zset blob pair"));
+            };
+            let score = match *score {
+                LpEntry::Int(n) => n as f64,
+                LpEntry::Str(s) => num::parse_f64(s).ok_or(RdbError::Corrupt("bad zset score"))?,
+            };
+            pairs.push((member.to_bytes().into_owned(), score));
+        }
+        ZSet::from_pairs(pairs, true)
+    }
+}
+
+/// The integer a score is stored as in a listpack, when it is one exactly (`double2ll`: within
+/// ±2^62 and integral; -0 becomes 0, NaN and infinities are not integers).
+fn double_to_i64(d: f64) -> Option<i64> {
+    let bound = (i64::MAX / 2) as f64;
+    if !(-bound..=bound).contains(&d) {
+        return None;
+    }
+    let n = d as i64;
+    (n as f64 == d).then_some(n)
 }
 
 impl Collection for ZSet {
@@ -286,11 +356,18 @@ impl Collection for ZSet {
     }
 
     fn rdb_type(&self) -> u8 {
-        rdb::types::ZSET_2
+        match self {
+            ZSet::Pack(_) => rdb::types::ZSET_LISTPACK,
+            ZSet::Big(_) => rdb::types::ZSET_2,
+        }
     }
 
     fn rdb_save(&self, w: &mut Writer) {
-        self.write_pairs_zset2(w);
+        match self {
+            // The listpack travels as one RDB string (compressed like any other).
+            ZSet::Pack(p) => w.string(&ZSet::to_listpack(p)),
+            ZSet::Big(_) => self.write_pairs_zset2(w),
+        }
     }
 
     fn rdb_load(t: u8, r: &mut Reader) -> rdb::Result<Self> {
@@ -307,8 +384,9 @@ impl Collection for ZSet {
                     };
                     pairs.push((m, s));
                 }
-                ZSet::from_pairs(pairs)
+                ZSet::from_pairs(pairs, false)
             }
+            rdb::types::ZSET_LISTPACK | rdb::types::ZSET_ZIPLIST => ZSet::load_blob(t, r),
             _ => Err(RdbError::Unsupported(t)),
         }
     }
