@@ -1050,45 +1050,9 @@ fn aggregate(target: &mut f64, v: f64, how: Aggregate) {
     }
 }
 
-/// The members of a plain set, with score 1, read through its RDB form so this file depends
-/// only on the [`Collection`] trait (the set type is owned elsewhere).
+/// The members of a plain set, each with score 1 (sets are valid inputs of ZUNION & co.).
 fn set_members(set: &crate::types::set::Set) -> Vec<(Vec<u8>, f64)> {
-    use crate::persistence::rdb::{types, Reader, Writer};
-    let mut w = Writer::new(false);
-    set.rdb_save(&mut w);
-    let mut r = Reader::new(&w.buf);
-    let mut v = Vec::new();
-    match set.rdb_type() {
-        types::SET => {
-            let n = r.count().unwrap_or(0);
-            for _ in 0..n {
-                match r.string() {
-                    Ok(m) => v.push((m.into_owned(), 1.0)),
-                    Err(_) => break,
-                }
-            }
-        }
-        types::SET_INTSET => {
-            // An intset blob: encoding width (u32), count (u32), then little-endian integers.
-            if let Ok(blob) = r.string() {
-                if blob.len() >= 8 {
-                    let width = u32::from_le_bytes([blob[0], blob[1], blob[2], blob[3]]) as usize;
-                    let n = u32::from_le_bytes([blob[4], blob[5], blob[6], blob[7]]) as usize;
-                    for c in blob[8..].chunks_exact(width.max(1)).take(n) {
-                        let x = match width {
-                            2 => i16::from_le_bytes([c[0], c[1]]) as i64,
-                            4 => i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64,
-                            8 => i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]),
-                            _ => continue,
-                        };
-                        v.push((x.to_string().into_bytes(), 1.0));
-                    }
-                }
-            }
-        }
-        _ => {}
-    }
-    v
+    set.iter().map(|m| (m.bytes().into_owned(), 1.0)).collect()
 }
 
 /// One input of a set operation, materialised: its members (in its own order), a lookup map
