@@ -25,7 +25,8 @@ DEFAULT_SPAWN_UNITS="unit/info unit/introspection unit/networking"
 DEFAULT_UNITS="unit/printver unit/protocol unit/keyspace unit/type/string unit/type/incr unit/expire
 unit/info-command unit/quit unit/bitops unit/bitfield unit/dump unit/introspection
 unit/introspection-2 unit/latency-monitor unit/slowlog unit/other unit/info unit/scan
-integration/redis-cli unit/pause unit/replybufsize"
+integration/redis-cli unit/pause unit/replybufsize unit/type/hash unit/type/set unit/type/zset
+unit/hyperloglog"
 
 update=0
 spawn=0
