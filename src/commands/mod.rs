@@ -14,6 +14,7 @@ pub mod dump;
 pub mod expire;
 pub mod introspection;
 pub mod keys;
+pub mod lists;
 pub mod server;
 pub mod strings;
 
@@ -379,6 +380,7 @@ fn families() -> Vec<&'static [CommandDef]> {
         strings::COMMANDS,
         bitmaps::COMMANDS,
         keys::COMMANDS,
+        lists::COMMANDS,
         expire::COMMANDS,
         dump::COMMANDS,
         connection::COMMANDS,
