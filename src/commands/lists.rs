@@ -820,7 +820,16 @@ fn bmove(ctx: &mut Ctx, args: &[&[u8]], from: End, to: End, deadline: i64) {
         }
         MoveCheck::NoSource if ctx.client.in_exec => ctx.out.null(),
         MoveCheck::NoSource => {
-            blocking::block(srv, ctx.client, args, &[src], deadline, serve_move, TimeoutReply::Null);
+            // Redis 7.0 answers a timed-out BLMOVE with the null *array*, like the pops.
+            blocking::block(
+                srv,
+                ctx.client,
+                args,
+                &[src],
+                deadline,
+                serve_move,
+                TimeoutReply::NullArray,
+            );
             drop(locked);
         }
     }

@@ -48,9 +48,10 @@ pub type ServeFn = fn(&Server, &Waiter, &[u8]) -> Outcome;
 /// How the waiter's own connection answers when it is unblocked without data.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum TimeoutReply {
-    /// BLPOP, BRPOP, BLMPOP, BZPOP*: the null array.
+    /// The null array: every list and sorted-set blocking command in Redis 7.0 (BLMOVE and
+    /// BRPOPLPUSH included).
     NullArray,
-    /// BLMOVE, BRPOPLPUSH: the null bulk string.
+    /// The null bulk string.
     Null,
 }
 
