@@ -12,11 +12,15 @@ pub mod connection;
 pub mod debug;
 pub mod dump;
 pub mod expire;
+pub mod hashes;
+pub mod hyperloglog;
 pub mod introspection;
 pub mod keys;
 pub mod lists;
 pub mod server;
+pub mod sets;
 pub mod strings;
+pub mod zsets;
 
 use crate::keyspace::hash::FastBuild;
 use crate::protocol::reply::Reply;
@@ -383,12 +387,16 @@ fn families() -> Vec<&'static [CommandDef]> {
         lists::COMMANDS,
         expire::COMMANDS,
         dump::COMMANDS,
+        hyperloglog::COMMANDS,
         connection::COMMANDS,
         client::COMMANDS,
         debug::COMMANDS,
         server::COMMANDS,
         introspection::COMMANDS,
         command::COMMANDS,
+        zsets::COMMANDS,
+        hashes::COMMANDS,
+        sets::COMMANDS,
     ]
 }
 

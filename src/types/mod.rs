@@ -11,6 +11,7 @@
 pub mod hash;
 pub mod list;
 pub mod set;
+pub mod table;
 pub mod zset;
 
 use crate::persistence::rdb::{self, Reader, Writer};
@@ -54,7 +55,7 @@ pub struct EncodingLimits {
 
 /// Redis's defaults until the config is loaded.
 pub static LIMITS: EncodingLimits = EncodingLimits {
-    hash_max_listpack_entries: AtomicI64::new(128),
+    hash_max_listpack_entries: AtomicI64::new(512),
     hash_max_listpack_value: AtomicI64::new(64),
     list_max_listpack_size: AtomicI64::new(-2),
     list_compress_depth: AtomicI64::new(0),
