@@ -394,3 +394,38 @@ fn differential_against_reference() {
         assert_eq!(r(&mut a, cmd), r(&mut b, cmd), "{cmd:?}");
     }
 }
+
+/// DUMP payloads cross between redis-server and ochre both ways (packed and plain nodes), and
+/// DEBUG DIGEST-VALUE agrees.
+#[test]
+fn dump_restore_with_reference() {
+    let Some(reference) = Reference::start() else { return };
+    let srv = Server::start();
+    let (mut a, mut b) = (srv.raw(), reference.raw());
+    let mut fill = vec!["RPUSH", "l", "a", "1", "-5", "300000", "", "99999999999", "hello world"];
+    let many: Vec<String> = (0..2000).map(|i| format!("item-{i}")).collect();
+    fill.extend(many.iter().map(|s| s.as_str()));
+    for (plain, name) in [(false, "packed"), (true, "plain")] {
+        for c in [&mut a, &mut b] {
+            r(c, &["DEL", "l", "l2"]);
+            r(
+                c,
+                &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", if plain { "5b" } else { "0" }],
+            );
+            r(c, &fill);
+        }
+        let digest = r(&mut b, &["DEBUG", "DIGEST-VALUE", "l"]);
+        assert_eq!(r(&mut a, &["DEBUG", "DIGEST-VALUE", "l"]), digest, "{name}");
+        let whole = r(&mut b, &["LRANGE", "l", "0", "-1"]);
+        for dir in 0..2 {
+            let (from, to) = if dir == 0 { (&mut a, &mut b) } else { (&mut b, &mut a) };
+            let payload = from.cmd(&[b"DUMP", b"l"]);
+            let start = payload.iter().position(|&c| c == b'\n').unwrap_or(0) + 1;
+            let blob = &payload[start..payload.len() - 2];
+            assert_eq!(to.cmd(&[b"RESTORE", b"l2", b"0", blob]), b"+OK\r\n", "{name}");
+            assert_eq!(r(to, &["LRANGE", "l2", "0", "-1"]), whole, "{name}");
+            r(to, &["DEL", "l2"]);
+        }
+    }
+    r(&mut a, &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "0"]);
+}

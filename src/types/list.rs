@@ -19,12 +19,19 @@
 //! small lists only arrived in 7.2), so this type does too.
 
 use super::Collection;
+use crate::persistence::listpack;
 use crate::persistence::rdb::{self, Reader, Writer};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 
 /// Elements at least this long get a node of their own (`DEBUG QUICKLIST-PACKED-THRESHOLD`).
-pub static PACKED_THRESHOLD: AtomicUsize = AtomicUsize::new(1 << 30);
+fn packed_threshold() -> usize {
+    crate::commands::debug::QUICKLIST_PACKED_THRESHOLD.load(Relaxed) as usize
+}
+
+/// Quicklist node containers in RDB (`QUICKLIST_NODE_CONTAINER_*`).
+const CONTAINER_PLAIN: u64 = 1;
+const CONTAINER_PACKED: u64 = 2;
 
 /// Redis's `SIZE_SAFETY_LIMIT`: a count-bounded node never grows past this many bytes.
 const SIZE_SAFETY_LIMIT: usize = 8192;
@@ -142,13 +149,13 @@ impl Node {
         Node {
             buf: encode(v),
             count: 1,
-            plain: v.len() >= PACKED_THRESHOLD.load(Relaxed),
+            plain: v.len() >= packed_threshold(),
         }
     }
 
     /// Whether an element of `len` bytes may be added (Redis's `_quicklistNodeAllowInsert`).
     fn allows(&self, len: usize, fill: i64) -> bool {
-        if self.plain || len >= PACKED_THRESHOLD.load(Relaxed) {
+        if self.plain || len >= packed_threshold() {
             return false;
         }
         fits(self.buf.len() + entry_size(len), self.count as usize + 1, fill)
@@ -432,7 +439,7 @@ impl List {
         let (ni, off) = self.locate(idx);
         let ql = &mut *self.0;
         ql.len += 1;
-        let large = v.len() >= PACKED_THRESHOLD.load(Relaxed);
+        let large = v.len() >= packed_threshold();
         // At a node boundary, appending to the previous node keeps nodes full.
         if off == 0 && ni > 0 && ql.nodes[ni - 1].allows(v.len(), fill) {
             let p = &mut ql.nodes[ni - 1];
@@ -488,7 +495,7 @@ impl List {
         }
         let (ni, off) = self.locate(idx);
         let node = &mut self.0.nodes[ni];
-        let threshold = PACKED_THRESHOLD.load(Relaxed);
+        let threshold = packed_threshold();
         if !node.plain && v.len() < threshold {
             let pos = node.offset_of(off);
             let span = node.span_at(pos);
@@ -601,6 +608,17 @@ impl List {
         l
     }
 
+    /// Appends an element as a plain node of its own (an RDB plain container), whatever its size.
+    fn push_plain(&mut self, v: &[u8]) {
+        let ql = &mut *self.0;
+        ql.len += 1;
+        ql.nodes.push_back(Node {
+            buf: encode(v),
+            count: 1,
+            plain: true,
+        });
+    }
+
     /// Number of nodes (DEBUG / tests).
     pub fn node_count(&self) -> usize {
         self.0.nodes.len()
@@ -628,31 +646,73 @@ impl Collection for List {
     }
 
     fn rdb_type(&self) -> u8 {
-        rdb::types::LIST
+        rdb::types::LIST_QUICKLIST_2
     }
 
+    /// `RDB_TYPE_LIST_QUICKLIST_2`: the node count, then per node its container (2 = packed
+    /// listpack, 1 = plain element) and the blob. Node boundaries are ours; any valid split
+    /// loads in Redis.
     fn rdb_save(&self, w: &mut Writer) {
-        w.len(self.len() as u64);
-        for i in self.iter() {
-            w.string(i);
+        let ql = &*self.0;
+        w.len(ql.nodes.len() as u64);
+        for n in &ql.nodes {
+            if n.plain {
+                w.len(CONTAINER_PLAIN);
+                w.string(n.iter().next().unwrap_or_default());
+            } else {
+                w.len(CONTAINER_PACKED);
+                w.string(&listpack::encode(n.iter()));
+            }
         }
     }
 
     fn rdb_load(t: u8, r: &mut Reader) -> rdb::Result<Self> {
+        let mut l = List::new();
         match t {
             rdb::types::LIST => {
                 let n = r.count()?;
-                let mut l = List::new();
                 for _ in 0..n {
                     l.push(End::Right, &r.string()?);
                 }
-                if l.is_empty() {
-                    return Err(rdb::RdbError::Corrupt("empty list"));
-                }
-                Ok(l)
             }
-            _ => Err(rdb::RdbError::Unsupported(t)),
+            rdb::types::LIST_ZIPLIST => {
+                let blob = r.string()?;
+                for e in listpack::ziplist_decode(&blob)? {
+                    l.push(End::Right, &e.to_bytes());
+                }
+            }
+            rdb::types::LIST_QUICKLIST | rdb::types::LIST_QUICKLIST_2 => {
+                let nodes = r.count()?;
+                for _ in 0..nodes {
+                    let container = if t == rdb::types::LIST_QUICKLIST_2 {
+                        r.len()?
+                    } else {
+                        CONTAINER_PACKED
+                    };
+                    let blob = r.string()?;
+                    match container {
+                        CONTAINER_PLAIN => l.push_plain(&blob),
+                        CONTAINER_PACKED => {
+                            let entries = if t == rdb::types::LIST_QUICKLIST_2 {
+                                listpack::decode(&blob)?
+                            } else {
+                                listpack::ziplist_decode(&blob)?
+                            };
+                            for e in entries {
+                                l.push(End::Right, &e.to_bytes());
+                            }
+                        }
+                        _ => return Err(rdb::RdbError::Corrupt("quicklist container")),
+                    }
+                }
+            }
+            _ => return Err(rdb::RdbError::Unsupported(t)),
         }
+        // Redis refuses an empty list (`emptykey`): a key never holds one.
+        if l.is_empty() {
+            return Err(rdb::RdbError::Corrupt("empty list"));
+        }
+        Ok(l)
     }
 
     fn digest(&self, digest: &mut [u8; 20]) {
