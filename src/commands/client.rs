@@ -468,7 +468,7 @@ fn client_trackinginfo(ctx: &mut Ctx, _args: &[&[u8]]) {
     out.array(0);
 }
 
-/// No command blocks yet, so there is never a client to unblock.
+/// Unblocks a client blocked in BLPOP and friends, as if it timed out or with an error.
 fn client_unblock(ctx: &mut Ctx, args: &[&[u8]]) {
     if args.len() > 4 {
         ctx.out.syntax_error();
@@ -478,9 +478,11 @@ fn client_unblock(ctx: &mut Ctx, args: &[&[u8]]) {
         ctx.out.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
         return;
     }
-    if crate::util::num::parse_i64(args[2]).is_none() {
+    let Some(id) = crate::util::num::parse_i64(args[2]) else {
         ctx.out.not_integer();
         return;
-    }
-    ctx.out.int(0);
+    };
+    let error = args.len() == 4 && args[3].eq_ignore_ascii_case(b"error");
+    let done = u64::try_from(id).is_ok_and(|id| ctx.srv.blocking.unblock(id, error));
+    ctx.out.int(done as i64);
 }

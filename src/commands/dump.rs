@@ -123,6 +123,7 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) {
     }
     shard.put_entry(key, entry);
     drop(shard);
+    crate::server::blocking::signal(ctx.srv, ctx.client.db, key);
     ctx.dirty(1);
     ctx.out.ok();
 }

@@ -246,6 +246,7 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) {
     // The target's own TTL must not survive: put_entry replaces the whole entry.
     locked.shard(dst).put_entry(dst, entry);
     drop(locked);
+    crate::server::blocking::signal(ctx.srv, ctx.client.db, dst);
     ctx.dirty(1);
     if nx {
         ctx.out.int(1);
@@ -293,6 +294,7 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) {
     }
     dst.put_entry(newkey, copy);
     drop(locked);
+    crate::server::blocking::signal(ctx.srv, dst_db, newkey);
     ctx.dirty(1);
     ctx.out.int(1);
 }
@@ -320,6 +322,7 @@ fn move_cmd(ctx: &mut Ctx, args: &[&[u8]]) {
     };
     locked.shard(dst_db, &k).put_entry(&k, entry);
     drop(locked);
+    crate::server::blocking::signal(ctx.srv, dst_db, key);
     ctx.dirty(1);
     ctx.out.int(1);
 }
@@ -332,6 +335,9 @@ fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) {
         return;
     };
     ctx.srv.keyspace.swap_dbs(a, b);
+    // Clients blocked on keys of either database may now find data (Redis's scanDatabaseForReadyKeys).
+    crate::server::blocking::signal_db(ctx.srv, a);
+    crate::server::blocking::signal_db(ctx.srv, b);
     ctx.dirty(1);
     ctx.out.ok();
 }

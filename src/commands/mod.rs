@@ -16,6 +16,7 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod introspection;
 pub mod keys;
+pub mod lists;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -383,6 +384,7 @@ fn families() -> Vec<&'static [CommandDef]> {
         strings::COMMANDS,
         bitmaps::COMMANDS,
         keys::COMMANDS,
+        lists::COMMANDS,
         expire::COMMANDS,
         dump::COMMANDS,
         hyperloglog::COMMANDS,

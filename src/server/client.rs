@@ -323,6 +323,8 @@ pub struct Client {
     pub worker: usize,
     /// Set while the command being executed runs inside EXEC (affects a few replies).
     pub in_exec: bool,
+    /// Set while blocked in BLPOP and friends (see `server::blocking`).
+    pub blocked: Option<Arc<super::blocking::Waiter>>,
 }
 
 impl Client {
@@ -336,6 +338,7 @@ impl Client {
             handle,
             worker,
             in_exec: false,
+            blocked: None,
         }
     }
 

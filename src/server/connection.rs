@@ -80,6 +80,7 @@ async fn serve(srv: Arc<Server>, stream: TcpStream, worker: usize) {
     if let Ok(fd) = unsafe { AsyncFd::register(stream) } {
         run_connection(&srv, fd, &mut client).await;
     }
+    super::blocking::disconnect(&srv, &mut client);
     super::monitor::remove(&srv, id);
     srv.clients.remove(id);
 }
@@ -116,9 +117,11 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
     let mut blocked: Option<BlockedCount> = None;
     loop {
         // Wait for input, or for another thread to wake us (CLIENT KILL, MONITOR output...).
+        // A blocked client (BLPOP...) also wakes at its timeout.
+        let deadline = super::blocking::deadline(client);
         let readable = match paused {
             None => {
-                std::future::poll_fn(|cx| {
+                let wait = std::future::poll_fn(|cx| {
                     if handle.take_signal() {
                         return std::task::Poll::Ready(None);
                     }
@@ -128,8 +131,11 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
                         return std::task::Poll::Ready(None);
                     }
                     fd.poll_read_ready(cx).map(Some)
-                })
-                .await
+                });
+                match deadline {
+                    None => wait.await,
+                    Some(at) => tokio::time::timeout_at(at, wait).await.unwrap_or(None),
+                }
             }
             Some(ms) => {
                 tokio::time::sleep(std::time::Duration::from_millis(ms.clamp(1, 20))).await;
@@ -175,20 +181,28 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
                 Err(_) => return,
             }
         }
-        if had_input || paused.is_some() {
+        // A blocked client processes nothing until it is served, unblocked or timed out; then it
+        // goes on with the requests that arrived meanwhile.
+        let mut resumed = false;
+        if client.blocked.is_some() {
+            resumed = super::blocking::check(srv, client, &mut out);
+        }
+        if (had_input || paused.is_some() || resumed) && client.blocked.is_none() {
             let (consumed, pause) = process(srv, client, &rbuf, &mut spans, &mut out);
-            // A client held by CLIENT PAUSE counts in INFO's blocked_clients, as in Redis.
-            if pause.is_none() {
-                blocked = None;
-            } else if blocked.is_none() {
-                blocked = Some(BlockedCount::new(srv));
-            }
             paused = pause;
             if consumed > 0 {
                 rbuf.drain(..consumed);
             }
             handle.qbuf.store(rbuf.len(), Relaxed);
             handle.qbuf_cap.store(rbuf.capacity(), Relaxed);
+        }
+        // Clients held by CLIENT PAUSE or blocked in BLPOP... count in INFO's blocked_clients.
+        if paused.is_none() && client.blocked.is_none() {
+            blocked = None;
+        } else if blocked.is_none() {
+            blocked = Some(BlockedCount::new(srv));
+        }
+        {
             let limit = srv.config.hot.client_query_buffer_limit.load(Relaxed) as usize;
             if rbuf.len() > limit {
                 log::warning(&format!(
@@ -261,7 +275,7 @@ fn process(
     out: &mut Reply,
 ) -> (usize, Option<u64>) {
     let mut pos = 0;
-    while pos < buf.len() && !client.close_after_reply {
+    while pos < buf.len() && !client.close_after_reply && client.blocked.is_none() {
         let limits = Limits {
             max_bulk_len: srv.config.hot.proto_max_bulk_len.load(Relaxed),
             unauthenticated: !client.authenticated,

@@ -130,6 +130,11 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
             now_ms,
         };
         (cmd.def.handler)(&mut ctx, argv);
+        // Clients blocked on keys this command made ready are served now, before its reply
+        // leaves (Redis's handleClientsBlockedOnKeys after call()).
+        if super::blocking::has_ready() {
+            super::blocking::serve_ready(srv);
+        }
     }
     let elapsed_ns = (super::unix_ns() - start_ns).max(0) as u64;
     let us = elapsed_ns / 1000;

@@ -4,6 +4,7 @@
 //! `threads` workers; each worker is a single-threaded tokio runtime that owns its connections
 //! and executes their commands itself. A cron thread runs periodic work.
 
+pub mod blocking;
 pub mod client;
 pub mod config;
 pub mod config_table;
@@ -119,6 +120,8 @@ pub struct Server {
     pub me: std::sync::OnceLock<std::sync::Weak<Server>>,
     pub executable: String,
     pub config_file: Option<String>,
+    /// Clients blocked in BLPOP and friends.
+    pub blocking: blocking::Registry,
 }
 
 impl Server {
@@ -349,6 +352,7 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         me: std::sync::OnceLock::new(),
         executable,
         config_file,
+        blocking: Default::default(),
         config: cfg,
     });
     // The banner line the Redis test suite waits for (` PID: <pid>`), then the start-up log.

@@ -1,50 +1,831 @@
-//! The list type. Placeholder until its family lands: no command creates one yet.
+//! The list type (Redis's `t_list.c` over `quicklist.c`).
+//!
+//! A list is a deque of *nodes*, each a small packed byte buffer holding several elements, like
+//! Redis's quicklist of listpacks. Packing keeps memory low (no allocation and no pointer per
+//! element: a 16-byte element costs 18 bytes plus its share of the node's spare capacity) while
+//! both ends stay O(1) and an index costs a walk over node counts plus a scan inside one node.
+//!
+//! An element inside a node is `varint(len) bytes backlen`, where `backlen` is the same varint
+//! written in reverse byte order, so a node can be walked from either end (the tail of a node is
+//! found without scanning it, which makes RPOP O(1)). Integers are kept as their text: replies
+//! return exactly the bytes that were pushed.
+//!
+//! Node size follows `list-max-listpack-size` as Redis's `_quicklistNodeAllowInsert` does: a
+//! negative value bounds the bytes per node (-1 = 4 KB … -5 = 64 KB), a positive value bounds the
+//! element count (and 8 KB of bytes). An element of at least the *packed threshold* (1 GB unless
+//! `DEBUG QUICKLIST-PACKED-THRESHOLD` lowers it) gets a node of its own, a "plain" node.
+//!
+//! Redis 7.0 reports every list as `quicklist` in OBJECT ENCODING (the `listpack` encoding for
+//! small lists only arrived in 7.2), so this type does too.
 
 use super::Collection;
+use crate::persistence::listpack;
 use crate::persistence::rdb::{self, Reader, Writer};
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering::Relaxed;
 
-/// A list value (at most 16 bytes, see `types`).
-pub struct List {
-    items: Box<[Box<[u8]>]>,
+/// Elements at least this long get a node of their own (`DEBUG QUICKLIST-PACKED-THRESHOLD`).
+fn packed_threshold() -> usize {
+    crate::commands::debug::QUICKLIST_PACKED_THRESHOLD.load(Relaxed) as usize
+}
+
+/// Quicklist node containers in RDB (`QUICKLIST_NODE_CONTAINER_*`).
+const CONTAINER_PLAIN: u64 = 1;
+const CONTAINER_PACKED: u64 = 2;
+
+/// Redis's `SIZE_SAFETY_LIMIT`: a count-bounded node never grows past this many bytes.
+const SIZE_SAFETY_LIMIT: usize = 8192;
+/// Byte bounds for `list-max-listpack-size` -1 … -5.
+const OPTIMIZATION_LEVEL: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
+
+/// A list value (16 bytes at most, see `types`).
+pub struct List(Box<Quicklist>);
+
+#[derive(Clone, Default)]
+struct Quicklist {
+    nodes: VecDeque<Node>,
+    len: usize,
+}
+
+/// One packed node: `count` elements encoded back to back in `buf`.
+#[derive(Clone, Default)]
+struct Node {
+    buf: Vec<u8>,
+    count: u32,
+    /// Holds one element at least as long as the packed threshold; never merged into.
+    plain: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Element encoding
+// ---------------------------------------------------------------------------------------------
+
+fn varint_len(mut n: usize) -> usize {
+    let mut k = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        k += 1;
+    }
+    k
+}
+
+/// Bytes an element of `len` bytes takes in a node.
+fn entry_size(len: usize) -> usize {
+    2 * varint_len(len) + len
+}
+
+fn encode_into(out: &mut Vec<u8>, v: &[u8]) {
+    let mut tmp = [0u8; 10];
+    let mut k = 0;
+    let mut n = v.len();
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            tmp[k] = b;
+            k += 1;
+            break;
+        }
+        tmp[k] = b | 0x80;
+        k += 1;
+    }
+    out.extend_from_slice(&tmp[..k]);
+    out.extend_from_slice(v);
+    out.extend(tmp[..k].iter().rev());
+}
+
+fn encode(v: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(entry_size(v.len()));
+    encode_into(&mut out, v);
+    out
+}
+
+/// Reads the element starting at `pos`: (data start, data length, next element position).
+/// The buffer was written by this module, so it is well formed.
+#[inline]
+fn read_fwd(buf: &[u8], pos: usize) -> (usize, usize, usize) {
+    let mut n = 0usize;
+    let mut shift = 0;
+    let mut p = pos;
+    loop {
+        let b = buf[p];
+        p += 1;
+        n |= ((b & 0x7f) as usize) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+    }
+    let k = p - pos;
+    (p, n, p + n + k)
+}
+
+/// Reads the element ending at `end`: (element start position, data start, data length).
+#[inline]
+fn read_back(buf: &[u8], end: usize) -> (usize, usize, usize) {
+    let mut n = 0usize;
+    let mut shift = 0;
+    let mut p = end;
+    loop {
+        p -= 1;
+        let b = buf[p];
+        n |= ((b & 0x7f) as usize) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+    }
+    let k = end - p;
+    let data = p - n;
+    (data - k, data, n)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nodes
+// ---------------------------------------------------------------------------------------------
+
+impl Node {
+    fn with(v: &[u8]) -> Node {
+        Node {
+            buf: encode(v),
+            count: 1,
+            plain: v.len() >= packed_threshold(),
+        }
+    }
+
+    /// Whether an element of `len` bytes may be added (Redis's `_quicklistNodeAllowInsert`).
+    fn allows(&self, len: usize, fill: i64) -> bool {
+        if self.plain || len >= packed_threshold() {
+            return false;
+        }
+        fits(self.buf.len() + entry_size(len), self.count as usize + 1, fill)
+    }
+
+    /// Byte offset of element `i` (walking from the nearer end).
+    fn offset_of(&self, i: usize) -> usize {
+        let count = self.count as usize;
+        if i <= count / 2 {
+            let mut pos = 0;
+            for _ in 0..i {
+                pos = read_fwd(&self.buf, pos).2;
+            }
+            pos
+        } else {
+            let mut end = self.buf.len();
+            for _ in i..count {
+                end = read_back(&self.buf, end).0;
+            }
+            end
+        }
+    }
+
+    fn get(&self, i: usize) -> &[u8] {
+        let pos = self.offset_of(i);
+        let (d, n, _) = read_fwd(&self.buf, pos);
+        &self.buf[d..d + n]
+    }
+
+    fn iter(&self) -> NodeIter<'_> {
+        NodeIter {
+            buf: &self.buf,
+            pos: 0,
+            end: self.buf.len(),
+        }
+    }
+
+    /// Byte range of the element at `pos`.
+    fn span_at(&self, pos: usize) -> std::ops::Range<usize> {
+        pos..read_fwd(&self.buf, pos).2
+    }
+
+    /// Splits at element `i`: self keeps `[0, i)`, the returned node holds the rest.
+    fn split_off(&mut self, i: usize) -> Node {
+        let pos = self.offset_of(i);
+        let rest = self.buf.split_off(pos);
+        let n = Node {
+            buf: rest,
+            count: self.count - i as u32,
+            plain: self.plain,
+        };
+        self.count = i as u32;
+        self.buf.shrink_to_fit();
+        n
+    }
+}
+
+/// Whether a node of `bytes` bytes and `count` elements is within `list-max-listpack-size`.
+fn fits(bytes: usize, count: usize, fill: i64) -> bool {
+    if fill < 0 {
+        let lvl = (-(fill + 1)) as usize;
+        if lvl < OPTIMIZATION_LEVEL.len() && bytes <= OPTIMIZATION_LEVEL[lvl] {
+            return true;
+        }
+    }
+    bytes <= SIZE_SAFETY_LIMIT && (count as i64) <= fill
+}
+
+fn fill() -> i64 {
+    crate::types::LIMITS.list_max_listpack_size.load(Relaxed)
+}
+
+/// Walks a node's elements from both ends.
+struct NodeIter<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    end: usize,
+}
+
+impl<'a> Iterator for NodeIter<'a> {
+    type Item = &'a [u8];
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.pos >= self.end {
+            return None;
+        }
+        let (d, n, next) = read_fwd(self.buf, self.pos);
+        self.pos = next;
+        Some(&self.buf[d..d + n])
+    }
+}
+
+impl<'a> DoubleEndedIterator for NodeIter<'a> {
+    #[inline]
+    fn next_back(&mut self) -> Option<&'a [u8]> {
+        if self.pos >= self.end {
+            return None;
+        }
+        let (start, d, n) = read_back(self.buf, self.end);
+        self.end = start;
+        Some(&self.buf[d..d + n])
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The list
+// ---------------------------------------------------------------------------------------------
+
+/// Which end of a list (LEFT = head, RIGHT = tail).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum End {
+    Left,
+    Right,
+}
+
+impl End {
+    /// Parses LEFT / RIGHT (any case).
+    pub fn parse(arg: &[u8]) -> Option<End> {
+        if arg.eq_ignore_ascii_case(b"left") {
+            Some(End::Left)
+        } else if arg.eq_ignore_ascii_case(b"right") {
+            Some(End::Right)
+        } else {
+            None
+        }
+    }
+}
+
+impl Default for List {
+    fn default() -> Self {
+        List::new()
+    }
+}
+
+impl List {
+    pub fn new() -> List {
+        List(Box::default())
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.len == 0
+    }
+
+    /// Adds an element at one end.
+    pub fn push(&mut self, end: End, v: &[u8]) {
+        let fill = fill();
+        let ql = &mut *self.0;
+        ql.len += 1;
+        match end {
+            End::Right => {
+                if let Some(n) = ql.nodes.back_mut() {
+                    if n.allows(v.len(), fill) {
+                        encode_into(&mut n.buf, v);
+                        n.count += 1;
+                        return;
+                    }
+                    n.buf.shrink_to_fit();
+                }
+                ql.nodes.push_back(Node::with(v));
+            }
+            End::Left => {
+                if let Some(n) = ql.nodes.front_mut() {
+                    if n.allows(v.len(), fill) {
+                        let e = encode(v);
+                        n.buf.splice(0..0, e);
+                        n.count += 1;
+                        return;
+                    }
+                    n.buf.shrink_to_fit();
+                }
+                ql.nodes.push_front(Node::with(v));
+            }
+        }
+    }
+
+    /// Removes and returns the element at one end.
+    pub fn pop(&mut self, end: End) -> Option<Vec<u8>> {
+        let ql = &mut *self.0;
+        let (node, idx) = match end {
+            End::Left => (ql.nodes.front_mut()?, 0),
+            End::Right => {
+                let i = ql.nodes.len() - 1;
+                (ql.nodes.back_mut()?, i)
+            }
+        };
+        let v = match end {
+            End::Left => {
+                let (d, n, next) = read_fwd(&node.buf, 0);
+                let v = node.buf[d..d + n].to_vec();
+                node.buf.drain(..next);
+                v
+            }
+            End::Right => {
+                let (start, d, n) = read_back(&node.buf, node.buf.len());
+                let v = node.buf[d..d + n].to_vec();
+                node.buf.truncate(start);
+                v
+            }
+        };
+        node.count -= 1;
+        if node.count == 0 {
+            ql.nodes.remove(idx);
+        }
+        ql.len -= 1;
+        Some(v)
+    }
+
+    /// Node and position inside it of element `idx` (< len).
+    fn locate(&self, idx: usize) -> (usize, usize) {
+        let ql = &*self.0;
+        if idx < ql.len / 2 {
+            let mut i = idx;
+            for (ni, n) in ql.nodes.iter().enumerate() {
+                if i < n.count as usize {
+                    return (ni, i);
+                }
+                i -= n.count as usize;
+            }
+        } else {
+            let mut from_end = ql.len - idx; // >= 1
+            for (ni, n) in ql.nodes.iter().enumerate().rev() {
+                if from_end <= n.count as usize {
+                    return (ni, n.count as usize - from_end);
+                }
+                from_end -= n.count as usize;
+            }
+        }
+        (0, 0)
+    }
+
+    /// Resolves a Redis index (negative counts from the tail) to a position, if in range.
+    pub fn resolve(&self, index: i64) -> Option<usize> {
+        let len = self.len() as i64;
+        let i = if index < 0 { len + index } else { index };
+        (0..len).contains(&i).then_some(i as usize)
+    }
+
+    /// The element at `idx` (< len).
+    pub fn get(&self, idx: usize) -> Option<&[u8]> {
+        if idx >= self.len() {
+            return None;
+        }
+        let (ni, off) = self.locate(idx);
+        Some(self.0.nodes[ni].get(off))
+    }
+
+    /// Every element, head to tail (reversible).
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &[u8]> + '_ {
+        self.0.nodes.iter().flat_map(|n| n.iter())
+    }
+
+    /// `count` elements from position `start`, head to tail.
+    pub fn range(&self, start: usize, count: usize) -> impl Iterator<Item = &[u8]> + '_ {
+        let (ni, off) = if start < self.len() {
+            self.locate(start)
+        } else {
+            (self.0.nodes.len(), 0)
+        };
+        self.0
+            .nodes
+            .iter()
+            .skip(ni)
+            .enumerate()
+            .flat_map(move |(k, n)| n.iter().skip(if k == 0 { off } else { 0 }))
+            .take(count)
+    }
+
+    /// Inserts `v` so it becomes element `idx` (0..=len).
+    pub fn insert(&mut self, idx: usize, v: &[u8]) {
+        if idx == 0 {
+            return self.push(End::Left, v);
+        }
+        if idx >= self.len() {
+            return self.push(End::Right, v);
+        }
+        let fill = fill();
+        let (ni, off) = self.locate(idx);
+        let ql = &mut *self.0;
+        ql.len += 1;
+        let large = v.len() >= packed_threshold();
+        // At a node boundary, appending to the previous node keeps nodes full.
+        if off == 0 && ni > 0 && ql.nodes[ni - 1].allows(v.len(), fill) {
+            let p = &mut ql.nodes[ni - 1];
+            encode_into(&mut p.buf, v);
+            p.count += 1;
+            return;
+        }
+        if large || ql.nodes[ni].plain {
+            // A plain element (or an insert next to one) gets a node of its own.
+            let at = if off == 0 {
+                ni
+            } else {
+                let rest = ql.nodes[ni].split_off(off);
+                ql.nodes.insert(ni + 1, rest);
+                ni + 1
+            };
+            ql.nodes.insert(at, Node::with(v));
+            return;
+        }
+        let node = &mut ql.nodes[ni];
+        let pos = node.offset_of(off);
+        node.buf.splice(pos..pos, encode(v));
+        node.count += 1;
+        if !fits(node.buf.len(), node.count as usize, fill) && node.count > 1 {
+            let half = node.count as usize / 2;
+            let rest = node.split_off(half);
+            ql.nodes.insert(ni + 1, rest);
+        }
+    }
+
+    /// Removes element `idx` (< len).
+    pub fn remove(&mut self, idx: usize) {
+        if idx >= self.len() {
+            return;
+        }
+        let (ni, off) = self.locate(idx);
+        let ql = &mut *self.0;
+        let node = &mut ql.nodes[ni];
+        let pos = node.offset_of(off);
+        let span = node.span_at(pos);
+        node.buf.drain(span);
+        node.count -= 1;
+        if node.count == 0 {
+            ql.nodes.remove(ni);
+        }
+        ql.len -= 1;
+    }
+
+    /// Replaces element `idx` (< len).
+    pub fn set(&mut self, idx: usize, v: &[u8]) {
+        if idx >= self.len() {
+            return;
+        }
+        let (ni, off) = self.locate(idx);
+        let node = &mut self.0.nodes[ni];
+        let threshold = packed_threshold();
+        if !node.plain && v.len() < threshold {
+            let pos = node.offset_of(off);
+            let span = node.span_at(pos);
+            let new_bytes = node.buf.len() - span.len() + entry_size(v.len());
+            if node.count == 1 || fits(new_bytes, node.count as usize, fill()) {
+                node.buf.splice(span, encode(v));
+                return;
+            }
+        } else if node.plain && node.count == 1 {
+            *node = Node::with(v);
+            return;
+        }
+        self.remove(idx);
+        self.insert(idx, v);
+    }
+
+    /// Drops `n` elements from one end (LTRIM).
+    pub fn trim(&mut self, end: End, mut n: usize) {
+        let ql = &mut *self.0;
+        n = n.min(ql.len);
+        ql.len -= n;
+        while n > 0 {
+            let node = match end {
+                End::Left => ql.nodes.front_mut(),
+                End::Right => ql.nodes.back_mut(),
+            };
+            let Some(node) = node else { break };
+            let c = node.count as usize;
+            if c <= n {
+                n -= c;
+                match end {
+                    End::Left => ql.nodes.pop_front(),
+                    End::Right => ql.nodes.pop_back(),
+                };
+                continue;
+            }
+            match end {
+                End::Left => {
+                    let pos = node.offset_of(n);
+                    node.buf.drain(..pos);
+                }
+                End::Right => {
+                    let pos = node.offset_of(c - n);
+                    node.buf.truncate(pos);
+                }
+            }
+            node.count -= n as u32;
+            node.buf.shrink_to_fit();
+            n = 0;
+        }
+    }
+
+    /// Removes up to `limit` elements equal to `v` (0 = all), from the tail when `from_tail`
+    /// (LREM). Returns how many were removed.
+    pub fn remove_matching(&mut self, v: &[u8], limit: usize, from_tail: bool) -> usize {
+        let ql = &mut *self.0;
+        let mut removed = 0;
+        let order: Vec<usize> = if from_tail {
+            (0..ql.nodes.len()).rev().collect()
+        } else {
+            (0..ql.nodes.len()).collect()
+        };
+        for ni in order {
+            if limit != 0 && removed >= limit {
+                break;
+            }
+            let node = &mut ql.nodes[ni];
+            // Spans of the matching elements, in the direction of the scan.
+            let mut spans = Vec::new();
+            let mut pos = 0;
+            while pos < node.buf.len() {
+                let (d, n, next) = read_fwd(&node.buf, pos);
+                if &node.buf[d..d + n] == v {
+                    spans.push(pos..next);
+                }
+                pos = next;
+            }
+            if from_tail {
+                spans.reverse();
+            }
+            if limit != 0 {
+                spans.truncate(limit - removed);
+            }
+            if spans.is_empty() {
+                continue;
+            }
+            removed += spans.len();
+            spans.sort_by_key(|s| s.start);
+            let mut buf = Vec::with_capacity(node.buf.len());
+            let mut last = 0;
+            for s in &spans {
+                buf.extend_from_slice(&node.buf[last..s.start]);
+                last = s.end;
+            }
+            buf.extend_from_slice(&node.buf[last..]);
+            node.buf = buf;
+            node.count -= spans.len() as u32;
+        }
+        ql.nodes.retain(|n| n.count > 0);
+        ql.len -= removed;
+        removed
+    }
+
+    /// Builds a list from elements in order.
+    pub fn from_items<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> List {
+        let mut l = List::new();
+        for i in items {
+            l.push(End::Right, i);
+        }
+        l
+    }
+
+    /// Appends an element as a plain node of its own (an RDB plain container), whatever its size.
+    fn push_plain(&mut self, v: &[u8]) {
+        let ql = &mut *self.0;
+        ql.len += 1;
+        ql.nodes.push_back(Node {
+            buf: encode(v),
+            count: 1,
+            plain: true,
+        });
+    }
+
+    /// Number of nodes (DEBUG / tests).
+    pub fn node_count(&self) -> usize {
+        self.0.nodes.len()
+    }
 }
 
 impl Collection for List {
     fn len(&self) -> usize {
-        self.items.len()
+        self.0.len
     }
 
     fn encoding(&self) -> &'static str {
-        "list"
+        "quicklist"
     }
 
     fn memory(&self) -> usize {
-        self.items.iter().map(|i| i.len() + 16).sum()
+        let ql = &*self.0;
+        std::mem::size_of::<Quicklist>()
+            + ql.nodes.capacity() * std::mem::size_of::<Node>()
+            + ql.nodes.iter().map(|n| n.buf.capacity()).sum::<usize>()
     }
 
     fn duplicate(&self) -> Self {
-        List {
-            items: self.items.clone(),
-        }
+        List(self.0.clone())
     }
 
     fn rdb_type(&self) -> u8 {
-        1
+        rdb::types::LIST_QUICKLIST_2
     }
 
+    /// `RDB_TYPE_LIST_QUICKLIST_2`: the node count, then per node its container (2 = packed
+    /// listpack, 1 = plain element) and the blob. Node boundaries are ours; any valid split
+    /// loads in Redis.
     fn rdb_save(&self, w: &mut Writer) {
-        w.len(self.items.len() as u64);
-        for i in self.items.iter() {
-            w.string(i);
+        let ql = &*self.0;
+        w.len(ql.nodes.len() as u64);
+        for n in &ql.nodes {
+            if n.plain {
+                w.len(CONTAINER_PLAIN);
+                w.string(n.iter().next().unwrap_or_default());
+            } else {
+                w.len(CONTAINER_PACKED);
+                w.string(&listpack::encode(n.iter()));
+            }
         }
     }
 
-    fn rdb_load(t: u8, _r: &mut Reader) -> rdb::Result<Self> {
-        Err(rdb::RdbError::Unsupported(t))
+    fn rdb_load(t: u8, r: &mut Reader) -> rdb::Result<Self> {
+        let mut l = List::new();
+        match t {
+            rdb::types::LIST => {
+                let n = r.count()?;
+                for _ in 0..n {
+                    l.push(End::Right, &r.string()?);
+                }
+            }
+            rdb::types::LIST_ZIPLIST => {
+                let blob = r.string()?;
+                for e in listpack::ziplist_decode(&blob)? {
+                    l.push(End::Right, &e.to_bytes());
+                }
+            }
+            rdb::types::LIST_QUICKLIST | rdb::types::LIST_QUICKLIST_2 => {
+                let nodes = r.count()?;
+                for _ in 0..nodes {
+                    let container = if t == rdb::types::LIST_QUICKLIST_2 {
+                        r.len()?
+                    } else {
+                        CONTAINER_PACKED
+                    };
+                    let blob = r.string()?;
+                    match container {
+                        CONTAINER_PLAIN => l.push_plain(&blob),
+                        CONTAINER_PACKED => {
+                            let entries = if t == rdb::types::LIST_QUICKLIST_2 {
+                                listpack::decode(&blob)?
+                            } else {
+                                listpack::ziplist_decode(&blob)?
+                            };
+                            for e in entries {
+                                l.push(End::Right, &e.to_bytes());
+                            }
+                        }
+                        _ => return Err(rdb::RdbError::Corrupt("quicklist container")),
+                    }
+                }
+            }
+            _ => return Err(rdb::RdbError::Unsupported(t)),
+        }
+        // Redis refuses an empty list (`emptykey`): a key never holds one.
+        if l.is_empty() {
+            return Err(rdb::RdbError::Corrupt("empty list"));
+        }
+        Ok(l)
     }
 
     fn digest(&self, digest: &mut [u8; 20]) {
-        for i in self.items.iter() {
+        for i in self.iter() {
             crate::util::digest::mix_digest(digest, i);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(l: &List) -> Vec<Vec<u8>> {
+        l.iter().map(|x| x.to_vec()).collect()
+    }
+
+    #[test]
+    fn size_is_small() {
+        assert!(std::mem::size_of::<List>() <= 16);
+    }
+
+    #[test]
+    fn matches_a_vecdeque_model() {
+        // A deterministic pseudo-random walk over every operation against a VecDeque model.
+        let mut seed = 12345u64;
+        let mut rnd = |m: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % m as u64) as usize
+        };
+        let mut l = List::new();
+        let mut m: VecDeque<Vec<u8>> = VecDeque::new();
+        for step in 0..20000 {
+            let v: Vec<u8> = if rnd(10) == 0 {
+                vec![b'x'; rnd(300)]
+            } else {
+                format!("{}", rnd(50)).into_bytes()
+            };
+            match rnd(9) {
+                0 | 1 => {
+                    l.push(End::Left, &v);
+                    m.push_front(v);
+                }
+                2 | 3 => {
+                    l.push(End::Right, &v);
+                    m.push_back(v);
+                }
+                4 => assert_eq!(l.pop(End::Left), m.pop_front()),
+                5 => assert_eq!(l.pop(End::Right), m.pop_back()),
+                6 => {
+                    let i = rnd(m.len() + 1);
+                    l.insert(i, &v);
+                    m.insert(i, v);
+                }
+                7 if !m.is_empty() => {
+                    let i = rnd(m.len());
+                    if rnd(2) == 0 {
+                        l.set(i, &v);
+                        m[i] = v;
+                    } else {
+                        l.remove(i);
+                        m.remove(i);
+                    }
+                }
+                8 if !m.is_empty() && step % 7 == 0 => {
+                    let n = rnd(3);
+                    let tail = rnd(2) == 0;
+                    let got = l.remove_matching(&v, n, tail);
+                    let mut idx: Vec<usize> = (0..m.len()).filter(|&i| m[i] == v).collect();
+                    if tail {
+                        idx.reverse();
+                    }
+                    if n != 0 {
+                        idx.truncate(n);
+                    }
+                    assert_eq!(got, idx.len());
+                    idx.sort_unstable();
+                    for i in idx.into_iter().rev() {
+                        m.remove(i);
+                    }
+                }
+                _ => {}
+            }
+            assert_eq!(l.len(), m.len());
+            if step % 97 == 0 {
+                assert_eq!(collect(&l), m.iter().cloned().collect::<Vec<_>>());
+                let rev: Vec<Vec<u8>> = l.iter().rev().map(|x| x.to_vec()).collect();
+                assert_eq!(rev, m.iter().rev().cloned().collect::<Vec<_>>());
+                if !m.is_empty() {
+                    let i = rnd(m.len());
+                    assert_eq!(l.get(i), Some(&m[i][..]));
+                    let got: Vec<Vec<u8>> = l.range(i, 5).map(|x| x.to_vec()).collect();
+                    assert_eq!(got, m.iter().skip(i).take(5).cloned().collect::<Vec<_>>());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn trim_both_ends() {
+        let mut l = List::from_items(
+            (0..1000)
+                .map(|i| format!("{i}"))
+                .collect::<Vec<_>>()
+                .iter()
+                .map(|s| s.as_bytes()),
+        );
+        l.trim(End::Left, 10);
+        l.trim(End::Right, 500);
+        assert_eq!(l.len(), 490);
+        assert_eq!(l.get(0), Some(&b"10"[..]));
+        assert_eq!(l.get(489), Some(&b"499"[..]));
     }
 }
