@@ -266,8 +266,10 @@ fn restore_errors() {
     );
     check(&mut r, &[b"RESTORE", b"k", b"0", &payload(b"\x00\xc7")], bad);
     check(&mut r, &[b"RESTORE", b"k", b"0", &payload(b"\x63\x01a")], bad);
-    // Types this server does not hold yet.
-    check(&mut r, &[b"RESTORE", b"k", b"0", &payload(b"\x02\x01\x01a")], bad);
+    // A set that claims two members but holds one, and a type this server does not hold yet
+    // (a stream).
+    check(&mut r, &[b"RESTORE", b"k", b"0", &payload(b"\x02\x02\x01a")], bad);
+    check(&mut r, &[b"RESTORE", b"k", b"0", &payload(b"\x13\x00")], bad);
     check(&mut r, &[b"EXISTS", b"k"], ":0\r\n");
     // With checksum validation off, a wrong CRC is accepted.
     check(&mut r, &[b"DEBUG", b"SET-SKIP-CHECKSUM-VALIDATION", b"1"], "+OK\r\n");
