@@ -12,6 +12,7 @@ pub mod connection;
 pub mod debug;
 pub mod dump;
 pub mod expire;
+pub mod hyperloglog;
 pub mod introspection;
 pub mod keys;
 pub mod server;
@@ -382,6 +383,7 @@ fn families() -> Vec<&'static [CommandDef]> {
         keys::COMMANDS,
         expire::COMMANDS,
         dump::COMMANDS,
+        hyperloglog::COMMANDS,
         connection::COMMANDS,
         client::COMMANDS,
         debug::COMMANDS,
