@@ -12,6 +12,7 @@ pub mod connection;
 pub mod debug;
 pub mod dump;
 pub mod expire;
+pub mod geo;
 pub mod hyperloglog;
 pub mod introspection;
 pub mod keys;
@@ -391,6 +392,7 @@ fn families() -> Vec<&'static [CommandDef]> {
         introspection::COMMANDS,
         command::COMMANDS,
         zsets::COMMANDS,
+        geo::COMMANDS,
     ]
 }
 
