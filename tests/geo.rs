@@ -653,6 +653,13 @@ fn differential_against_redis() {
                         cy + (rand(2_000_000) as f64 / 1e6 - 1.0) * 2.0,
                     )
                 };
+                // Every fifth point repeats a fixed spot: equal distances, whose order comes
+                // from the scan and the sort (a full sort, or a partial one under COUNT).
+                let (lon, lat) = if i % 5 == 4 {
+                    (13.4 + (i % 3) as f64 * 0.001, 38.1)
+                } else {
+                    (lon, lat)
+                };
                 let lon = lon.clamp(-180.0, 180.0);
                 args.push(format!("{lon}"));
                 args.push(format!("{lat}"));
@@ -689,7 +696,7 @@ fn differential_against_redis() {
                 _ => {}
             }
             if rand(2) == 0 {
-                args.extend(s(&["COUNT", &format!("{}", 1 + rand(10))]));
+                args.extend(s(&["COUNT", &format!("{}", 1 + rand(40))]));
                 if rand(3) == 0 {
                     args.push("ANY".into());
                 }
@@ -700,6 +707,21 @@ fn differential_against_redis() {
                 }
             }
             both(&args);
+            // The circle searches again through GEORADIUS / GEORADIUSBYMEMBER (and _RO).
+            if (args[2] == "FROMMEMBER" && args[4] == "BYRADIUS") || (args[2] == "FROMLONLAT" && args[5] == "BYRADIUS")
+            {
+                let (cmd, centre, rest) = if args[2] == "FROMMEMBER" {
+                    ("GEORADIUSBYMEMBER", &args[3..4], &args[5..])
+                } else {
+                    ("GEORADIUS", &args[3..5], &args[6..])
+                };
+                for ro in ["", "_RO"] {
+                    let mut g = vec![format!("{cmd}{ro}"), key.to_string()];
+                    g.extend(centre.iter().cloned());
+                    g.extend(rest.iter().cloned());
+                    both(&g);
+                }
+            }
             // The same search stored, and as GEORADIUS when it is one.
             let mut st = vec!["GEOSEARCHSTORE".to_string(), "dst".to_string()];
             st.extend(args[1..].iter().filter(|a| !a.starts_with("WITH")).cloned());

@@ -14,6 +14,7 @@ use crate::protocol::reply::Reply;
 use crate::types::geohash::{self as gh, Shape, ShapeKind};
 use crate::types::zset::ZSet;
 use crate::util::num::{c_format, parse_i64};
+use std::cmp::Ordering;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandDef] = &[
@@ -595,11 +596,32 @@ fn search(ctx: &mut Ctx, args: &[&[u8]], form: Form, nostore: bool) {
     } else {
         points.len().min(count as usize)
     };
-    // glibc's qsort is a merge sort: stable, so equal distances keep their scan order.
-    match sort {
-        Sort::Asc => points.sort_by(|a, b| a.dist.partial_cmp(&b.dist).unwrap_or(std::cmp::Ordering::Equal)),
-        Sort::Desc => points.sort_by(|a, b| b.dist.partial_cmp(&a.dist).unwrap_or(std::cmp::Ordering::Equal)),
-        Sort::None => {}
+    if sort != Sort::None {
+        // Redis's `sort_gp_asc`: greater is 1, equal 0, anything else (NaN included) -1.
+        let asc = |a: &Point, b: &Point| {
+            if a.dist > b.dist {
+                Ordering::Greater
+            } else if a.dist == b.dist {
+                Ordering::Equal
+            } else {
+                Ordering::Less
+            }
+        };
+        let cmp = |a: &Point, b: &Point| {
+            if sort == Sort::Asc {
+                asc(a, b)
+            } else {
+                asc(a, b).reverse()
+            }
+        };
+        if returned == points.len() {
+            // glibc's qsort is a merge sort: stable, so equal distances keep their scan order.
+            points.sort_by(cmp);
+        } else if returned > 0 {
+            // Only the first `returned` are needed: Redis's partial quicksort, whose order among
+            // equal distances is observable, so it is reproduced exactly.
+            pqsort(&mut points, 0, returned - 1, &cmp);
+        }
     }
     points.truncate(returned);
     for p in &mut points {
@@ -652,6 +674,118 @@ fn search(ctx: &mut Ctx, args: &[&[u8]], form: Form, nostore: bool) {
     ctx.out.int(n as i64);
 }
 
+/// Bentley & McIlroy's quicksort that only recurses into parts overlapping ranks `lo..=hi`
+/// (Redis's `pqsort.c`): afterwards those ranks hold the right elements in order. Ties end up
+/// in the order this exact sequence of swaps gives them, which replies expose.
+fn pqsort<T>(v: &mut [T], lo: usize, hi: usize, cmp: &dyn Fn(&T, &T) -> Ordering) {
+    let n = v.len();
+    pqsort_part(v, 0, n, lo, hi, cmp);
+}
+
+fn med3<T>(v: &[T], a: usize, b: usize, c: usize, cmp: &dyn Fn(&T, &T) -> Ordering) -> usize {
+    if cmp(&v[a], &v[b]) == Ordering::Less {
+        if cmp(&v[b], &v[c]) == Ordering::Less {
+            b
+        } else if cmp(&v[a], &v[c]) == Ordering::Less {
+            c
+        } else {
+            a
+        }
+    } else if cmp(&v[b], &v[c]) == Ordering::Greater {
+        b
+    } else if cmp(&v[a], &v[c]) == Ordering::Less {
+        a
+    } else {
+        c
+    }
+}
+
+fn vecswap<T>(v: &mut [T], a: usize, b: usize, n: usize) {
+    for i in 0..n {
+        v.swap(a + i, b + i);
+    }
+}
+
+/// Sorts (partially) `v[a..a + n]`.
+fn pqsort_part<T>(v: &mut [T], mut a: usize, mut n: usize, lo: usize, hi: usize, cmp: &dyn Fn(&T, &T) -> Ordering) {
+    let overlaps = |start: usize, len: usize| !(hi < start || lo >= start + len);
+    loop {
+        if n < 7 {
+            for pm in a + 1..a + n {
+                let mut pl = pm;
+                while pl > a && cmp(&v[pl - 1], &v[pl]) == Ordering::Greater {
+                    v.swap(pl, pl - 1);
+                    pl -= 1;
+                }
+            }
+            return;
+        }
+        let mut pm = a + n / 2;
+        if n > 7 {
+            let mut pl = a;
+            let mut pn = a + n - 1;
+            if n > 40 {
+                let d = n / 8;
+                pl = med3(v, pl, pl + d, pl + 2 * d, cmp);
+                pm = med3(v, pm - d, pm, pm + d, cmp);
+                pn = med3(v, pn - 2 * d, pn - d, pn, cmp);
+            }
+            pm = med3(v, pl, pm, pn, cmp);
+        }
+        v.swap(a, pm);
+        let (mut pa, mut pb) = (a + 1, a + 1);
+        let (mut pc, mut pd) = (a + n - 1, a + n - 1);
+        loop {
+            while pb <= pc {
+                let c = cmp(&v[pb], &v[a]);
+                if c == Ordering::Greater {
+                    break;
+                }
+                if c == Ordering::Equal {
+                    v.swap(pa, pb);
+                    pa += 1;
+                }
+                pb += 1;
+            }
+            while pb <= pc {
+                let c = cmp(&v[pc], &v[a]);
+                if c == Ordering::Less {
+                    break;
+                }
+                if c == Ordering::Equal {
+                    v.swap(pc, pd);
+                    pd -= 1;
+                }
+                pc -= 1;
+            }
+            if pb > pc {
+                break;
+            }
+            v.swap(pb, pc);
+            pb += 1;
+            pc -= 1;
+        }
+        let pn = a + n;
+        let r = (pa - a).min(pb - pa);
+        vecswap(v, a, pb - r, r);
+        let r = (pd - pc).min(pn - pd - 1);
+        vecswap(v, pb, pn - r, r);
+        let r = pb - pa;
+        if r > 1 && overlaps(a, r) {
+            pqsort_part(v, a, r, lo, hi, cmp);
+        }
+        let r = pd - pc;
+        if r > 1 {
+            a = pn - r;
+            n = r;
+            if overlaps(a, n) {
+                continue;
+            }
+        }
+        return;
+    }
+}
+
 /// `extractDistanceOrReply`: radius (non-negative) then unit, which sets the conversion.
 fn parse_radius(out: &mut Reply, radius: &[u8], unit: &[u8], shape: &mut Shape) -> Option<f64> {
     let r = parse_length(out, radius, "need numeric radius")?;
@@ -666,6 +800,30 @@ fn parse_radius(out: &mut Reply, radius: &[u8], unit: &[u8], shape: &mut Shape) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pqsort_sorts_the_asked_ranks() {
+        let mut state = 7u64;
+        for n in [0usize, 1, 5, 7, 8, 40, 41, 200] {
+            for k in [1usize, 3, 10, 200] {
+                let mut v: Vec<u64> = (0..n)
+                    .map(|_| {
+                        state = state
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        (state >> 33) % 50
+                    })
+                    .collect();
+                let mut sorted = v.clone();
+                sorted.sort();
+                let k = k.min(n);
+                if k > 0 {
+                    pqsort(&mut v, 0, k - 1, &|a: &u64, b: &u64| a.cmp(b));
+                }
+                assert_eq!(v[..k], sorted[..k], "n={n} k={k}");
+            }
+        }
+    }
 
     #[test]
     fn distance_format() {
