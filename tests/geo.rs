@@ -731,8 +731,23 @@ fn differential_against_redis() {
             both(&st);
             both(&s(&["ZRANGE", "dst", "0", "-1", "WITHSCORES"]));
         }
+        // Scores ZADD put outside the geohash range decode as C's conversion does.
+        both(&s(&[
+            "ZADD",
+            "small",
+            "-5",
+            "neg",
+            "1e20",
+            "huge",
+            "1e-320",
+            "tiny",
+            "4503599627370496",
+            "top",
+        ]));
         for key in ["small", "big"] {
-            let mut args = s(&["GEOPOS", key]);
+            let mut args = s(&["GEOPOS", key, "neg", "huge", "tiny", "top"]);
+            both(&s(&["GEOHASH", key, "neg", "huge", "tiny", "top"]));
+            both(&s(&["GEODIST", key, "neg", "huge"]));
             let mut h = s(&["GEOHASH", key]);
             for i in 0..70 {
                 args.push(format!("m{i}"));

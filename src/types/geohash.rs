@@ -152,10 +152,29 @@ pub fn area_center(a: &Area) -> [f64; 2] {
     [lon, lat]
 }
 
+/// C's `(uint64_t)d` as x86-64 compiles it, for scores ZADD put outside the geohash range
+/// (negative, or beyond 2^64): a truncating signed conversion that yields `i64::MIN` when out of
+/// range, offset by 2^63 for values at or above it. Rust's saturating cast would differ.
+fn c_double_to_u64(d: f64) -> u64 {
+    const TWO63: f64 = 9223372036854775808.0;
+    let cvtt = |x: f64| {
+        if x >= -TWO63 && x < TWO63 {
+            x as i64
+        } else {
+            i64::MIN
+        }
+    };
+    if d < TWO63 {
+        cvtt(d) as u64
+    } else {
+        (cvtt(d - TWO63) as u64) ^ (1 << 63)
+    }
+}
+
 /// The position a sorted-set score stands for (`decodeGeohash`): the centre of its 52-bit cell.
 pub fn decode_score(score: f64) -> Option<[f64; 2]> {
     let hash = Bits {
-        bits: score as u64,
+        bits: c_double_to_u64(score),
         step: STEP_MAX,
     };
     decode(LONG_RANGE, LAT_RANGE, hash).map(|a| area_center(&a))
