@@ -158,7 +158,7 @@ pub fn area_center(a: &Area) -> [f64; 2] {
 fn c_double_to_u64(d: f64) -> u64 {
     const TWO63: f64 = 9223372036854775808.0;
     let cvtt = |x: f64| {
-        if x >= -TWO63 && x < TWO63 {
+        if (-TWO63..TWO63).contains(&x) {
             x as i64
         } else {
             i64::MIN
