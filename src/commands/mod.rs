@@ -12,6 +12,7 @@ pub mod connection;
 pub mod debug;
 pub mod dump;
 pub mod expire;
+pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod introspection;
@@ -397,6 +398,7 @@ fn families() -> Vec<&'static [CommandDef]> {
         zsets::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
+        geo::COMMANDS,
     ]
 }
 

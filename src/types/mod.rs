@@ -8,6 +8,7 @@
 //! OBJECT ENCODING name, its size for MEMORY USAGE, COPY, DEBUG DIGEST and RDB — is the
 //! [`Collection`] trait; the commands live in `src/commands/` (one file per family).
 
+pub mod geohash;
 pub mod hash;
 pub mod list;
 pub mod set;

@@ -55,7 +55,7 @@ pub fn parse_u64(s: &[u8]) -> Option<u64> {
 }
 
 /// Formats with C's `printf` (for `%.17g` and friends, which Rust's formatter cannot express).
-fn c_format(fmt: &str, d: f64) -> String {
+pub fn c_format(fmt: &str, d: f64) -> String {
     let mut buf = [0u8; 128];
     let Ok(cfmt) = CString::new(fmt) else {
         return String::new();
