@@ -25,7 +25,12 @@ impl Server {
     pub fn start_with(args: &[&str]) -> Server {
         for _ in 0..5 {
             let port = free_port();
-            let dir = std::env::temp_dir().join(format!("ochre-test-{}-{}", std::process::id(), port));
+            // A counter makes the folder unique even when a port is reused at once: a finished
+            // test removes its folder after its server has freed the port, so a folder named
+            // by port alone could be deleted under the next server.
+            static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!("ochre-test-{}-{}-{}", std::process::id(), port, n));
             std::fs::create_dir_all(&dir).expect("create test dir");
             let child = Command::new(env!("CARGO_BIN_EXE_ochre-server"))
                 .args([
