@@ -6,8 +6,7 @@
 //! a hash left empty is deleted, as Redis never keeps empty collections.
 
 use super::keys::{parse_cursor, random_u64};
-use super::strings::lookup;
-use super::{def, lower, CommandDef, Ctx};
+use super::{def, find_typed, find_typed_read, lower, CommandDef, Ctx, Found};
 use crate::keyspace::{Shard, Value};
 use crate::protocol::reply::Reply;
 use crate::types::hash::Hash;
@@ -35,35 +34,20 @@ pub static COMMANDS: &[CommandDef] = &[
     def("hscan", -3, "readonly", (1, 1, 1), "@hash", "hash", "2.8.0", "Incrementally iterate hash fields and associated values", hscan),
 ];
 
-/// The outcome of looking a hash up.
-enum Found<'s> {
-    Missing,
-    WrongType,
-    Hash(&'s mut Hash),
-}
-
-fn find<'s>(ctx: &Ctx, shard: &'s mut Shard, key: &[u8]) -> Found<'s> {
-    match lookup(shard, key, ctx.now_ms, ctx.ks_stats(), ctx.lru()) {
-        None => Found::Missing,
-        Some(e) => match &mut e.value {
-            Value::Hash(h) => Found::Hash(h),
-            _ => Found::WrongType,
-        },
+fn as_hash(v: &mut Value) -> Option<&mut Hash> {
+    match v {
+        Value::Hash(x) => Some(x),
+        _ => None,
     }
 }
 
-/// Looks a hash up for reading, counting the hit or miss; replies WRONGTYPE itself.
+fn find<'s>(ctx: &Ctx, shard: &'s mut Shard, key: &[u8]) -> Found<'s, Hash> {
+    find_typed(ctx, shard, key, as_hash)
+}
+
+/// Looks a hash up for reading, counting the hit or miss; replies WRONGTYPE itself (None).
 fn find_read<'s>(ctx: &mut Ctx, shard: &'s mut Shard, key: &[u8]) -> Option<Option<&'s mut Hash>> {
-    let f = find(ctx, shard, key);
-    ctx.count_read(!matches!(f, Found::Missing));
-    match f {
-        Found::Missing => Some(None),
-        Found::WrongType => {
-            ctx.out.wrong_type();
-            None
-        }
-        Found::Hash(h) => Some(Some(h)),
-    }
+    find_typed_read(ctx, shard, key, as_hash)
 }
 
 /// The hash at `key`, created empty when missing (`hashTypeLookupWriteOrCreate`); None after
@@ -73,7 +57,7 @@ fn find_or_create<'s>(ctx: &mut Ctx, shard: &'s mut Shard, key: &[u8]) -> Option
         shard.set(key, Value::Hash(Hash::new()), false, ctx.lru());
     }
     match find(ctx, shard, key) {
-        Found::Hash(h) => Some(h),
+        Found::Is(h) => Some(h),
         _ => {
             ctx.out.wrong_type();
             None
@@ -161,7 +145,7 @@ fn hdel(ctx: &mut Ctx, args: &[&[u8]]) {
     let h = match find(ctx, &mut shard, key) {
         Found::Missing => return ctx.out.int(0),
         Found::WrongType => return ctx.out.wrong_type(),
-        Found::Hash(h) => h,
+        Found::Is(h) => h,
     };
     let mut deleted = 0;
     for f in &args[2..] {
@@ -444,7 +428,7 @@ fn hscan(ctx: &mut Ctx, args: &[&[u8]]) {
     let h = match find(ctx, &mut shard, args[1]) {
         Found::Missing => return reply_scan(ctx.out, 0, &[]),
         Found::WrongType => return ctx.out.wrong_type(),
-        Found::Hash(h) => h,
+        Found::Is(h) => h,
     };
     let Some((count, pattern)) = parse_scan_opts(ctx.out, &args[3..]) else {
         return;

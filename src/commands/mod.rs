@@ -74,6 +74,50 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// The outcome of looking a key up for a command that works on one type.
+pub enum Found<'s, T> {
+    Missing,
+    WrongType,
+    Is(&'s mut T),
+}
+
+/// Looks `key` up (lazily expiring it, touching its access clock) and picks out the type the
+/// command works on with `as_type` (e.g. `|v| match v { Value::Set(s) => Some(s), _ => None }`).
+pub fn find_typed<'s, T>(
+    ctx: &Ctx,
+    shard: &'s mut crate::keyspace::Shard,
+    key: &[u8],
+    as_type: fn(&mut crate::keyspace::Value) -> Option<&mut T>,
+) -> Found<'s, T> {
+    match strings::lookup(shard, key, ctx.now_ms, ctx.ks_stats(), ctx.lru()) {
+        None => Found::Missing,
+        Some(e) => match as_type(&mut e.value) {
+            Some(t) => Found::Is(t),
+            None => Found::WrongType,
+        },
+    }
+}
+
+/// [`find_typed`] for a read: counts the hit or miss and replies WRONGTYPE itself (None);
+/// `Some(None)` is a missing key.
+pub fn find_typed_read<'s, T>(
+    ctx: &mut Ctx,
+    shard: &'s mut crate::keyspace::Shard,
+    key: &[u8],
+    as_type: fn(&mut crate::keyspace::Value) -> Option<&mut T>,
+) -> Option<Option<&'s mut T>> {
+    let f = find_typed(ctx, shard, key, as_type);
+    ctx.count_read(!matches!(f, Found::Missing));
+    match f {
+        Found::Missing => Some(None),
+        Found::WrongType => {
+            ctx.out.wrong_type();
+            None
+        }
+        Found::Is(t) => Some(Some(t)),
+    }
+}
+
 /// A command handler: reads arguments (`args[0]` is the command name) and writes one reply.
 pub type Handler = fn(&mut Ctx, &[&[u8]]);
 

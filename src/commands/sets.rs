@@ -8,8 +8,7 @@
 
 use super::hashes::{distinct_indices, parse_scan_opts, reply_scan, RANGE_ERR};
 use super::keys::{parse_cursor, random_u64};
-use super::strings::lookup;
-use super::{def, CommandDef, Ctx};
+use super::{def, find_typed, find_typed_read, CommandDef, Ctx, Found};
 use crate::keyspace::{Locked, Shard, Value};
 use crate::protocol::reply::Reply;
 use crate::types::set::{Member, Set};
@@ -38,35 +37,20 @@ pub static COMMANDS: &[CommandDef] = &[
     def("sscan", -3, "readonly", (1, 1, 1), "@set", "set", "2.8.0", "Incrementally iterate Set elements", sscan),
 ];
 
-/// The outcome of looking a set up.
-enum Found<'s> {
-    Missing,
-    WrongType,
-    Set(&'s mut Set),
+fn as_set(v: &mut Value) -> Option<&mut Set> {
+    match v {
+        Value::Set(x) => Some(x),
+        _ => None,
+    }
 }
 
-fn find<'s>(ctx: &Ctx, shard: &'s mut Shard, key: &[u8]) -> Found<'s> {
-    match lookup(shard, key, ctx.now_ms, ctx.ks_stats(), ctx.lru()) {
-        None => Found::Missing,
-        Some(e) => match &mut e.value {
-            Value::Set(s) => Found::Set(s),
-            _ => Found::WrongType,
-        },
-    }
+fn find<'s>(ctx: &Ctx, shard: &'s mut Shard, key: &[u8]) -> Found<'s, Set> {
+    find_typed(ctx, shard, key, as_set)
 }
 
 /// Looks a set up for reading, counting the hit or miss; replies WRONGTYPE itself (None).
 fn find_read<'s>(ctx: &mut Ctx, shard: &'s mut Shard, key: &[u8]) -> Option<Option<&'s mut Set>> {
-    let f = find(ctx, shard, key);
-    ctx.count_read(!matches!(f, Found::Missing));
-    match f {
-        Found::Missing => Some(None),
-        Found::WrongType => {
-            ctx.out.wrong_type();
-            None
-        }
-        Found::Set(s) => Some(Some(s)),
-    }
+    find_typed_read(ctx, shard, key, as_set)
 }
 
 fn reply_member(out: &mut Reply, m: Member) {
@@ -82,11 +66,11 @@ fn sadd(ctx: &mut Ctx, args: &[&[u8]]) {
     let mut shard = ctx.db().lock(key);
     let s = match find(ctx, &mut shard, key) {
         Found::WrongType => return ctx.out.wrong_type(),
-        Found::Set(s) => s,
+        Found::Is(s) => s,
         Found::Missing => {
             shard.set(key, Value::Set(Set::for_member(args[2])), false, lru);
             match find(ctx, &mut shard, key) {
-                Found::Set(s) => s,
+                Found::Is(s) => s,
                 _ => return ctx.out.wrong_type(),
             }
         }
@@ -103,7 +87,7 @@ fn srem(ctx: &mut Ctx, args: &[&[u8]]) {
     let s = match find(ctx, &mut shard, key) {
         Found::Missing => return ctx.out.int(0),
         Found::WrongType => return ctx.out.wrong_type(),
-        Found::Set(s) => s,
+        Found::Is(s) => s,
     };
     let mut removed = 0;
     for m in &args[2..] {
@@ -181,7 +165,7 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) {
         Found::Missing if count.is_some() => return ctx.out.set(0),
         Found::Missing => return ctx.out.null(),
         Found::WrongType => return ctx.out.wrong_type(),
-        Found::Set(s) => s,
+        Found::Is(s) => s,
     };
     let size = s.len();
     let Some(count) = count else {
@@ -309,11 +293,11 @@ fn smove(ctx: &mut Ctx, args: &[&[u8]]) {
         return ctx.out.wrong_type();
     }
     if src == dst {
-        let b = matches!(find(ctx, locked.shard(src), src), Found::Set(s) if s.contains(m));
+        let b = matches!(find(ctx, locked.shard(src), src), Found::Is(s) if s.contains(m));
         return ctx.out.int(b as i64);
     }
     let removed = match find(ctx, locked.shard(src), src) {
-        Found::Set(s) => {
+        Found::Is(s) => {
             let r = s.remove(m);
             (r, s.is_empty())
         }
@@ -328,7 +312,7 @@ fn smove(ctx: &mut Ctx, args: &[&[u8]]) {
         shard.set(dst, Value::Set(Set::for_member(m)), false, lru);
     }
     let added = match find(ctx, shard, dst) {
-        Found::Set(s) => s.add(m),
+        Found::Is(s) => s.add(m),
         _ => false,
     };
     drop(locked);
@@ -342,7 +326,7 @@ fn kind_of(ctx: &Ctx, locked: &mut Locked, key: &[u8]) -> Option<bool> {
     match find(ctx, locked.shard(key), key) {
         Found::Missing => None,
         Found::WrongType => Some(false),
-        Found::Set(_) => Some(true),
+        Found::Is(_) => Some(true),
     }
 }
 
@@ -397,7 +381,7 @@ impl<'k> Sources<'k> {
                     ctx.out.wrong_type();
                     return None;
                 }
-                Found::Set(s) => Some(std::mem::replace(s, Set::new_intset())),
+                Found::Is(s) => Some(std::mem::replace(s, Set::new_intset())),
             };
             seen.insert(k, src.uniq.len());
             src.pos.push(src.uniq.len());
@@ -409,7 +393,7 @@ impl<'k> Sources<'k> {
     /// Puts the sets back into their keys.
     fn restore(self, ctx: &Ctx, locked: &mut Locked) {
         for (k, set) in self.uniq {
-            if let (Some(set), Found::Set(slot)) = (set, find(ctx, locked.shard(k), k)) {
+            if let (Some(set), Found::Is(slot)) = (set, find(ctx, locked.shard(k), k)) {
                 *slot = set;
             }
         }
@@ -579,7 +563,7 @@ fn sscan(ctx: &mut Ctx, args: &[&[u8]]) {
     let s = match find(ctx, &mut shard, args[1]) {
         Found::Missing => return reply_scan(ctx.out, 0, &[]),
         Found::WrongType => return ctx.out.wrong_type(),
-        Found::Set(s) => s,
+        Found::Is(s) => s,
     };
     let Some((count, pattern)) = parse_scan_opts(ctx.out, &args[3..]) else {
         return;
