@@ -7,6 +7,7 @@ use ochre::server::config::{self, Cli};
 static GLOBAL: MiMalloc = MiMalloc;
 
 fn main() {
+    ochre::util::allocator::tune();
     let args: Vec<String> = std::env::args().collect();
     match config::from_args(&args) {
         Ok(Cli::Exit(code)) => std::process::exit(code),

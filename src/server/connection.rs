@@ -26,6 +26,13 @@ pub fn worker_main(srv: Arc<Server>, worker: usize, mut rx: tokio::sync::mpsc::U
     };
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
+        tokio::task::spawn_local(async {
+            let every = std::time::Duration::from_millis(crate::util::allocator::COLLECT_EVERY_MS);
+            loop {
+                tokio::time::sleep(every).await;
+                crate::util::allocator::collect();
+            }
+        });
         while let Some(stream) = rx.recv().await {
             let srv = srv.clone();
             tokio::task::spawn_local(async move {

@@ -1,4 +1,5 @@
 //! Small helpers shared by many commands.
+pub mod allocator;
 pub mod digest;
 pub mod glob;
 pub mod num;
