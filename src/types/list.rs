@@ -39,7 +39,17 @@ const SIZE_SAFETY_LIMIT: usize = 8192;
 const OPTIMIZATION_LEVEL: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
 
 /// A list value (16 bytes at most, see `types`).
-pub struct List(Box<Quicklist>);
+///
+/// A list of one node (every small list) is that node's bytes alone, one allocation of exactly
+/// its size: a 10-element list of 16-byte strings is 184 bytes. Longer lists are a deque of
+/// nodes. Commands see one list either way; a list changes form when it gains a second node or
+/// is left with one.
+pub struct List(Repr);
+
+enum Repr {
+    One(Box<[u8]>),
+    Many(Box<Quicklist>),
+}
 
 #[derive(Clone, Default)]
 struct Quicklist {
@@ -47,14 +57,20 @@ struct Quicklist {
     len: usize,
 }
 
-/// One packed node: `count` elements encoded back to back in `buf`.
-#[derive(Clone, Default)]
+/// A node's header: its element count, with [`PLAIN`] set when it holds one element at least as
+/// long as the packed threshold (such a node is never merged into).
+const HDR: usize = 4;
+const PLAIN: u32 = 1 << 31;
+
+/// One packed node: `[header][element]...`.
+#[derive(Clone)]
 struct Node {
     buf: Vec<u8>,
-    count: u32,
-    /// Holds one element at least as long as the packed threshold; never merged into.
-    plain: bool,
 }
+
+/// A node's bytes, for reading (a [`Node`]'s buffer or a one-node list's box).
+#[derive(Clone, Copy)]
+struct NodeRef<'a>(&'a [u8]);
 
 // ---------------------------------------------------------------------------------------------
 // Element encoding
@@ -144,53 +160,121 @@ fn read_back(buf: &[u8], end: usize) -> (usize, usize, usize) {
 // Nodes
 // ---------------------------------------------------------------------------------------------
 
-impl Node {
-    fn with(v: &[u8]) -> Node {
-        Node {
-            buf: encode(v),
-            count: 1,
-            plain: v.len() >= packed_threshold(),
-        }
+fn header(buf: &[u8]) -> u32 {
+    u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]])
+}
+
+impl<'a> NodeRef<'a> {
+    fn count(self) -> usize {
+        (header(self.0) & !PLAIN) as usize
     }
 
-    /// Whether an element of `len` bytes may be added (Redis's `_quicklistNodeAllowInsert`).
-    fn allows(&self, len: usize, fill: i64) -> bool {
-        if self.plain || len >= packed_threshold() {
-            return false;
-        }
-        fits(self.buf.len() + entry_size(len), self.count as usize + 1, fill)
+    fn plain(self) -> bool {
+        header(self.0) & PLAIN != 0
+    }
+
+    /// Bytes of the node, header included (so a full node is exactly an allocator size class,
+    /// 8 KB by default, as a listpack's size includes its header).
+    fn bytes(self) -> usize {
+        self.0.len()
     }
 
     /// Byte offset of element `i` (walking from the nearer end).
-    fn offset_of(&self, i: usize) -> usize {
-        let count = self.count as usize;
+    fn offset_of(self, i: usize) -> usize {
+        let count = self.count();
         if i <= count / 2 {
-            let mut pos = 0;
+            let mut pos = HDR;
             for _ in 0..i {
-                pos = read_fwd(&self.buf, pos).2;
+                pos = read_fwd(self.0, pos).2;
             }
             pos
         } else {
-            let mut end = self.buf.len();
+            let mut end = self.0.len();
             for _ in i..count {
-                end = read_back(&self.buf, end).0;
+                end = read_back(self.0, end).0;
             }
             end
         }
     }
 
-    fn get(&self, i: usize) -> &[u8] {
+    fn get(self, i: usize) -> &'a [u8] {
         let pos = self.offset_of(i);
-        let (d, n, _) = read_fwd(&self.buf, pos);
-        &self.buf[d..d + n]
+        let (d, n, _) = read_fwd(self.0, pos);
+        &self.0[d..d + n]
     }
 
-    fn iter(&self) -> NodeIter<'_> {
+    fn iter(self) -> NodeIter<'a> {
         NodeIter {
-            buf: &self.buf,
-            pos: 0,
-            end: self.buf.len(),
+            buf: self.0,
+            pos: HDR,
+            end: self.0.len(),
         }
+    }
+
+    /// Whether an element of `len` bytes may be added (Redis's `_quicklistNodeAllowInsert`).
+    fn allows(self, len: usize, fill: i64) -> bool {
+        if self.plain() || len >= packed_threshold() {
+            return false;
+        }
+        fits(self.bytes() + entry_size(len), self.count() + 1, fill)
+    }
+}
+
+impl Node {
+    fn empty(plain: bool) -> Node {
+        let mut buf = Vec::with_capacity(HDR);
+        buf.extend_from_slice(&(if plain { PLAIN } else { 0 }).to_le_bytes());
+        Node { buf }
+    }
+
+    fn with(v: &[u8]) -> Node {
+        let mut n = Node::empty(v.len() >= packed_threshold());
+        n.buf.reserve_exact(entry_size(v.len()));
+        encode_into(&mut n.buf, v);
+        n.set_count(1);
+        n
+    }
+
+    fn r(&self) -> NodeRef<'_> {
+        NodeRef(&self.buf)
+    }
+
+    fn count(&self) -> usize {
+        self.r().count()
+    }
+
+    fn set_count(&mut self, count: usize) {
+        let h = (header(&self.buf) & PLAIN) | count as u32;
+        self.buf[..HDR].copy_from_slice(&h.to_le_bytes());
+    }
+
+    fn push_back(&mut self, v: &[u8]) {
+        encode_into(&mut self.buf, v);
+        self.set_count(self.count() + 1);
+    }
+
+    fn push_front(&mut self, v: &[u8]) {
+        self.buf.splice(HDR..HDR, encode(v));
+        self.set_count(self.count() + 1);
+    }
+
+    fn pop(&mut self, end: End) -> Vec<u8> {
+        let v = match end {
+            End::Left => {
+                let (d, n, next) = read_fwd(&self.buf, HDR);
+                let v = self.buf[d..d + n].to_vec();
+                self.buf.drain(HDR..next);
+                v
+            }
+            End::Right => {
+                let (start, d, n) = read_back(&self.buf, self.buf.len());
+                let v = self.buf[d..d + n].to_vec();
+                self.buf.truncate(start);
+                v
+            }
+        };
+        self.set_count(self.count() - 1);
+        v
     }
 
     /// Byte range of the element at `pos`.
@@ -200,16 +284,15 @@ impl Node {
 
     /// Splits at element `i`: self keeps `[0, i)`, the returned node holds the rest.
     fn split_off(&mut self, i: usize) -> Node {
-        let pos = self.offset_of(i);
-        let rest = self.buf.split_off(pos);
-        let n = Node {
-            buf: rest,
-            count: self.count - i as u32,
-            plain: self.plain,
-        };
-        self.count = i as u32;
+        let pos = self.r().offset_of(i);
+        let count = self.count();
+        let mut rest = Node::empty(self.r().plain());
+        rest.buf.extend_from_slice(&self.buf[pos..]);
+        rest.set_count(count - i);
+        self.buf.truncate(pos);
+        self.set_count(i);
         self.buf.shrink_to_fit();
-        n
+        rest
     }
 }
 
@@ -292,28 +375,97 @@ impl Default for List {
 
 impl List {
     pub fn new() -> List {
-        List(Box::default())
+        List(Repr::One(Node::empty(false).buf.into_boxed_slice()))
     }
 
     pub fn len(&self) -> usize {
-        self.0.len
+        match &self.0 {
+            Repr::One(b) => NodeRef(b).count(),
+            Repr::Many(ql) => ql.len,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.len == 0
+        self.len() == 0
+    }
+
+    /// The nodes, head to tail (an empty one-node list has one empty node).
+    fn nodes(&self) -> impl DoubleEndedIterator<Item = NodeRef<'_>> + Clone + '_ {
+        let (one, many) = match &self.0 {
+            Repr::One(b) => (Some(NodeRef(b)), None),
+            Repr::Many(ql) => (None, Some(ql.nodes.iter().map(Node::r))),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+
+    /// The deque form, for changes that may add or drop nodes; [`List::settle`] goes back.
+    fn many(&mut self) -> &mut Quicklist {
+        if let Repr::One(b) = &mut self.0 {
+            let node = Node {
+                buf: std::mem::take(b).into_vec(),
+            };
+            let len = node.count();
+            let mut nodes = VecDeque::new();
+            if len > 0 {
+                nodes.push_back(node);
+            }
+            self.0 = Repr::Many(Box::new(Quicklist { nodes, len }));
+        }
+        match &mut self.0 {
+            Repr::Many(ql) => ql,
+            Repr::One(_) => unreachable!("converted above"),
+        }
+    }
+
+    /// Back to the one-node form when at most one node is left.
+    fn settle(&mut self) {
+        if let Repr::Many(ql) = &mut self.0 {
+            if ql.nodes.len() <= 1 {
+                let node = ql.nodes.pop_back().unwrap_or_else(|| Node::empty(false));
+                self.0 = Repr::One(node.buf.into_boxed_slice());
+            }
+        }
+    }
+
+    /// Changes a one-node list's node in place (exact-size box, no deque).
+    fn with_one<R>(b: &mut Box<[u8]>, f: impl FnOnce(&mut Node) -> R) -> R {
+        let mut node = Node {
+            buf: std::mem::take(b).into_vec(),
+        };
+        let r = f(&mut node);
+        *b = node.buf.into_boxed_slice();
+        r
     }
 
     /// Adds an element at one end.
     pub fn push(&mut self, end: End, v: &[u8]) {
         let fill = fill();
-        let ql = &mut *self.0;
+        if let Repr::One(b) = &mut self.0 {
+            if NodeRef(b).allows(v.len(), fill) || NodeRef(b).count() == 0 {
+                let plain = v.len() >= packed_threshold();
+                return List::with_one(b, |n| {
+                    if n.count() == 0 {
+                        *n = Node::with(v);
+                        return;
+                    }
+                    // Exact growth: the allocator rounds up to its size class, and reallocating
+                    // within it is in place.
+                    n.buf.reserve_exact(entry_size(v.len()));
+                    debug_assert!(!plain);
+                    match end {
+                        End::Right => n.push_back(v),
+                        End::Left => n.push_front(v),
+                    }
+                });
+            }
+        }
+        let ql = self.many();
         ql.len += 1;
         match end {
             End::Right => {
                 if let Some(n) = ql.nodes.back_mut() {
-                    if n.allows(v.len(), fill) {
-                        encode_into(&mut n.buf, v);
-                        n.count += 1;
+                    if n.r().allows(v.len(), fill) {
+                        n.push_back(v);
                         return;
                     }
                     n.buf.shrink_to_fit();
@@ -322,10 +474,8 @@ impl List {
             }
             End::Left => {
                 if let Some(n) = ql.nodes.front_mut() {
-                    if n.allows(v.len(), fill) {
-                        let e = encode(v);
-                        n.buf.splice(0..0, e);
-                        n.count += 1;
+                    if n.r().allows(v.len(), fill) {
+                        n.push_front(v);
                         return;
                     }
                     n.buf.shrink_to_fit();
@@ -337,54 +487,50 @@ impl List {
 
     /// Removes and returns the element at one end.
     pub fn pop(&mut self, end: End) -> Option<Vec<u8>> {
-        let ql = &mut *self.0;
-        let (node, idx) = match end {
-            End::Left => (ql.nodes.front_mut()?, 0),
-            End::Right => {
-                let i = ql.nodes.len() - 1;
-                (ql.nodes.back_mut()?, i)
-            }
-        };
-        let v = match end {
-            End::Left => {
-                let (d, n, next) = read_fwd(&node.buf, 0);
-                let v = node.buf[d..d + n].to_vec();
-                node.buf.drain(..next);
+        if self.is_empty() {
+            return None;
+        }
+        if let Repr::One(b) = &mut self.0 {
+            return Some(List::with_one(b, |n| {
+                let v = n.pop(end);
+                n.buf.shrink_to_fit();
                 v
-            }
-            End::Right => {
-                let (start, d, n) = read_back(&node.buf, node.buf.len());
-                let v = node.buf[d..d + n].to_vec();
-                node.buf.truncate(start);
-                v
-            }
+            }));
+        }
+        let ql = self.many();
+        let idx = match end {
+            End::Left => 0,
+            End::Right => ql.nodes.len() - 1,
         };
-        node.count -= 1;
-        if node.count == 0 {
+        let node = &mut ql.nodes[idx];
+        let v = node.pop(end);
+        if node.count() == 0 {
             ql.nodes.remove(idx);
         }
         ql.len -= 1;
+        self.settle();
         Some(v)
     }
 
     /// Node and position inside it of element `idx` (< len).
     fn locate(&self, idx: usize) -> (usize, usize) {
-        let ql = &*self.0;
-        if idx < ql.len / 2 {
+        let len = self.len();
+        if idx < len / 2 {
             let mut i = idx;
-            for (ni, n) in ql.nodes.iter().enumerate() {
-                if i < n.count as usize {
+            for (ni, n) in self.nodes().enumerate() {
+                if i < n.count() {
                     return (ni, i);
                 }
-                i -= n.count as usize;
+                i -= n.count();
             }
         } else {
-            let mut from_end = ql.len - idx; // >= 1
-            for (ni, n) in ql.nodes.iter().enumerate().rev() {
-                if from_end <= n.count as usize {
-                    return (ni, n.count as usize - from_end);
+            let mut from_end = len - idx; // >= 1
+            let total = self.nodes().count();
+            for (k, n) in self.nodes().rev().enumerate() {
+                if from_end <= n.count() {
+                    return (total - 1 - k, n.count() - from_end);
                 }
-                from_end -= n.count as usize;
+                from_end -= n.count();
             }
         }
         (0, 0)
@@ -403,12 +549,12 @@ impl List {
             return None;
         }
         let (ni, off) = self.locate(idx);
-        Some(self.0.nodes[ni].get(off))
+        Some(self.nodes().nth(ni)?.get(off))
     }
 
     /// Every element, head to tail (reversible).
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &[u8]> + '_ {
-        self.0.nodes.iter().flat_map(|n| n.iter())
+        self.nodes().flat_map(|n| n.iter())
     }
 
     /// `count` elements from position `start`, head to tail.
@@ -416,11 +562,9 @@ impl List {
         let (ni, off) = if start < self.len() {
             self.locate(start)
         } else {
-            (self.0.nodes.len(), 0)
+            (usize::MAX, 0)
         };
-        self.0
-            .nodes
-            .iter()
+        self.nodes()
             .skip(ni)
             .enumerate()
             .flat_map(move |(k, n)| n.iter().skip(if k == 0 { off } else { 0 }))
@@ -437,17 +581,15 @@ impl List {
         }
         let fill = fill();
         let (ni, off) = self.locate(idx);
-        let ql = &mut *self.0;
+        let ql = self.many();
         ql.len += 1;
         let large = v.len() >= packed_threshold();
         // At a node boundary, appending to the previous node keeps nodes full.
-        if off == 0 && ni > 0 && ql.nodes[ni - 1].allows(v.len(), fill) {
-            let p = &mut ql.nodes[ni - 1];
-            encode_into(&mut p.buf, v);
-            p.count += 1;
-            return;
+        if off == 0 && ni > 0 && ql.nodes[ni - 1].r().allows(v.len(), fill) {
+            ql.nodes[ni - 1].push_back(v);
+            return self.settle();
         }
-        if large || ql.nodes[ni].plain {
+        if large || ql.nodes[ni].r().plain() {
             // A plain element (or an insert next to one) gets a node of its own.
             let at = if off == 0 {
                 ni
@@ -457,17 +599,18 @@ impl List {
                 ni + 1
             };
             ql.nodes.insert(at, Node::with(v));
-            return;
+            return self.settle();
         }
         let node = &mut ql.nodes[ni];
-        let pos = node.offset_of(off);
+        let pos = node.r().offset_of(off);
         node.buf.splice(pos..pos, encode(v));
-        node.count += 1;
-        if !fits(node.buf.len(), node.count as usize, fill) && node.count > 1 {
-            let half = node.count as usize / 2;
+        node.set_count(node.count() + 1);
+        if !fits(node.r().bytes(), node.count(), fill) && node.count() > 1 {
+            let half = node.count() / 2;
             let rest = node.split_off(half);
             ql.nodes.insert(ni + 1, rest);
         }
+        self.settle();
     }
 
     /// Removes element `idx` (< len).
@@ -476,16 +619,17 @@ impl List {
             return;
         }
         let (ni, off) = self.locate(idx);
-        let ql = &mut *self.0;
+        let ql = self.many();
         let node = &mut ql.nodes[ni];
-        let pos = node.offset_of(off);
+        let pos = node.r().offset_of(off);
         let span = node.span_at(pos);
         node.buf.drain(span);
-        node.count -= 1;
-        if node.count == 0 {
+        node.set_count(node.count() - 1);
+        if node.count() == 0 {
             ql.nodes.remove(ni);
         }
         ql.len -= 1;
+        self.settle();
     }
 
     /// Replaces element `idx` (< len).
@@ -494,19 +638,21 @@ impl List {
             return;
         }
         let (ni, off) = self.locate(idx);
-        let node = &mut self.0.nodes[ni];
         let threshold = packed_threshold();
-        if !node.plain && v.len() < threshold {
-            let pos = node.offset_of(off);
+        let ql = self.many();
+        let node = &mut ql.nodes[ni];
+        let plain = node.r().plain();
+        if !plain && v.len() < threshold {
+            let pos = node.r().offset_of(off);
             let span = node.span_at(pos);
-            let new_bytes = node.buf.len() - span.len() + entry_size(v.len());
-            if node.count == 1 || fits(new_bytes, node.count as usize, fill()) {
+            let new_bytes = node.r().bytes() - span.len() + entry_size(v.len());
+            if node.count() == 1 || fits(new_bytes, node.count(), fill()) {
                 node.buf.splice(span, encode(v));
-                return;
+                return self.settle();
             }
-        } else if node.plain && node.count == 1 {
+        } else if plain && node.count() == 1 {
             *node = Node::with(v);
-            return;
+            return self.settle();
         }
         self.remove(idx);
         self.insert(idx, v);
@@ -514,7 +660,7 @@ impl List {
 
     /// Drops `n` elements from one end (LTRIM).
     pub fn trim(&mut self, end: End, mut n: usize) {
-        let ql = &mut *self.0;
+        let ql = self.many();
         n = n.min(ql.len);
         ql.len -= n;
         while n > 0 {
@@ -523,7 +669,7 @@ impl List {
                 End::Right => ql.nodes.back_mut(),
             };
             let Some(node) = node else { break };
-            let c = node.count as usize;
+            let c = node.count();
             if c <= n {
                 n -= c;
                 match end {
@@ -534,24 +680,25 @@ impl List {
             }
             match end {
                 End::Left => {
-                    let pos = node.offset_of(n);
-                    node.buf.drain(..pos);
+                    let pos = node.r().offset_of(n);
+                    node.buf.drain(HDR..pos);
                 }
                 End::Right => {
-                    let pos = node.offset_of(c - n);
+                    let pos = node.r().offset_of(c - n);
                     node.buf.truncate(pos);
                 }
             }
-            node.count -= n as u32;
+            node.set_count(c - n);
             node.buf.shrink_to_fit();
             n = 0;
         }
+        self.settle();
     }
 
     /// Removes up to `limit` elements equal to `v` (0 = all), from the tail when `from_tail`
     /// (LREM). Returns how many were removed.
     pub fn remove_matching(&mut self, v: &[u8], limit: usize, from_tail: bool) -> usize {
-        let ql = &mut *self.0;
+        let ql = self.many();
         let mut removed = 0;
         let order: Vec<usize> = if from_tail {
             (0..ql.nodes.len()).rev().collect()
@@ -565,7 +712,7 @@ impl List {
             let node = &mut ql.nodes[ni];
             // Spans of the matching elements, in the direction of the scan.
             let mut spans = Vec::new();
-            let mut pos = 0;
+            let mut pos = HDR;
             while pos < node.buf.len() {
                 let (d, n, next) = read_fwd(&node.buf, pos);
                 if &node.buf[d..d + n] == v {
@@ -592,10 +739,11 @@ impl List {
             }
             buf.extend_from_slice(&node.buf[last..]);
             node.buf = buf;
-            node.count -= spans.len() as u32;
+            node.set_count(node.count() - spans.len());
         }
-        ql.nodes.retain(|n| n.count > 0);
+        ql.nodes.retain(|n| n.count() > 0);
         ql.len -= removed;
+        self.settle();
         removed
     }
 
@@ -610,24 +758,27 @@ impl List {
 
     /// Appends an element as a plain node of its own (an RDB plain container), whatever its size.
     fn push_plain(&mut self, v: &[u8]) {
-        let ql = &mut *self.0;
+        let mut node = Node::empty(true);
+        encode_into(&mut node.buf, v);
+        node.set_count(1);
+        let ql = self.many();
         ql.len += 1;
-        ql.nodes.push_back(Node {
-            buf: encode(v),
-            count: 1,
-            plain: true,
-        });
+        ql.nodes.push_back(node);
+        self.settle();
     }
 
     /// Number of nodes (DEBUG / tests).
     pub fn node_count(&self) -> usize {
-        self.0.nodes.len()
+        match &self.0 {
+            Repr::One(b) => usize::from(NodeRef(b).count() > 0),
+            Repr::Many(ql) => ql.nodes.len(),
+        }
     }
 }
 
 impl Collection for List {
     fn len(&self) -> usize {
-        self.0.len
+        List::len(self)
     }
 
     fn encoding(&self) -> &'static str {
@@ -635,14 +786,21 @@ impl Collection for List {
     }
 
     fn memory(&self) -> usize {
-        let ql = &*self.0;
-        std::mem::size_of::<Quicklist>()
-            + ql.nodes.capacity() * std::mem::size_of::<Node>()
-            + ql.nodes.iter().map(|n| n.buf.capacity()).sum::<usize>()
+        match &self.0 {
+            Repr::One(b) => b.len(),
+            Repr::Many(ql) => {
+                std::mem::size_of::<Quicklist>()
+                    + ql.nodes.capacity() * std::mem::size_of::<Node>()
+                    + ql.nodes.iter().map(|n| n.buf.capacity()).sum::<usize>()
+            }
+        }
     }
 
     fn duplicate(&self) -> Self {
-        List(self.0.clone())
+        List(match &self.0 {
+            Repr::One(b) => Repr::One(b.clone()),
+            Repr::Many(ql) => Repr::Many(ql.clone()),
+        })
     }
 
     fn rdb_type(&self) -> u8 {
@@ -653,10 +811,9 @@ impl Collection for List {
     /// listpack, 1 = plain element) and the blob. Node boundaries are ours; any valid split
     /// loads in Redis.
     fn rdb_save(&self, w: &mut Writer) {
-        let ql = &*self.0;
-        w.len(ql.nodes.len() as u64);
-        for n in &ql.nodes {
-            if n.plain {
+        w.len(self.node_count() as u64);
+        for n in self.nodes().filter(|n| n.count() > 0) {
+            if n.plain() {
                 w.len(CONTAINER_PLAIN);
                 w.string(n.iter().next().unwrap_or_default());
             } else {
