@@ -10,7 +10,9 @@
 //!   waiter (an atomic state change, so a timeout or CLIENT UNBLOCK racing on another thread
 //!   cannot also answer it), pops, and queues the reply in the waiter's connection before the
 //!   locks are released; then it wakes the waiter. This repeats while the key has data, so the
-//!   waiters are served in Redis's order, before the pusher's reply leaves the server.
+//!   waiters are served in Redis's order, before the pusher's reply leaves the server. Waiters
+//!   for another type than the key now holds (BLPOP on a key that became a sorted set) are
+//!   passed over and stay blocked ([`Outcome::Skip`]), as in Redis 7.0.
 //! * Because registration and signalling both happen under the key's shard lock, a push either
 //!   sees the waiter or happens before the waiter's own check: no wake-up is lost, even with the
 //!   waiter and the pusher on different worker threads.
