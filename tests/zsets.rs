@@ -686,3 +686,24 @@ fn corrupt_compact_payloads_are_refused() {
     assert_eq!(c.cmd(&[b"RESTORE", b"k", b"0", &blob_payload(17, &lp)]), b"+OK\r\n");
     assert_eq!(q(&mut c, "ZRANGE k 0 -1 WITHSCORES"), "[a 1.5 b 2]");
 }
+
+#[test]
+fn blocking_pops_metadata_matches_redis() {
+    let srv = Server::start();
+    let mut c = srv.raw();
+    // Key positions: BZMPOP counts only its keys, never the timeout, numkeys or options.
+    assert_eq!(q(&mut c, "COMMAND GETKEYS BZPOPMIN a b 0"), "[a b]");
+    assert_eq!(q(&mut c, "COMMAND GETKEYS BZMPOP 0 2 a b MIN COUNT 2"), "[a b]");
+    let Some(reference) = Reference::start() else {
+        return;
+    };
+    let mut rc = reference.raw();
+    for line in [
+        "COMMAND INFO bzpopmin bzpopmax bzmpop",
+        "COMMAND GETKEYS BZPOPMAX x y z 1",
+        "COMMAND GETKEYS BZMPOP 1 1 k MAX",
+        "COMMAND DOCS bzmpop",
+    ] {
+        assert_eq!(q(&mut c, line), q(&mut rc, line), "{line}");
+    }
+}

@@ -215,6 +215,9 @@ fn geoadd(ctx: &mut Ctx, args: &[&[u8]]) {
         }
     }
     // XX on a fresh key never gets here; NX never empties a set: the key is never left empty.
+    if added > 0 {
+        crate::server::blocking::signal(ctx.srv, ctx.client.db, key);
+    }
     drop(shard);
     ctx.dirty((added + updated) as u64);
     ctx.out.int(if ch { added + updated } else { added });
@@ -669,6 +672,7 @@ fn search(ctx: &mut Ctx, args: &[&[u8]], form: Form, nostore: bool) {
         items.sort_by(|a, b| crate::types::zset::cmp(a.1, &a.0, b.1, &b.0));
         items.dedup_by(|a, b| a.0 == b.0);
         shard.set(dst, Value::ZSet(ZSet::from_sorted(&items)), false, lru);
+        crate::server::blocking::signal(ctx.srv, ctx.client.db, dst);
         ctx.dirty(n as u64);
     }
     ctx.out.int(n as i64);

@@ -853,8 +853,11 @@ fn serve_pop(srv: &Server, w: &Waiter, key: &[u8]) -> Outcome {
     let now_ms = crate::server::unix_ms();
     let stats = &srv.keyspace.stats;
     let mut sh = srv.keyspace.db(w.db).lock(key);
-    let Some(Value::List(l)) = sh.get_mut(key, now_ms, stats).map(|e| &mut e.value) else {
-        return Outcome::NotReady;
+    let l = match sh.get_mut(key, now_ms, stats).map(|e| &mut e.value) {
+        Some(Value::List(l)) => l,
+        // A sorted set serves the BZPOPMIN clients queued behind this one.
+        Some(_) => return Outcome::Skip,
+        None => return Outcome::NotReady,
     };
     if l.is_empty() {
         return Outcome::NotReady;
@@ -901,7 +904,8 @@ fn serve_move(srv: &Server, w: &Waiter, key: &[u8]) -> Outcome {
     // Only a non-empty list can serve; anything else leaves the client blocked.
     match locked.shard(key).get(key, now_ms, stats).map(|e| &e.value) {
         Some(Value::List(l)) if !l.is_empty() => {}
-        _ => return Outcome::NotReady,
+        Some(Value::List(_)) | None => return Outcome::NotReady,
+        Some(_) => return Outcome::Skip,
     }
     let mut out = w.reply();
     match move_check(&mut locked, key, dst, now_ms, stats, &mut out) {

@@ -1,16 +1,22 @@
 //! Sorted set commands (`t_zset.c`): ZADD and friends, ranges by rank / score / member, pops,
-//! set algebra (ZUNION, ZINTER, ZDIFF and their STORE forms), ZRANDMEMBER and ZSCAN.
+//! set algebra (ZUNION, ZINTER, ZDIFF and their STORE forms), ZRANDMEMBER and ZSCAN, and the
+//! blocking pops (BZPOPMIN, BZPOPMAX, BZMPOP).
 //!
 //! Replies, error texts and the order in which errors are detected follow Redis 7.0 exactly.
 //! Every range command reduces to ranks: a range's ends are found with
 //! [`ZSet::lower_bound`] (a predicate true on a prefix of the order) and its members visited
-//! with [`ZSet::visit`], which is O(log n + k) on the large form. The blocking pops (BZPOPMIN,
-//! BZPOPMAX, BZMPOP) are not here; [`pop`] is what they call once a key has members.
+//! with [`ZSet::visit`], which is O(log n + k) on the large form.
+//!
+//! The blocking pops use `server/blocking.rs` as the list ones do: finding no member, they
+//! register under their keys' locks; every command that stores members into a key signals it
+//! ([`blocking::signal`]), and [`serve_bzpop`] answers the first waiter once the command ends.
 
 use super::keys::{parse_cursor, random_u64};
 use super::{def, CommandDef, Ctx};
 use crate::keyspace::{KeyspaceStats, Shard, Value};
 use crate::protocol::reply::Reply;
+use crate::server::blocking::{self, Outcome, TimeoutReply, Waiter};
+use crate::server::Server;
 use crate::types::zset::ZSet;
 use crate::types::Collection;
 use crate::util::glob::glob_match;
@@ -43,6 +49,9 @@ pub static COMMANDS: &[CommandDef] = &[
     def("zpopmin", -2, "write fast", (1, 1, 1), "@sortedset", "sorted-set", "5.0.0", "Remove and return members with the lowest scores in a sorted set", zpopmin),
     def("zpopmax", -2, "write fast", (1, 1, 1), "@sortedset", "sorted-set", "5.0.0", "Remove and return members with the highest scores in a sorted set", zpopmax),
     CommandDef { keys_fn: Some(numkeys_at_1), ..def("zmpop", -4, "write", (0, 0, 0), "@sortedset", "sorted-set", "7.0.0", "Remove and return members with scores in a sorted set", zmpop) },
+    def("bzpopmin", -3, "write noscript blocking fast", (1, -2, 1), "@sortedset", "sorted-set", "5.0.0", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", bzpopmin),
+    def("bzpopmax", -3, "write noscript blocking fast", (1, -2, 1), "@sortedset", "sorted-set", "5.0.0", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", bzpopmax),
+    CommandDef { keys_fn: Some(numkeys_at_2), ..def("bzmpop", -5, "write blocking", (0, 0, 0), "@sortedset", "sorted-set", "7.0.0", "Remove and return members with scores in a sorted set or block until one is available", bzmpop) },
     CommandDef { keys_fn: Some(numkeys_at_1), ..def("zunion", -3, "readonly", (0, 0, 0), "@sortedset", "sorted-set", "6.2.0", "Add multiple sorted sets", zunion) },
     CommandDef { keys_fn: Some(numkeys_at_1), ..def("zinter", -3, "readonly", (0, 0, 0), "@sortedset", "sorted-set", "6.2.0", "Intersect multiple sorted sets", zinter) },
     CommandDef { keys_fn: Some(numkeys_at_1), ..def("zdiff", -3, "readonly", (0, 0, 0), "@sortedset", "sorted-set", "6.2.0", "Subtract multiple sorted sets", zdiff) },
@@ -67,6 +76,10 @@ fn numkeys_keys(args: &[&[u8]], at: usize, mut v: Vec<usize>) -> Vec<usize> {
 
 fn numkeys_at_1(args: &[&[u8]]) -> Vec<usize> {
     numkeys_keys(args, 1, Vec::new())
+}
+
+fn numkeys_at_2(args: &[&[u8]]) -> Vec<usize> {
+    numkeys_keys(args, 2, Vec::new())
 }
 
 fn dst_and_numkeys_at_2(args: &[&[u8]]) -> Vec<usize> {
@@ -393,6 +406,10 @@ fn zadd_generic(ctx: &mut Ctx, args: &[&[u8]], zincrby: bool) {
         }
     }
     drop_if_empty(&mut shard, key);
+    if added > 0 {
+        // Only a new member can make a key clients wait on non-empty (they wait on missing keys).
+        blocking::signal(ctx.srv, ctx.client.db, key);
+    }
     drop(shard);
     ctx.dirty((added + updated) as u64);
     if nan {
@@ -756,6 +773,7 @@ fn store_result(ctx: &mut Ctx, shard: &mut Shard, dst: &[u8], mut items: Vec<(Ve
         ZSet::from_sorted(&items)
     };
     shard.set(dst, Value::ZSet(z), false, ctx.lru());
+    blocking::signal(ctx.srv, ctx.client.db, dst);
     ctx.dirty(1);
     ctx.out.int(n as i64);
 }
@@ -1008,6 +1026,129 @@ fn zmpop(ctx: &mut Ctx, args: &[&[u8]]) {
         }
     }
     ctx.out.null_array();
+}
+
+// ---------------------------------------------------------------------------------------------
+// BZPOPMIN / BZPOPMAX / BZMPOP
+// ---------------------------------------------------------------------------------------------
+
+fn bzpopmin(ctx: &mut Ctx, args: &[&[u8]]) {
+    bzpop(ctx, args, false);
+}
+
+fn bzpopmax(ctx: &mut Ctx, args: &[&[u8]]) {
+    bzpop(ctx, args, true);
+}
+
+/// `BZPOPMIN|BZPOPMAX key... timeout`.
+fn bzpop(ctx: &mut Ctx, args: &[&[u8]], max: bool) {
+    let Some(deadline) = blocking::parse_timeout(ctx.out, args[args.len() - 1], ctx.now_ms) else {
+        return;
+    };
+    bzpop_generic(ctx, args, &args[1..args.len() - 1], max, None, deadline);
+}
+
+/// `BZMPOP timeout numkeys key... MIN|MAX [COUNT n]`: like ZMPOP, the arguments are checked
+/// before the timeout.
+fn bzmpop(ctx: &mut Ctx, args: &[&[u8]]) {
+    let Some((keys, max, count)) = parse_mpop(ctx.out, args, 2) else {
+        return;
+    };
+    let Some(deadline) = blocking::parse_timeout(ctx.out, args[1], ctx.now_ms) else {
+        return;
+    };
+    bzpop_generic(ctx, args, &keys, max, Some(count), deadline);
+}
+
+/// Pops from the first of `keys` holding a sorted set, or blocks on all of them. `count` None
+/// is BZPOPMIN/BZPOPMAX (reply `[key, member, score]`), Some is BZMPOP (ZMPOP's reply).
+fn bzpop_generic(ctx: &mut Ctx, args: &[&[u8]], keys: &[&[u8]], max: bool, count: Option<usize>, deadline: i64) {
+    let (now, stats) = (ctx.now_ms, ctx.ks_stats());
+    let db = ctx.db();
+    let mut locked = db.lock_keys(keys.iter().copied());
+    for k in keys {
+        match pop(locked.shard(k), k, now, stats, max, count.unwrap_or(1)) {
+            Popped::Missing => continue,
+            Popped::WrongType => return ctx.out.wrong_type(),
+            Popped::Items(items) => {
+                drop(locked);
+                ctx.dirty(items.len() as u64);
+                return reply_bzpop(ctx.out, k, &items, count.is_some());
+            }
+        }
+    }
+    // Inside EXEC a command cannot block: it answers as if it timed out.
+    if ctx.client.in_exec {
+        return ctx.out.null_array();
+    }
+    blocking::block(
+        ctx.srv,
+        ctx.client,
+        args,
+        keys,
+        deadline,
+        serve_bzpop,
+        TimeoutReply::NullArray,
+    );
+    drop(locked);
+}
+
+/// BZMPOP answers as ZMPOP; BZPOPMIN/BZPOPMAX with one flat `[key, member, score]` array, in
+/// RESP3 too (where the score is a double).
+fn reply_bzpop(out: &mut Reply, key: &[u8], items: &[(Vec<u8>, f64)], mpop: bool) {
+    if mpop {
+        return reply_mpop(out, key, items);
+    }
+    out.array(1 + 2 * items.len());
+    out.bulk(key);
+    for (m, s) in items {
+        out.bulk(m);
+        out.double(*s);
+    }
+}
+
+/// Serves a client blocked in BZPOPMIN, BZPOPMAX or BZMPOP from the ready `key`.
+fn serve_bzpop(srv: &Server, w: &Waiter, key: &[u8]) -> Outcome {
+    let argv: Vec<&[u8]> = w.argv.iter().map(|a| a.as_slice()).collect();
+    let Some(name) = argv.first() else {
+        return Outcome::NotReady;
+    };
+    let (max, count) = if name.eq_ignore_ascii_case(b"bzmpop") {
+        // Parsed successfully when the client blocked; the sink never receives an error.
+        match parse_mpop(&mut Reply::new(), &argv, 2) {
+            Some((_, max, count)) => (max, Some(count)),
+            None => return Outcome::NotReady,
+        }
+    } else {
+        (name.eq_ignore_ascii_case(b"bzpopmax"), None)
+    };
+    let now = crate::server::unix_ms();
+    let stats = &srv.keyspace.stats;
+    let mut shard = srv.keyspace.db(w.db).lock(key);
+    match shard.get(key, now, stats).map(|e| &e.value) {
+        Some(Value::ZSet(z)) if !z.is_empty() => {}
+        Some(Value::ZSet(_)) | None => return Outcome::NotReady,
+        // A list (or anything else) serves the clients of its own type queued behind this one.
+        Some(_) => return Outcome::Skip,
+    }
+    if !w.claim() {
+        return Outcome::Gone;
+    }
+    let Popped::Items(items) = pop(&mut shard, key, now, stats, max, count.unwrap_or(1)) else {
+        // Checked above under the same lock: cannot happen, but the waiter still gets an answer.
+        let mut out = w.reply();
+        out.null_array();
+        w.deliver(&out);
+        return Outcome::Served;
+    };
+    let mut out = w.reply();
+    reply_bzpop(&mut out, key, &items, count.is_some());
+    w.deliver(&out);
+    drop(shard);
+    srv.stats
+        .dirty
+        .fetch_add(items.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    Outcome::Served
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,7 +10,9 @@
 //!   waiter (an atomic state change, so a timeout or CLIENT UNBLOCK racing on another thread
 //!   cannot also answer it), pops, and queues the reply in the waiter's connection before the
 //!   locks are released; then it wakes the waiter. This repeats while the key has data, so the
-//!   waiters are served in Redis's order, before the pusher's reply leaves the server.
+//!   waiters are served in Redis's order, before the pusher's reply leaves the server. Waiters
+//!   for another type than the key now holds (BLPOP on a key that became a sorted set) are
+//!   passed over and stay blocked ([`Outcome::Skip`]), as in Redis 7.0.
 //! * Because registration and signalling both happen under the key's shard lock, a push either
 //!   sees the waiter or happens before the waiter's own check: no wake-up is lost, even with the
 //!   waiter and the pusher on different worker threads.
@@ -39,6 +41,10 @@ pub enum Outcome {
     /// The key cannot serve this waiter now (missing, empty or of another type): stop serving
     /// this key; the waiter stays blocked.
     NotReady,
+    /// The key holds data of a type this waiter does not wait for (a list for BZPOPMIN): the
+    /// waiter stays blocked and the next one in the key's queue is tried, as Redis serves a
+    /// key's clients of the key's type and skips the others.
+    Skip,
 }
 
 /// Serves `waiter` from the ready `key`. Must lock what it needs, check, call
@@ -147,9 +153,10 @@ impl Registry {
         }
     }
 
-    fn first(&self, db: usize, key: &[u8]) -> Option<Arc<Waiter>> {
+    /// The `n`th waiter queued on `key` (0: the first).
+    fn nth(&self, db: usize, key: &[u8], n: usize) -> Option<Arc<Waiter>> {
         let inner = self.inner.lock();
-        inner.keys.get(&(db, key.to_vec())).and_then(|q| q.front().cloned())
+        inner.keys.get(&(db, key.to_vec())).and_then(|q| q.get(n).cloned())
     }
 
     fn has_waiters(&self, db: usize, key: &[u8]) -> bool {
@@ -228,7 +235,9 @@ pub fn serve_ready(srv: &Server) {
         let Some((db, key)) = READY.with(|r| r.borrow_mut().pop_front()) else {
             return;
         };
-        while let Some(w) = srv.blocking.first(db, &key) {
+        // Waiters before `skipped` in the queue wait for another type than the key holds.
+        let mut skipped = 0;
+        while let Some(w) = srv.blocking.nth(db, &key, skipped) {
             let outcome = if w.state() == WAITING {
                 (w.serve)(srv, &w, &key)
             } else {
@@ -236,6 +245,7 @@ pub fn serve_ready(srv: &Server) {
             };
             match outcome {
                 Outcome::NotReady => break,
+                Outcome::Skip => skipped += 1,
                 Outcome::Served | Outcome::Gone => {
                     // A waiter that is gone but still queued is removed by its own connection
                     // too; removing it here keeps the queue moving.
@@ -297,6 +307,7 @@ pub fn block(
         state: AtomicU8::new(WAITING),
     });
     srv.blocking.add(w.clone());
+    client.handle.blocked.store(true, Ordering::Relaxed);
     client.blocked = Some(w);
 }
 
@@ -363,6 +374,7 @@ pub fn check(srv: &Server, client: &mut Client, out: &mut Reply) -> bool {
         }
     }
     srv.blocking.remove(&w);
+    client.handle.blocked.store(false, Ordering::Relaxed);
     client.blocked = None;
     true
 }
@@ -377,6 +389,7 @@ fn timeout_reply(out: &mut Reply, how: TimeoutReply) {
 /// Forgets a blocked client whose connection is closing.
 pub fn disconnect(srv: &Server, client: &mut Client) {
     if let Some(w) = client.blocked.take() {
+        client.handle.blocked.store(false, Ordering::Relaxed);
         let _ = w
             .state
             .compare_exchange(WAITING, GONE, Ordering::AcqRel, Ordering::Acquire);

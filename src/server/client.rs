@@ -56,6 +56,8 @@ pub struct ClientHandle {
     pub waker: Mutex<Option<Waker>>,
     pub is_monitor: AtomicBool,
     pub no_evict: AtomicBool,
+    /// Blocked in BLPOP, BZPOPMIN... (the `b` of CLIENT LIST's flags); kept by `blocking.rs`.
+    pub blocked: AtomicBool,
     /// Bytes in the query buffer, counted from the start of the command being run (`qbuf=`).
     pub qbuf: AtomicUsize,
     /// Capacity of the query buffer (`qbuf-free=` is capacity minus `qbuf`).
@@ -116,6 +118,7 @@ impl ClientHandle {
             waker: Default::default(),
             is_monitor: AtomicBool::new(false),
             no_evict: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
             qbuf: AtomicUsize::new(0),
             qbuf_cap: AtomicUsize::new(0),
             argv_mem: AtomicUsize::new(0),
@@ -235,6 +238,9 @@ impl ClientHandle {
         }
         if self.multi.load(Relaxed) >= 0 {
             flags.push('x');
+        }
+        if self.blocked.load(Relaxed) {
+            flags.push('b');
         }
         if self.kill.load(Relaxed) {
             flags.push('A');
