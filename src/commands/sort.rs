@@ -174,31 +174,51 @@ fn parse<'a>(ctx: &mut Ctx, args: &[&'a [u8]], readonly: bool) -> Option<Opts<'a
     Some(o)
 }
 
+impl Opts<'_> {
+    /// Whether sorting reads keys named by the BY or GET patterns: BY sorts by a pattern with
+    /// `*`, or a GET pattern other than `#` has a `*`.
+    fn reads_other_keys(&self) -> bool {
+        let by = !self.dontsort && self.by.is_some_and(has_star);
+        by || self.gets.iter().any(|g| !is_hash_sign(g) && has_star(g))
+    }
+}
+
 /// Whether a SORT (or SORT_RO) command line reads keys named by its BY or GET patterns, keys
 /// that are not among its declared key positions. Callers that lock only a command's declared
-/// keys (EXEC, scripts) must run such a SORT as one touching undeclared keys.
+/// keys (EXEC, scripts) must run such a SORT as one touching undeclared keys. A line with a
+/// syntax error reads nothing.
 pub fn reads_other_keys(args: &[&[u8]]) -> bool {
-    let mut by_star = false;
+    let mut by = None;
     let mut dontsort = false;
-    let mut get_star = false;
+    let mut gets = Vec::new();
     let mut j = 2;
     while j + 1 < args.len() {
         let a = args[j];
         if a.eq_ignore_ascii_case(b"limit") {
             j += 2;
         } else if a.eq_ignore_ascii_case(b"by") {
-            by_star = has_star(args[j + 1]);
-            dontsort |= !by_star;
+            by = Some(args[j + 1]);
+            dontsort |= !has_star(args[j + 1]);
             j += 1;
         } else if a.eq_ignore_ascii_case(b"get") {
-            get_star |= !is_hash_sign(args[j + 1]) && has_star(args[j + 1]);
+            gets.push(args[j + 1]);
             j += 1;
         } else if a.eq_ignore_ascii_case(b"store") {
             j += 1;
         }
         j += 1;
     }
-    (by_star && !dontsort) || get_star
+    let o = Opts {
+        desc: false,
+        alpha: false,
+        limit_start: 0,
+        limit_count: -1,
+        store: None,
+        by,
+        dontsort,
+        gets,
+    };
+    o.reads_other_keys()
 }
 
 /// One element being sorted: the element, its numeric weight, or its ALPHA weight read
@@ -283,7 +303,7 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) {
     };
     let src_key = args[1];
     let db = ctx.db();
-    let mut locked = if reads_other_keys(args) {
+    let mut locked = if o.reads_other_keys() {
         db.lock_all()
     } else {
         db.lock_keys(std::iter::once(src_key).chain(o.store))
