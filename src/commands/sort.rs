@@ -351,8 +351,14 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) {
     // Load the elements. A list or sorted set that is not sorted yields just the LIMIT range,
     // taken from its own order (reversed by DESC).
     let mut items: Vec<Item> = Vec::new();
+    // The key was just looked up (and lazily expired); an empty or missing source loads
+    // nothing (during CLIENT PAUSE an expired key stays in the table but reads as missing).
     let shard = locked.shard(src_key);
-    let value = shard.dict.get(src_key).map(|e| &e.value);
+    let value = if len == 0 {
+        None
+    } else {
+        shard.dict.get(src_key).map(|e| &e.value)
+    };
     let ranged = o.dontsort && source != Source::Set;
     let take = (end - start + 1).max(0) as usize;
     let skip = start.max(0) as usize;
@@ -445,14 +451,15 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) {
         }
     }
 
-    let rows = (end - start + 1).max(0) as usize;
-    let outputlen = if o.gets.is_empty() { rows } else { rows * o.gets.len() };
     if bad_weight {
         ctx.out.error("ERR One or more scores can't be converted into double");
         return;
     }
+    // Elements start..=end of the vector (the clamping above keeps them inside it).
+    let rows = (end - start + 1).max(0) as usize;
     let lo = start.max(0) as usize;
-    let range = items.get(lo..lo + rows).unwrap_or(&[]);
+    let range = &items[lo.min(items.len())..(lo + rows).min(items.len())];
+    let outputlen = range.len() * o.gets.len().max(1);
     match o.store {
         None => {
             ctx.out.array(outputlen);
