@@ -642,11 +642,18 @@ fn command_keys(cmd: &Command, argv: &[&[u8]]) -> Vec<(usize, Vec<String>)> {
     // specification is known.
     if cmd.def.keys_fn.is_some() || specs.is_empty() {
         let flags = specs.first().map(|s| s.flags.clone()).unwrap_or_default();
-        return cmd
+        let mut keys: Vec<(usize, Vec<String>)> = cmd
             .key_positions(argv)
             .into_iter()
             .map(|p| (p, flags.clone()))
             .collect();
+        // SORT's key function (Redis's sortGetKeys) marks its STORE destination as written.
+        if cmd.full_name == "sort" {
+            if let Some(dst) = keys.get_mut(1) {
+                dst.1 = vec!["OW".to_string(), "update".to_string()];
+            }
+        }
+        return keys;
     }
     Vec::new()
 }

@@ -20,6 +20,7 @@ pub mod keys;
 pub mod lists;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod zsets;
 
@@ -443,6 +444,7 @@ fn families() -> Vec<&'static [CommandDef]> {
         hashes::COMMANDS,
         sets::COMMANDS,
         geo::COMMANDS,
+        sort::COMMANDS,
     ]
 }
 

@@ -92,7 +92,7 @@ fn dst_and_numkeys_at_2(args: &[&[u8]]) -> Vec<usize> {
 
 /// C `strtod` on the bytes (up to a NUL, as C sees the string): the value and how many bytes
 /// it consumed, and whether it over- or underflowed (ERANGE).
-fn strtod(s: &[u8]) -> (f64, usize, bool) {
+pub(crate) fn strtod(s: &[u8]) -> (f64, usize, bool) {
     let s = s.split(|&c| c == 0).next().unwrap_or(&[]);
     let Ok(c) = std::ffi::CString::new(s) else {
         return (0.0, 0, false);

@@ -95,7 +95,8 @@ impl ZSet {
         }
     }
 
-    fn convert_to_big(&mut self) {
+    /// Converts a compact set to the skiplist form (SORT does this to the sets it sorts).
+    pub fn convert_to_big(&mut self) {
         if let ZSet::Pack(p) = self {
             let mut b = Big::with_capacity(p.len() + 1);
             for e in p.iter() {
