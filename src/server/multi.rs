@@ -70,12 +70,15 @@ struct Watcher {
     stale: bool,
 }
 
+/// Watchers by (database, key).
+type WatchMap = HashMap<(usize, Vec<u8>), Vec<Watcher>>;
+
 /// Every watched key of every client.
 #[derive(Default)]
 pub struct Watches {
     /// Number of (client, key) watches; zero means there is nothing to touch.
     count: AtomicUsize,
-    keys: Mutex<HashMap<(usize, Vec<u8>), Vec<Watcher>>>,
+    keys: Mutex<WatchMap>,
 }
 
 impl Watches {
