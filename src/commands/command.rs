@@ -624,7 +624,7 @@ fn variable_flag_keys(name: &str, argv: &[&[u8]]) -> Option<Vec<(usize, Vec<Stri
 }
 
 /// The keys of a command line with their flags (Redis's `getKeysFromCommandWithSpecs`).
-fn command_keys(cmd: &Command, argv: &[&[u8]]) -> Vec<(usize, Vec<String>)> {
+pub fn command_keys(cmd: &Command, argv: &[&[u8]]) -> Vec<(usize, Vec<String>)> {
     let m = meta(cmd);
     let specs: &[KeySpec] = m.map(|m| m.specs.as_slice()).unwrap_or(&[]);
     let has_varflags = specs.iter().any(|s| s.has("variable_flags"));

@@ -221,6 +221,7 @@ fn quit(ctx: &mut Ctx, _args: &[&[u8]]) {
 }
 
 fn reset(ctx: &mut Ctx, _args: &[&[u8]]) {
+    crate::server::multi::discard(ctx.srv, ctx.client);
     ctx.client.select(0);
     ctx.client.reply_mode = ReplyMode::On;
     ctx.out.resp = 2;

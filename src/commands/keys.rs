@@ -295,6 +295,7 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) {
     dst.put_entry(newkey, copy);
     drop(locked);
     crate::server::blocking::signal(ctx.srv, dst_db, newkey);
+    crate::server::multi::touch(ctx.srv, dst_db, newkey);
     ctx.dirty(1);
     ctx.out.int(1);
 }
@@ -323,6 +324,7 @@ fn move_cmd(ctx: &mut Ctx, args: &[&[u8]]) {
     locked.shard(dst_db, &k).put_entry(&k, entry);
     drop(locked);
     crate::server::blocking::signal(ctx.srv, dst_db, key);
+    crate::server::multi::touch(ctx.srv, dst_db, key);
     ctx.dirty(1);
     ctx.out.int(1);
 }
@@ -334,6 +336,11 @@ fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(b) = db_index(ctx, args[2], Some("invalid second DB index")) else {
         return;
     };
+    if a != b {
+        // WATCHed keys that exist in either database change (Redis's touchAllWatchedKeysInDb).
+        crate::server::multi::touch_db(ctx.srv, a, Some(b));
+        crate::server::multi::touch_db(ctx.srv, b, Some(a));
+    }
     ctx.srv.keyspace.swap_dbs(a, b);
     // Clients blocked on keys of either database may now find data (Redis's scanDatabaseForReadyKeys).
     crate::server::blocking::signal_db(ctx.srv, a);

@@ -18,6 +18,7 @@ pub mod hyperloglog;
 pub mod introspection;
 pub mod keys;
 pub mod lists;
+pub mod multi;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -445,6 +446,7 @@ fn families() -> Vec<&'static [CommandDef]> {
         sets::COMMANDS,
         geo::COMMANDS,
         sort::COMMANDS,
+        multi::COMMANDS,
     ]
 }
 

@@ -79,6 +79,7 @@ fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(lazy) = flush_mode(ctx, args, 1) else {
         return;
     };
+    crate::server::multi::touch_db(ctx.srv, ctx.client.db, None);
     let n = flush_db(ctx.db(), lazy);
     ctx.dirty(n as u64);
     ctx.out.ok();
@@ -89,6 +90,7 @@ fn flush(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(lazy) = flush_mode(ctx, args, 1) else {
         return;
     };
+    crate::server::multi::touch_db(ctx.srv, ctx.client.db, None);
     let n = flush_db(ctx.db(), lazy);
     ctx.dirty(n as u64);
     ctx.out.int(n as i64);
@@ -99,7 +101,8 @@ fn flushall(ctx: &mut Ctx, args: &[&[u8]]) {
         return;
     };
     let mut n = 0;
-    for db in ctx.srv.keyspace.dbs.iter() {
+    for (i, db) in ctx.srv.keyspace.dbs.iter().enumerate() {
+        crate::server::multi::touch_db(ctx.srv, i, None);
         n += flush_db(db, lazy);
     }
     // Redis counts FLUSHALL itself as one more change, so a following save rule triggers.

@@ -251,12 +251,25 @@ pub fn serve_ready(srv: &Server) {
                     // too; removing it here keeps the queue moving.
                     if outcome == Outcome::Served {
                         srv.blocking.remove(&w);
+                        touch_served(srv, &w);
                     } else {
                         srv.blocking.remove_queued(&w, db, &key);
                     }
                 }
             }
         }
+    }
+}
+
+/// A served waiter changed its keys (BLMOVE's destination too): clients WATCHing them must
+/// see it, as if the blocked command had run now.
+fn touch_served(srv: &Server, w: &Waiter) {
+    if !srv.watches.active() {
+        return;
+    }
+    let argv: Vec<&[u8]> = w.argv.iter().map(|a| a.as_slice()).collect();
+    if let Some(cmd) = argv.first().and_then(|name| srv.commands.get(name)) {
+        super::multi::touch_command(srv, w.db, cmd, &argv);
     }
 }
 

@@ -66,6 +66,10 @@ pub struct ClientHandle {
     pub argv_mem: AtomicUsize,
     /// Queued commands while in MULTI, -1 outside (`multi=`).
     pub multi: AtomicI64,
+    /// Bytes of the queued commands' arguments (`multi-mem=`).
+    pub multi_mem: AtomicUsize,
+    /// Set by any thread that changed a key this client WATCHes: its EXEC must fail.
+    pub watch_dirty: AtomicBool,
     pub user: Mutex<String>,
     pub tot_net_in: AtomicU64,
     pub tot_net_out: AtomicU64,
@@ -123,6 +127,8 @@ impl ClientHandle {
             qbuf_cap: AtomicUsize::new(0),
             argv_mem: AtomicUsize::new(0),
             multi: AtomicI64::new(-1),
+            multi_mem: AtomicUsize::new(0),
+            watch_dirty: AtomicBool::new(false),
             user: Mutex::new("default".into()),
             tot_net_in: AtomicU64::new(0),
             tot_net_out: AtomicU64::new(0),
@@ -258,7 +264,7 @@ impl ClientHandle {
         // Memory as Redis counts it: the client struct, the query buffer and the argument vector.
         let tot_mem = 1024 + 16 * 1024 + qbuf + qbuf_free + argv_mem + obl;
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -272,6 +278,7 @@ impl ClientHandle {
             qbuf,
             qbuf_free,
             argv_mem,
+            self.multi_mem.load(Relaxed),
             self.rbs.load(Relaxed),
             self.buf_peak.load(Relaxed),
             obl,
@@ -331,6 +338,8 @@ pub struct Client {
     pub in_exec: bool,
     /// Set while blocked in BLPOP and friends (see `server::blocking`).
     pub blocked: Option<Arc<super::blocking::Waiter>>,
+    /// MULTI's queue and the WATCHed keys (see `server::multi`).
+    pub multi: super::multi::ClientState,
 }
 
 impl Client {
@@ -345,6 +354,7 @@ impl Client {
             worker,
             in_exec: false,
             blocked: None,
+            multi: Default::default(),
         }
     }
 

@@ -88,6 +88,7 @@ async fn serve(srv: Arc<Server>, stream: TcpStream, worker: usize) {
         run_connection(&srv, fd, &mut client).await;
     }
     super::blocking::disconnect(&srv, &mut client);
+    super::multi::discard(&srv, &mut client);
     super::monitor::remove(&srv, id);
     srv.clients.remove(id);
 }
@@ -293,7 +294,7 @@ fn process(
             Parsed::Empty { consumed } => pos += consumed,
             Parsed::Request { consumed } => {
                 if srv.pause.until_ms.load(Relaxed) != 0 {
-                    if let Some(ms) = dispatch::paused_for(srv, &rest[spans[0].clone()], rest, spans) {
+                    if let Some(ms) = dispatch::paused_for(srv, client, &rest[spans[0].clone()], rest, spans) {
                         return (pos, Some(ms));
                     }
                 }

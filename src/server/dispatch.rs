@@ -1,5 +1,6 @@
-//! Runs one request: looks the command up in the table, checks arity and permissions, executes
-//! it under the world lock, and records statistics (commandstats, errorstats, slowlog, latency,
+//! Runs one request: looks the command up in the table, checks arity and permissions, queues it
+//! inside MULTI or executes it under the world lock ([`call`], which EXEC also uses for each
+//! queued command), and records statistics (commandstats, errorstats, slowlog, latency,
 //! MONITOR).
 
 use super::client::{Client, ReplyMode};
@@ -81,33 +82,68 @@ pub fn execute(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]
     }
 }
 
+/// A request refused before it runs (Redis's `rejectCommand`): inside MULTI it aborts the
+/// transaction, and a refused EXEC discards it at once with `EXECABORT` and the reason.
+fn reject(srv: &Server, client: &mut Client, out: &mut Reply, cmd: &Command, argv: &[&[u8]], err: &str) {
+    bump(&cmd.stats_of(client.worker).rejected_calls, 1);
+    if cmd.full_name == "exec" {
+        super::multi::discard(srv, client);
+        // Redis prints the reason without its leading `ERR ` (arity) or `-` (the others).
+        let reason = err.strip_prefix("ERR ").unwrap_or(err);
+        out.error(&format!("EXECABORT Transaction discarded because of: {reason}"));
+        // MONITOR saw MULTI; it sees the EXEC that closes it too.
+        if srv.monitors.active() {
+            super::monitor::feed(srv, client, cmd, argv);
+        }
+        return;
+    }
+    super::multi::abort_queue(client);
+    out.error(err);
+}
+
+/// Whether a command runs at once even inside MULTI instead of being queued.
+fn runs_in_multi(cmd: &Command) -> bool {
+    matches!(
+        cmd.full_name.as_str(),
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
+/// Whether a command may change data: EXEC counts as a write when a queued command is one.
+fn is_write(client: &Client, cmd: &Command, mask: u32) -> bool {
+    cmd.flags & mask != 0 || (cmd.full_name == "exec" && client.multi.tx.as_ref().is_some_and(|t| t.flags & mask != 0))
+}
+
 fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     let Some(cmd) = lookup(srv, out, argv) else {
+        super::multi::abort_queue(client);
         return;
     };
     if !cmd.arity_ok(argv.len()) {
-        bump(&cmd.stats_of(client.worker).rejected_calls, 1);
-        out.error(&format!(
-            "ERR wrong number of arguments for '{}' command",
-            cmd.full_name
-        ));
-        return;
+        let err = format!("ERR wrong number of arguments for '{}' command", cmd.full_name);
+        return reject(srv, client, out, cmd, argv, &err);
     }
     if !client.authenticated && !cmd.has(flag::NO_AUTH) {
-        bump(&cmd.stats_of(client.worker).rejected_calls, 1);
-        out.error("NOAUTH Authentication required.");
-        return;
+        return reject(srv, client, out, cmd, argv, "NOAUTH Authentication required.");
+    }
+    if client.multi.tx.is_some() && cmd.has(flag::NO_MULTI) {
+        return reject(
+            srv,
+            client,
+            out,
+            cmd,
+            argv,
+            "ERR Command not allowed inside a transaction",
+        );
     }
     // stop-writes-on-bgsave-error: after a failed background save, writes (and PING) are refused
     // while save points are configured, as Redis does.
     if !srv.rdb.last_bgsave_ok.load(Relaxed)
-        && (cmd.has(flag::WRITE) || cmd.def.name == "ping")
+        && (is_write(client, cmd, flag::WRITE) || cmd.def.name == "ping")
         && srv.config.get_bool("stop-writes-on-bgsave-error")
         && crate::persistence::save::has_save_points(srv)
     {
-        bump(&cmd.stats_of(client.worker).rejected_calls, 1);
-        out.error(MISCONF);
-        return;
+        return reject(srv, client, out, cmd, argv, MISCONF);
     }
     let start_ns = super::unix_ns();
     let now_ms = start_ns / 1_000_000;
@@ -115,26 +151,57 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     handle.last_interaction_ms.store(now_ms, Relaxed);
     handle.set_last_cmd(cmd);
     handle.argv_mem.store(argv.iter().map(|a| a.len()).sum(), Relaxed);
-    let errors_before = out.errors;
-    {
-        // Exclusive commands stop every worker; the others only take their own worker's lock.
-        let _world = if cmd.def.exclusive {
-            (None, Some(srv.world.exclusive()))
-        } else {
-            (Some(srv.world.shared(client.worker)), None)
-        };
-        let mut ctx = Ctx {
-            srv,
-            client,
-            out,
-            now_ms,
-        };
-        (cmd.def.handler)(&mut ctx, argv);
-        // Clients blocked on keys this command made ready are served now, before its reply
-        // leaves (Redis's handleClientsBlockedOnKeys after call()).
-        if super::blocking::has_ready() {
-            super::blocking::serve_ready(srv);
-        }
+    if client.multi.tx.is_some() && !runs_in_multi(cmd) {
+        super::multi::queue(client, cmd, argv);
+        out.simple("QUEUED");
+        return;
+    }
+    // Exclusive commands (EXEC, DEBUG ...) stop every worker; the others only take their own
+    // worker's lock.
+    let _world = if cmd.def.exclusive {
+        (None, Some(srv.world.exclusive()))
+    } else {
+        (Some(srv.world.shared(client.worker)), None)
+    };
+    call(srv, client, out, cmd, argv, start_ns, now_ms);
+    // Clients blocked on keys this command made ready are served now, before its reply
+    // leaves (Redis's handleClientsBlockedOnKeys after call()); after a whole EXEC, not after
+    // each of its commands.
+    if super::blocking::has_ready() {
+        super::blocking::serve_ready(srv);
+    }
+}
+
+/// Runs an admitted command and records its statistics (Redis's `call()`): commandstats,
+/// errorstats, latency, MONITOR, slowlog, and the touch of WATCHed keys it changed. The caller
+/// holds the world lock: `run` for a request, EXEC for each queued command. `start_ns` is when
+/// it started (Unix ns, for its duration); `now_ms` the time its keys are judged by (EXEC's for
+/// a queued command, as Redis keeps one time for a whole EXEC). Inlined so a plain request
+/// pays no extra call.
+#[inline(always)]
+pub fn call(
+    srv: &Server,
+    client: &mut Client,
+    out: &mut Reply,
+    cmd: &Command,
+    argv: &[&[u8]],
+    start_ns: i64,
+    now_ms: i64,
+) {
+    let write = cmd.has(flag::WRITE);
+    let dirty_before = if write { srv.stats.dirty.load(Relaxed) } else { 0 };
+    out.errors = 0;
+    let mut ctx = Ctx {
+        srv,
+        client,
+        out,
+        now_ms,
+    };
+    (cmd.def.handler)(&mut ctx, argv);
+    // Touched inside the world-lock scope, so no EXEC can run between the change and the touch.
+    // The watch count is read after the command, so a WATCH that registered while it ran is seen.
+    if write && srv.watches.active() && srv.stats.dirty.load(Relaxed) != dirty_before {
+        super::multi::touch_command(srv, client.db, cmd, argv);
     }
     let elapsed_ns = (super::unix_ns() - start_ns).max(0) as u64;
     let us = elapsed_ns / 1000;
@@ -143,8 +210,14 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     let cs = cmd.stats_of(client.worker);
     bump(&cs.calls, 1);
     bump(&cs.usec, us);
-    if out.errors > errors_before {
+    // Errors count here, per command, so each command of an EXEC counts its own and EXEC's
+    // own reply is not failed by them.
+    if out.errors > 0 {
         bump(&cs.failed_calls, 1);
+        if let Some(code) = out.last_error.take() {
+            srv.stats.error(&code);
+        }
+        out.errors = 0;
     }
     if srv.config.hot.latency_tracking.load(Relaxed) {
         srv.stats
@@ -167,7 +240,13 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
 
 /// How long (ms) a request must wait because of CLIENT PAUSE, or None to run it now. Redis keeps
 /// paused clients' requests queued; so do we, which keeps each connection's order.
-pub fn paused_for(srv: &Server, name: &[u8], buf: &[u8], spans: &[std::ops::Range<usize>]) -> Option<u64> {
+pub fn paused_for(
+    srv: &Server,
+    client: &Client,
+    name: &[u8],
+    buf: &[u8],
+    spans: &[std::ops::Range<usize>],
+) -> Option<u64> {
     let until = srv.pause.until_ms.load(Relaxed);
     if until == 0 {
         return None;
@@ -193,7 +272,7 @@ pub fn paused_for(srv: &Server, name: &[u8], buf: &[u8], spans: &[std::ops::Rang
     if !cmd.arity_ok(spans.len()) {
         return None;
     }
-    if write_only && !(cmd.has(flag::WRITE) || cmd.has(flag::MAY_REPLICATE)) {
+    if write_only && !is_write(client, cmd, flag::WRITE | flag::MAY_REPLICATE) {
         return None;
     }
     Some((until - now) as u64)

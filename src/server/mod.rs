@@ -14,6 +14,7 @@ pub mod dispatch;
 pub mod info;
 pub mod log;
 pub mod monitor;
+pub mod multi;
 pub mod slowlog;
 pub mod stats;
 
@@ -122,6 +123,8 @@ pub struct Server {
     pub config_file: Option<String>,
     /// Clients blocked in BLPOP and friends.
     pub blocking: blocking::Registry,
+    /// Keys clients WATCH (MULTI/EXEC).
+    pub watches: multi::Watches,
 }
 
 impl Server {
@@ -353,6 +356,7 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         executable,
         config_file,
         blocking: Default::default(),
+        watches: Default::default(),
         config: cfg,
     });
     // The banner line the Redis test suite waits for (` PID: <pid>`), then the start-up log.
