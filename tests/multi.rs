@@ -703,3 +703,28 @@ fn redis_crate_transactions() {
     .expect("transaction");
     assert_eq!(v, 12);
 }
+
+/// `maxmemory` below the used memory refuses commands that may grow memory (not reads), and
+/// inside MULTI every queued command, which aborts the transaction; DISCARD and EXEC still run.
+#[test]
+fn maxmemory_refuses_writes_and_queueing() {
+    let srv = Server::start();
+    let mut c = srv.raw();
+    assert_eq!(r(&mut c, &["SET", "k", "v"]), "+OK\r\n");
+    assert_eq!(r(&mut c, &["CONFIG", "SET", "maxmemory", "1"]), "+OK\r\n");
+    let oom = "-OOM command not allowed when used memory > 'maxmemory'.\r\n";
+    assert_eq!(r(&mut c, &["SET", "k", "w"]), oom);
+    assert_eq!(r(&mut c, &["LPUSH", "l", "a"]), oom);
+    assert_eq!(r(&mut c, &["GET", "k"]), "$1\r\nv\r\n");
+    assert_eq!(r(&mut c, &["DEL", "k"]), ":1\r\n", "DEL frees memory: allowed");
+    assert_eq!(r(&mut c, &["MULTI"]), "+OK\r\n");
+    assert_eq!(r(&mut c, &["GET", "k"]), oom, "queueing is refused");
+    assert_eq!(
+        r(&mut c, &["EXEC"]),
+        "-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    assert_eq!(r(&mut c, &["MULTI"]), "+OK\r\n");
+    assert_eq!(r(&mut c, &["DISCARD"]), "+OK\r\n");
+    assert_eq!(r(&mut c, &["CONFIG", "SET", "maxmemory", "0"]), "+OK\r\n");
+    assert_eq!(r(&mut c, &["SET", "k", "w"]), "+OK\r\n");
+}

@@ -59,6 +59,8 @@ pub struct Hot {
     pub enable_debug_command: AtomicBool,
     pub timeout: AtomicI64,
     pub latency_tracking: AtomicBool,
+    /// `maxmemory` in bytes (0 = no limit).
+    pub maxmemory: AtomicI64,
     /// `latency-tracking-info-percentiles`, parsed (INFO latencystats).
     pub latency_percentiles: RwLock<Vec<f64>>,
 }
@@ -417,6 +419,7 @@ impl Config {
                 enable_debug_command: AtomicBool::new(false),
                 timeout: AtomicI64::new(0),
                 latency_tracking: AtomicBool::new(true),
+                maxmemory: AtomicI64::new(0),
                 latency_percentiles: RwLock::new(Vec::new()),
             },
             rename: RwLock::new(HashMap::new()),
@@ -458,6 +461,7 @@ impl Config {
         h.enable_debug_command.store(dbg == "yes" || dbg == "local", Relaxed);
         h.timeout.store(self.get_i64("timeout"), Relaxed);
         h.latency_tracking.store(self.get_bool("latency-tracking"), Relaxed);
+        h.maxmemory.store(self.get_i64("maxmemory"), Relaxed);
         *h.latency_percentiles.write() = self
             .get("latency-tracking-info-percentiles")
             .split_whitespace()

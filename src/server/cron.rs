@@ -60,6 +60,7 @@ fn clients_cron(srv: &Server) {
 
 fn sample_stats(srv: &Server) {
     let now = unix_ms();
+    srv.stats.used_memory_sample.store(super::info::used_memory(), Relaxed);
     let cmds = srv.stats.sum(|w| &w.commands);
     let inp = srv.stats.sum(|w| &w.net_input);
     let outp = srv.stats.sum(|w| &w.net_output);

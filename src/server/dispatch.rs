@@ -10,6 +10,7 @@ use crate::commands::{flag, Command, Ctx};
 use crate::protocol::reply::Reply;
 use std::sync::atomic::Ordering::Relaxed;
 
+const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
 /// Redis's text for an unknown command: the name and up to 128 characters of arguments.
@@ -101,6 +102,26 @@ fn reject(srv: &Server, client: &mut Client, out: &mut Reply, cmd: &Command, arg
     out.error(err);
 }
 
+/// Whether `maxmemory` refuses this command now (Redis's `processCommand` with the `noeviction`
+/// policy; eviction is not built yet): commands that may grow memory (`denyoom`, or an EXEC
+/// that queued one) and anything queued inside MULTI, once used memory is above the limit.
+fn out_of_memory(srv: &Server, client: &Client, cmd: &Command) -> bool {
+    let max = srv.config.hot.maxmemory.load(Relaxed);
+    if max <= 0 {
+        return false;
+    }
+    let queuing = client.multi.tx.is_some() && !matches!(cmd.full_name.as_str(), "exec" | "discard" | "quit" | "reset");
+    if !queuing && !is_write(client, cmd, flag::DENYOOM) {
+        return false;
+    }
+    let mut used = srv.stats.used_memory_sample.load(Relaxed);
+    if used == 0 {
+        used = super::info::used_memory();
+        srv.stats.used_memory_sample.store(used, Relaxed);
+    }
+    used > max as u64
+}
+
 /// Whether a command runs at once even inside MULTI instead of being queued.
 fn runs_in_multi(cmd: &Command) -> bool {
     matches!(
@@ -144,6 +165,9 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
         && crate::persistence::save::has_save_points(srv)
     {
         return reject(srv, client, out, cmd, argv, MISCONF);
+    }
+    if out_of_memory(srv, client, cmd) {
+        return reject(srv, client, out, cmd, argv, OOM);
     }
     let start_ns = super::unix_ns();
     let now_ms = start_ns / 1_000_000;

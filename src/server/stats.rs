@@ -43,6 +43,9 @@ pub struct Stats {
     latency: std::sync::OnceLock<Box<[WorkerHistograms]>>,
     /// Highest used memory seen (INFO used_memory_peak).
     pub used_memory_peak: AtomicU64,
+    /// Used memory as the cron thread last read it (every tick), for `maxmemory` checks that
+    /// must not read /proc on every request. 0 = not read yet.
+    pub used_memory_sample: AtomicU64,
 }
 
 impl Stats {
@@ -60,6 +63,7 @@ impl Stats {
             samples: Mutex::new(Default::default()),
             latency: std::sync::OnceLock::new(),
             used_memory_peak: AtomicU64::new(0),
+            used_memory_sample: AtomicU64::new(0),
         }
     }
 
