@@ -18,6 +18,7 @@ pub mod hyperloglog;
 pub mod introspection;
 pub mod keys;
 pub mod lists;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -443,6 +444,7 @@ fn families() -> Vec<&'static [CommandDef]> {
         hashes::COMMANDS,
         sets::COMMANDS,
         geo::COMMANDS,
+        pubsub::COMMANDS,
     ]
 }
 

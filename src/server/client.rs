@@ -68,6 +68,15 @@ pub struct ClientHandle {
     pub tot_net_in: AtomicU64,
     pub tot_net_out: AtomicU64,
     pub tot_cmds: AtomicU64,
+    /// Channels, patterns and shard channels subscribed (`sub=` `psub=` `ssub=`).
+    pub subs: [AtomicUsize; 3],
+    /// In Pub/Sub subscriber mode (flag `P`, client type pubsub, its output limits).
+    pub pubsub_mode: AtomicBool,
+    /// Reply bytes the connection has taken from `pending` but not written yet; with
+    /// `pending` they are what `client-output-buffer-limit` bounds.
+    pub obuf_unsent: AtomicUsize,
+    /// Unix seconds since when the soft output limit has been exceeded (0 = it is not).
+    pub obuf_soft_since: AtomicI64,
 }
 
 /// Client kinds as CLIENT LIST TYPE and CLIENT KILL TYPE name them.
@@ -124,6 +133,10 @@ impl ClientHandle {
             tot_net_in: AtomicU64::new(0),
             tot_net_out: AtomicU64::new(0),
             tot_cmds: AtomicU64::new(0),
+            subs: Default::default(),
+            pubsub_mode: AtomicBool::new(false),
+            obuf_unsent: AtomicUsize::new(0),
+            obuf_soft_since: AtomicI64::new(0),
         }
     }
 
@@ -210,11 +223,12 @@ impl ClientHandle {
         }
     }
 
-    /// The kind of client (pub/sub and replication do not exist yet, so every client is normal,
-    /// except MONITOR clients, which Redis counts as replicas).
+    /// The kind of client (replication does not exist yet; MONITOR clients count as replicas).
     pub fn kind(&self) -> ClientType {
         if self.is_monitor.load(Relaxed) {
             ClientType::Replica
+        } else if self.pubsub_mode.load(Relaxed) {
+            ClientType::PubSub
         } else {
             ClientType::Normal
         }
@@ -233,6 +247,9 @@ impl ClientHandle {
         if self.is_monitor.load(Relaxed) {
             flags.push('O');
         }
+        if self.pubsub_mode.load(Relaxed) {
+            flags.push('P');
+        }
         if self.multi.load(Relaxed) >= 0 {
             flags.push('x');
         }
@@ -249,10 +266,11 @@ impl ClientHandle {
         let qbuf_free = self.qbuf_cap.load(Relaxed).saturating_sub(qbuf);
         let argv_mem = self.argv_mem.load(Relaxed);
         let obl = self.pending.lock().len();
+        let omem = obl + self.obuf_unsent.load(Relaxed);
         // Memory as Redis counts it: the client struct, the query buffer and the argument vector.
         let tot_mem = 1024 + 16 * 1024 + qbuf + qbuf_free + argv_mem + obl;
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -262,6 +280,9 @@ impl ClientHandle {
             idle,
             flags,
             self.db.load(Relaxed),
+            self.subs[0].load(Relaxed),
+            self.subs[1].load(Relaxed),
+            self.subs[2].load(Relaxed),
             self.multi.load(Relaxed),
             qbuf,
             qbuf_free,
@@ -269,6 +290,7 @@ impl ClientHandle {
             self.rbs.load(Relaxed),
             self.buf_peak.load(Relaxed),
             obl,
+            omem,
             tot_mem,
             self.last_cmd_name(),
             self.user.lock(),
@@ -325,6 +347,8 @@ pub struct Client {
     pub in_exec: bool,
     /// Set while blocked in BLPOP and friends (see `server::blocking`).
     pub blocked: Option<Arc<super::blocking::Waiter>>,
+    /// Pub/Sub subscriptions (see `server::pubsub`).
+    pub subs: super::pubsub::Subscriptions,
 }
 
 impl Client {
@@ -339,6 +363,7 @@ impl Client {
             worker,
             in_exec: false,
             blocked: None,
+            subs: Default::default(),
         }
     }
 

@@ -109,6 +109,9 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
         out.error(MISCONF);
         return;
     }
+    if client.subs.active && super::pubsub::reject_in_subscriber_mode(client, cmd, out) {
+        return;
+    }
     let start_ns = super::unix_ns();
     let now_ms = start_ns / 1_000_000;
     let handle = &client.handle;

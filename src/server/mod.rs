@@ -14,6 +14,8 @@ pub mod dispatch;
 pub mod info;
 pub mod log;
 pub mod monitor;
+pub mod notify;
+pub mod pubsub;
 pub mod slowlog;
 pub mod stats;
 
@@ -122,6 +124,8 @@ pub struct Server {
     pub config_file: Option<String>,
     /// Clients blocked in BLPOP and friends.
     pub blocking: blocking::Registry,
+    /// Pub/Sub subscriptions.
+    pub pubsub: pubsub::PubSub,
 }
 
 impl Server {
@@ -353,6 +357,7 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         executable,
         config_file,
         blocking: Default::default(),
+        pubsub: Default::default(),
         config: cfg,
     });
     // The banner line the Redis test suite waits for (` PID: <pid>`), then the start-up log.
@@ -366,6 +371,21 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         }
     };
     let _ = srv.me.set(Arc::downgrade(&srv));
+    {
+        // Keys expired on lookup raise the `expired` keyspace event, created keys `new`.
+        let me = Arc::downgrade(&srv);
+        let _ = srv.keyspace.stats.on_expired.set(Box::new(move |db, key| {
+            if let Some(srv) = me.upgrade() {
+                notify::notify_srv(&srv, notify::EXPIRED, "expired", key, db);
+            }
+        }));
+        let me = Arc::downgrade(&srv);
+        let _ = crate::keyspace::ON_NEW_KEY.set(Box::new(move |db, key| {
+            if let Some(srv) = me.upgrade() {
+                notify::notify_srv(&srv, notify::NEW, "new", key, db);
+            }
+        }));
+    }
     write_pidfile(&srv.config);
     log::warning("Server initialized");
     if let Err(msg) = crate::persistence::save::load_at_startup(&srv) {
