@@ -141,7 +141,7 @@ fn punsubscribe(ctx: &mut Ctx, args: &[&[u8]]) {
 }
 
 fn publish_kind(ctx: &mut Ctx, args: &[&[u8]], kind: Kind) {
-    let me = (ctx.client.reply_mode == ReplyMode::On).then(|| Me {
+    let me = (ctx.client.reply_mode == ReplyMode::On).then_some(Me {
         id: ctx.client.id,
         buf: &mut ctx.out.buf,
     });

@@ -31,15 +31,21 @@ pub struct KeyspaceStats {
     pub on_expired: std::sync::OnceLock<ExpiredHook>,
 }
 
-/// See [`KeyspaceStats::on_expired`] and [`ON_NEW_KEY`].
+/// See [`KeyspaceStats::on_expired`].
 pub type ExpiredHook = Box<dyn Fn(usize, &[u8]) + Send + Sync>;
 
-/// Called with (database, key) when a write creates a key (the `new` keyspace notification),
-/// while [`NEW_KEY_EVENTS`] is on. Process-wide, set once at start-up, because the shard's
-/// write methods get no server context.
-pub static ON_NEW_KEY: std::sync::OnceLock<ExpiredHook> = std::sync::OnceLock::new();
-/// Whether `new` events are enabled (one relaxed load per key creation when they are not).
-pub static NEW_KEY_EVENTS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Keyspace notifications raised where only a shard is at hand (key creation, pops shared with
+/// blocking commands): called with (class, event, database, key). Process-wide and set once at
+/// start-up, because the shard's methods get no server context.
+pub static KEY_EVENTS: std::sync::OnceLock<KeyEventHook> = std::sync::OnceLock::new();
+/// The enabled notification classes (`notify-keyspace-events` as `server::notify` flags, 0 when
+/// nothing is published), so a disabled event costs one relaxed load.
+pub static EVENT_FLAGS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+/// The `new` class (`server::notify::NEW`).
+const NOTIFY_NEW: u32 = 1 << 14;
+
+/// See [`KEY_EVENTS`].
+pub type KeyEventHook = Box<dyn Fn(u32, &str, usize, &[u8]) + Send + Sync>;
 
 impl KeyspaceStats {
     /// Reports a key expired on access in database `db`.
@@ -64,14 +70,20 @@ pub struct Shard {
 }
 
 impl Shard {
-    /// Reports a key this shard just created.
+    /// Publishes keyspace event `event` of `class` for `key` of this shard's database.
     #[inline]
-    fn created(&self, key: &[u8]) {
-        if NEW_KEY_EVENTS.load(Relaxed) {
-            if let Some(f) = ON_NEW_KEY.get() {
-                f(self.db, key);
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        if EVENT_FLAGS.load(Relaxed) & class != 0 {
+            if let Some(f) = KEY_EVENTS.get() {
+                f(class, event, self.db, key);
             }
         }
+    }
+
+    /// Reports a key this shard just created (the `new` event).
+    #[inline]
+    fn created(&self, key: &[u8]) {
+        self.notify(NOTIFY_NEW, "new", key);
     }
 
     /// Looks a key up for writing, deleting it first if it has expired.

@@ -447,10 +447,9 @@ impl Config {
             .collect();
         let events = super::notify::parse(self.get("notify-keyspace-events").as_bytes()).unwrap_or(0);
         h.notify_keyspace_events.store(events, Relaxed);
-        crate::keyspace::NEW_KEY_EVENTS.store(
-            events & super::notify::NEW != 0 && events & (super::notify::KEYSPACE | super::notify::KEYEVENT) != 0,
-            Relaxed,
-        );
+        // Without K or E nothing is published, whatever the classes.
+        let publishing = events & (super::notify::KEYSPACE | super::notify::KEYEVENT) != 0;
+        crate::keyspace::EVENT_FLAGS.store(if publishing { events } else { 0 }, Relaxed);
         let limits = self.get("client-output-buffer-limit");
         let words: Vec<&str> = limits.split_whitespace().collect();
         for c in words.chunks(4) {

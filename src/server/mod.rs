@@ -380,9 +380,9 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
             }
         }));
         let me = Arc::downgrade(&srv);
-        let _ = crate::keyspace::ON_NEW_KEY.set(Box::new(move |db, key| {
+        let _ = crate::keyspace::KEY_EVENTS.set(Box::new(move |class, event, db, key| {
             if let Some(srv) = me.upgrade() {
-                notify::notify_srv(&srv, notify::NEW, "new", key, db);
+                notify::notify_srv(&srv, class, event, key, db);
             }
         }));
     }

@@ -101,11 +101,29 @@ pub fn notify_db(ctx: &mut Ctx, class: u32, event: &str, key: &[u8], db: usize) 
         return;
     }
     // With replies on, the command's own connection gets its events inline, before its reply.
-    let me = (ctx.client.reply_mode == ReplyMode::On).then(|| Me {
+    let me = (ctx.client.reply_mode == ReplyMode::On).then_some(Me {
         id: ctx.client.id,
         buf: &mut ctx.out.buf,
     });
     send(ctx.srv, flags, event, key, db, me);
+}
+
+/// [`notify`] when `cond` holds (keeps call sites in shared files to one line).
+#[inline]
+pub fn notify_if(ctx: &mut Ctx, cond: bool, class: u32, event: &str, key: &[u8]) {
+    if cond {
+        notify(ctx, class, event, key);
+    }
+}
+
+/// [`notify_if`] with the running command's name as the event (`zremrangebyscore`,
+/// `zunionstore`...), for code shared by several commands whose events are their names.
+pub fn notify_cmd_if(ctx: &mut Ctx, cond: bool, class: u32, key: &[u8]) {
+    if !cond || ctx.srv.config.hot.notify_keyspace_events.load(Relaxed) & class == 0 {
+        return;
+    }
+    let handle = ctx.client.handle.clone();
+    notify(ctx, class, handle.last_cmd_name(), key);
 }
 
 /// Reports an event that no command caused (expiry by the cron or on lookup).

@@ -31,10 +31,11 @@ use std::sync::Arc;
 const SHARDS: usize = 32;
 
 type Subscribers = Vec<Arc<ClientHandle>>;
+type ChannelMap = HashMap<Box<[u8]>, Subscribers>;
 
 /// Channel name → subscribers, split by channel hash.
 struct Table {
-    shards: Box<[Mutex<HashMap<Box<[u8]>, Subscribers>>]>,
+    shards: Box<[Mutex<ChannelMap>]>,
     /// Channels with at least one subscriber (INFO pubsub_channels).
     count: AtomicUsize,
 }
@@ -47,7 +48,7 @@ impl Table {
         }
     }
 
-    fn shard(&self, channel: &[u8]) -> &Mutex<HashMap<Box<[u8]>, Subscribers>> {
+    fn shard(&self, channel: &[u8]) -> &Mutex<ChannelMap> {
         let h = crate::keyspace::hash::hash(channel);
         &self.shards[(h >> 59) as usize % SHARDS]
     }
@@ -96,7 +97,7 @@ impl Table {
 pub struct PubSub {
     channels: Table,
     shard_channels: Table,
-    patterns: RwLock<HashMap<Box<[u8]>, Subscribers>>,
+    patterns: RwLock<ChannelMap>,
     /// Distinct patterns (INFO pubsub_patterns, PUBSUB NUMPAT); 0 lets PUBLISH skip the lock.
     n_patterns: AtomicUsize,
 }
