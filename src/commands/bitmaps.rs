@@ -11,6 +11,7 @@ use super::strings::{lookup, str_bytes};
 use super::{def, CommandDef, Ctx};
 use crate::keyspace::{KeyspaceStats, Kind, Shard, Value};
 use crate::protocol::reply::Reply;
+use crate::server::notify::{self as ev, notify};
 use crate::util::num::parse_i64;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -102,6 +103,7 @@ fn setbit(ctx: &mut Ctx, args: &[&[u8]]) {
     match done {
         Some((old, changed)) => {
             if changed {
+                notify(ctx, ev::STRING, "setbit", args[1]);
                 ctx.dirty(1);
             }
             ctx.out.int(old as i64);
@@ -419,10 +421,12 @@ fn bitop(ctx: &mut Ctx, args: &[&[u8]]) {
     let shard = locked.shard(dest);
     let changed = if len > 0 {
         shard.upsert(dest, Value::raw(res), Some(0), lru, now, stats);
+        notify(ctx, ev::STRING, "set", dest);
         true
     } else if shard.get_mut(dest, now, stats).is_some() {
         // An empty result deletes the destination.
         shard.remove(dest);
+        notify(ctx, ev::GENERIC, "del", dest);
         true
     } else {
         false
@@ -727,7 +731,12 @@ fn bitfield_generic(ctx: &mut Ctx, args: &[&[u8]], read_only: bool) {
     });
     drop(shard);
     match changes {
-        Some(n) => ctx.dirty(n),
+        Some(n) => {
+            if n > 0 {
+                notify(ctx, ev::STRING, "setbit", key);
+            }
+            ctx.dirty(n)
+        }
         None => ctx.out.wrong_type(),
     }
 }

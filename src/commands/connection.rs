@@ -90,6 +90,13 @@ fn ping(ctx: &mut Ctx, args: &[&[u8]]) {
         ctx.out.error("ERR wrong number of arguments for 'ping' command");
         return;
     }
+    // A RESP2 subscriber gets PING as a two-element array, as Redis.
+    if ctx.client.subs.active && ctx.out.resp == 2 {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(args.get(1).copied().unwrap_or(b""));
+        return;
+    }
     match args.get(1) {
         Some(msg) => ctx.out.bulk(msg),
         None => ctx.out.simple("PONG"),
@@ -222,6 +229,7 @@ fn quit(ctx: &mut Ctx, _args: &[&[u8]]) {
 
 fn reset(ctx: &mut Ctx, _args: &[&[u8]]) {
     crate::server::multi::discard(ctx.srv, ctx.client);
+    crate::server::pubsub::unsubscribe_all(ctx.srv, ctx.client);
     ctx.client.select(0);
     ctx.client.reply_mode = ReplyMode::On;
     ctx.out.resp = 2;

@@ -6,6 +6,7 @@ use super::keys::{lfu_minutes, lfu_policy};
 use super::{def, lower, CommandDef, Ctx};
 use crate::keyspace::value::Entry;
 use crate::persistence::rdb;
+use crate::server::notify::{self as ev, notify};
 use crate::util::num;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
@@ -106,6 +107,9 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) {
     }
     if ttl != 0 && ttl <= now {
         // Already expired: the key is not created (an old one was replaced by nothing).
+        if deleted {
+            notify(ctx, ev::GENERIC, "del", key);
+        }
         drop(shard);
         if deleted {
             ctx.dirty(1);
@@ -122,6 +126,7 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) {
         entry.lru = lru_clock.wrapping_sub(u32::try_from(i).unwrap_or(u32::MAX));
     }
     shard.put_entry(key, entry);
+    notify(ctx, ev::GENERIC, "restore", key);
     drop(shard);
     crate::server::blocking::signal(ctx.srv, ctx.client.db, key);
     ctx.dirty(1);

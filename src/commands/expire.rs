@@ -6,6 +6,7 @@
 //! later are removed lazily on access (`Shard::get`) or by the cron thread's active expiry.
 
 use super::{def, CommandDef, Ctx};
+use crate::server::notify::{self as ev, notify};
 use crate::util::num;
 
 #[rustfmt::skip]
@@ -116,11 +117,13 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], name: &str, basetime: i64, seco
     }
     if when <= ctx.now_ms {
         shard.remove(key);
+        notify(ctx, ev::GENERIC, "del", key);
     } else {
         e.expire = when;
         if current == 0 {
             shard.volatile += 1;
         }
+        notify(ctx, ev::GENERIC, "expire", key);
     }
     drop(shard);
     ctx.dirty(1);
@@ -177,6 +180,7 @@ fn persist(ctx: &mut Ctx, args: &[&[u8]]) {
     };
     if had {
         shard.volatile -= 1;
+        notify(ctx, ev::GENERIC, "persist", args[1]);
     }
     drop(shard);
     if had {

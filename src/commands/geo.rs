@@ -11,6 +11,7 @@ use super::zsets::parse_score;
 use super::{def, CommandDef, Ctx};
 use crate::keyspace::{KeyspaceStats, Shard, Value};
 use crate::protocol::reply::Reply;
+use crate::server::notify as ev;
 use crate::types::geohash::{self as gh, Shape, ShapeKind};
 use crate::types::zset::ZSet;
 use crate::util::num::{c_format, parse_i64};
@@ -218,6 +219,8 @@ fn geoadd(ctx: &mut Ctx, args: &[&[u8]]) {
     if added > 0 {
         crate::server::blocking::signal(ctx.srv, ctx.client.db, key);
     }
+    // GEOADD is ZADD underneath in Redis, and reports itself as such.
+    ev::notify_if(ctx, added + updated > 0, ev::ZSET, "zadd", key);
     drop(shard);
     ctx.dirty((added + updated) as u64);
     ctx.out.int(if ch { added + updated } else { added });
@@ -666,6 +669,7 @@ fn search(ctx: &mut Ctx, args: &[&[u8]], form: Form, nostore: bool) {
     let shard = locked.shard(dst);
     if n == 0 {
         if shard.remove(dst).is_some() {
+            ev::notify(ctx, ev::GENERIC, "del", dst);
             ctx.dirty(1);
         }
     } else {
@@ -673,6 +677,13 @@ fn search(ctx: &mut Ctx, args: &[&[u8]], form: Form, nostore: bool) {
         items.dedup_by(|a, b| a.0 == b.0);
         shard.set(dst, Value::ZSet(ZSet::from_sorted(&items)), false, lru);
         crate::server::blocking::signal(ctx.srv, ctx.client.db, dst);
+        let search = ctx.client.handle.last_cmd_name() == "geosearchstore";
+        ev::notify(
+            ctx,
+            ev::ZSET,
+            if search { "geosearchstore" } else { "georadiusstore" },
+            dst,
+        );
         ctx.dirty(n as u64);
     }
     ctx.out.int(n as i64);

@@ -9,6 +9,7 @@ use super::keys::{parse_cursor, random_u64};
 use super::{def, find_typed, find_typed_read, lower, CommandDef, Ctx, Found};
 use crate::keyspace::{Shard, Value};
 use crate::protocol::reply::Reply;
+use crate::server::notify::{self as ev, notify};
 use crate::types::hash::Hash;
 use crate::types::Collection;
 use crate::util::glob::glob_match;
@@ -88,6 +89,7 @@ fn hset_generic(ctx: &mut Ctx, args: &[&[u8]], ok_reply: bool) {
     for p in args[2..].chunks_exact(2) {
         created += h.set(p[0], p[1]) as i64;
     }
+    notify(ctx, ev::HASH, "hset", key);
     drop(shard);
     ctx.dirty(((args.len() - 2) / 2) as u64);
     if ok_reply {
@@ -109,6 +111,7 @@ fn hsetnx(ctx: &mut Ctx, args: &[&[u8]]) {
         return ctx.out.int(0);
     }
     h.set(args[2], args[3]);
+    notify(ctx, ev::HASH, "hset", key);
     drop(shard);
     ctx.dirty(1);
     ctx.out.int(1);
@@ -158,6 +161,12 @@ fn hdel(ctx: &mut Ctx, args: &[&[u8]]) {
     }
     let empty = h.is_empty();
     let old = if empty { shard.remove(key) } else { None };
+    if deleted > 0 {
+        notify(ctx, ev::HASH, "hdel", key);
+        if empty {
+            notify(ctx, ev::GENERIC, "del", key);
+        }
+    }
     drop(shard);
     drop(old);
     if deleted > 0 {
@@ -246,6 +255,7 @@ fn hincrby(ctx: &mut Ctx, args: &[&[u8]]) {
         return ctx.out.err("increment or decrement would overflow");
     };
     h.set(args[2], &num::i64_to_bytes(new));
+    notify(ctx, ev::HASH, "hincrby", key);
     drop(shard);
     ctx.dirty(1);
     ctx.out.int(new);
@@ -270,6 +280,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) {
         FloatIncr::NanOrInf => return ctx.out.err("increment would produce NaN or Infinity"),
     };
     h.set(args[2], &new);
+    notify(ctx, ev::HASH, "hincrbyfloat", key);
     drop(shard);
     ctx.dirty(1);
     ctx.out.bulk(&new);

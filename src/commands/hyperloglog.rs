@@ -30,6 +30,7 @@ use super::strings::lookup;
 use super::{def, CommandDef, Ctx};
 use crate::keyspace::Value;
 use crate::protocol::reply::Reply;
+use crate::server::notify::{self as ev, notify};
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandDef] = &[
@@ -568,6 +569,7 @@ fn pfadd(ctx: &mut Ctx, args: &[&[u8]]) {
     }
     if updated > 0 {
         v[CARD_MSB] |= 0x80;
+        notify(ctx, ev::STRING, "pfadd", key);
     }
     drop(shard);
     ctx.dirty(updated);
@@ -675,6 +677,7 @@ fn pfmerge(ctx: &mut Ctx, args: &[&[u8]]) {
         }
     }
     v[CARD_MSB] |= 0x80;
+    notify(ctx, ev::STRING, "pfadd", dest);
     drop(locked);
     ctx.dirty(1);
     ctx.out.ok();

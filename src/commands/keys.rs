@@ -10,6 +10,7 @@
 use super::{container, def, lower, CommandDef, Ctx};
 use crate::keyspace::value::Entry;
 use crate::keyspace::{scan_cursor_join, scan_cursor_split, Kind, Shard, Value};
+use crate::server::notify::{self as ev, notify};
 use crate::util::glob::glob_match;
 use crate::util::num;
 use std::cell::Cell;
@@ -125,6 +126,7 @@ fn delete_live(shard: &mut Shard, key: &[u8], ctx: &Ctx, lazy: bool) -> bool {
     match shard.remove(key) {
         Some(e) if e.is_expired(ctx.now_ms) => {
             ctx.ks_stats().expired_keys.fetch_add(1, Relaxed);
+            ctx.ks_stats().expired(ctx.client.db, key);
             false
         }
         Some(e) => {
@@ -149,16 +151,22 @@ fn unlink(ctx: &mut Ctx, args: &[&[u8]]) {
 
 fn delete_keys(ctx: &mut Ctx, args: &[&[u8]], lazy: bool) {
     let db = ctx.db();
-    let n = if args.len() == 2 {
+    let mut n = 0;
+    if args.len() == 2 {
         let mut shard = db.lock(args[1]);
-        delete_live(&mut shard, args[1], ctx, lazy) as i64
+        if delete_live(&mut shard, args[1], ctx, lazy) {
+            n = 1;
+            notify(ctx, ev::GENERIC, "del", args[1]);
+        }
     } else {
         let mut locked = db.lock_keys(args[1..].iter().copied());
-        args[1..]
-            .iter()
-            .filter(|k| delete_live(locked.shard(k), k, ctx, lazy))
-            .count() as i64
-    };
+        for k in &args[1..] {
+            if delete_live(locked.shard(k), k, ctx, lazy) {
+                n += 1;
+                notify(ctx, ev::GENERIC, "del", k);
+            }
+        }
+    }
     if n > 0 {
         ctx.dirty(n as u64);
     }
@@ -245,6 +253,8 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) {
     };
     // The target's own TTL must not survive: put_entry replaces the whole entry.
     locked.shard(dst).put_entry(dst, entry);
+    notify(ctx, ev::GENERIC, "rename_from", src);
+    notify(ctx, ev::GENERIC, "rename_to", dst);
     drop(locked);
     crate::server::blocking::signal(ctx.srv, ctx.client.db, dst);
     ctx.dirty(1);
@@ -293,6 +303,7 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) {
         return ctx.out.int(0);
     }
     dst.put_entry(newkey, copy);
+    ev::notify_db(ctx, ev::GENERIC, "copy_to", newkey, dst_db);
     drop(locked);
     crate::server::blocking::signal(ctx.srv, dst_db, newkey);
     crate::server::multi::touch(ctx.srv, dst_db, newkey);
@@ -322,6 +333,8 @@ fn move_cmd(ctx: &mut Ctx, args: &[&[u8]]) {
         return ctx.out.int(0);
     };
     locked.shard(dst_db, &k).put_entry(&k, entry);
+    ev::notify_db(ctx, ev::GENERIC, "move_from", key, src_db);
+    ev::notify_db(ctx, ev::GENERIC, "move_to", key, dst_db);
     drop(locked);
     crate::server::blocking::signal(ctx.srv, dst_db, key);
     crate::server::multi::touch(ctx.srv, dst_db, key);

@@ -14,6 +14,7 @@ use super::{arg_i64, def, CommandDef, Ctx};
 use crate::keyspace::{KeyspaceStats, Shard, Value};
 use crate::protocol::reply::Reply;
 use crate::server::blocking::{self, Outcome, TimeoutReply, Waiter};
+use crate::server::notify::{self as ev, notify, notify_srv};
 use crate::server::Server;
 use crate::types::list::{End, List};
 use crate::util::num::parse_i64;
@@ -83,10 +84,37 @@ fn list_mut<'s>(
     }
 }
 
-/// Deletes `key` when its list became empty (a key never holds an empty list).
-fn drop_if_empty(sh: &mut Shard, key: &[u8]) {
+/// Deletes `key` when its list became empty (a key never holds an empty list); returns whether
+/// it did.
+fn drop_if_empty(sh: &mut Shard, key: &[u8]) -> bool {
     if matches!(sh.dict.get(key), Some(e) if matches!(&e.value, Value::List(l) if l.is_empty())) {
         sh.remove(key);
+        return true;
+    }
+    false
+}
+
+/// The keyspace events of an update that removed elements from `key` (`lpop`, `ltrim`...),
+/// then deletes the key if that emptied it, with its `del` event, as Redis's
+/// listElementsRemoved.
+fn removed_events(srv: &Server, db: usize, sh: &mut Shard, key: &[u8], event: &str) {
+    notify_srv(srv, ev::LIST, event, key, db);
+    if drop_if_empty(sh, key) {
+        notify_srv(srv, ev::GENERIC, "del", key, db);
+    }
+}
+
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
+    }
+}
+
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
     }
 }
 
@@ -149,6 +177,7 @@ fn push(ctx: &mut Ctx, args: &[&[u8]], end: End, only_existing: bool) {
             n
         }
     };
+    notify(ctx, ev::LIST, push_event(end), key);
     blocking::signal(ctx.srv, ctx.client.db, key);
     drop(sh);
     ctx.dirty((args.len() - 2) as u64);
@@ -213,7 +242,9 @@ fn pop(ctx: &mut Ctx, args: &[&[u8]], end: End) {
             n
         }
     };
-    drop_if_empty(&mut sh, key);
+    if popped > 0 {
+        removed_events(ctx.srv, ctx.client.db, &mut sh, key, pop_event(end));
+    }
     drop(sh);
     ctx.dirty(popped as u64);
 }
@@ -418,6 +449,7 @@ fn linsert(ctx: &mut Ctx, args: &[&[u8]]) {
     };
     l.insert(if after { pos + 1 } else { pos }, ele);
     let len = l.len();
+    notify(ctx, ev::LIST, "linsert", key);
     blocking::signal(ctx.srv, ctx.client.db, key);
     drop(sh);
     ctx.dirty(1);
@@ -438,7 +470,9 @@ fn lrem(ctx: &mut Ctx, args: &[&[u8]]) {
     };
     let limit = count.unsigned_abs().min(usize::MAX as u64) as usize;
     let removed = l.remove_matching(args[3], limit, count < 0);
-    drop_if_empty(&mut sh, key);
+    if removed > 0 {
+        removed_events(ctx.srv, ctx.client.db, &mut sh, key, "lrem");
+    }
     drop(sh);
     ctx.dirty(removed as u64);
     ctx.out.int(removed as i64);
@@ -461,6 +495,7 @@ fn lset(ctx: &mut Ctx, args: &[&[u8]]) {
         return;
     };
     l.set(i, args[3]);
+    notify(ctx, ev::LIST, "lset", key);
     drop(sh);
     ctx.dirty(1);
     ctx.out.ok();
@@ -495,7 +530,7 @@ fn ltrim(ctx: &mut Ctx, args: &[&[u8]]) {
     };
     l.trim(End::Left, ltrim as usize);
     l.trim(End::Right, rtrim as usize);
-    drop_if_empty(&mut sh, key);
+    removed_events(ctx.srv, ctx.client.db, &mut sh, key, "ltrim");
     drop(sh);
     ctx.dirty((ltrim + rtrim) as u64);
     ctx.out.ok();
@@ -590,7 +625,7 @@ fn move_element(
         },
         None => return None,
     };
-    drop_if_empty(locked.shard(src), src);
+    // The push comes first, so a list rotated onto itself is never deleted and re-created.
     let sh = locked.shard(dst);
     match sh.get_mut(dst, now_ms, stats) {
         Some(e) => {
@@ -604,6 +639,8 @@ fn move_element(
             sh.set(dst, Value::List(l), false, lru);
         }
     }
+    notify_srv(srv, ev::LIST, push_event(to), dst, db);
+    removed_events(srv, db, locked.shard(src), src, pop_event(from));
     blocking::signal(srv, db, dst);
     Some(v)
 }
@@ -699,7 +736,7 @@ fn lmpop(ctx: &mut Ctx, args: &[&[u8]]) {
             Ok(None) => continue,
             Ok(Some(l)) => {
                 let n = pop_with_key(ctx.out, l, key, m.end, m.count);
-                drop_if_empty(sh, key);
+                removed_events(ctx.srv, ctx.client.db, sh, key, pop_event(m.end));
                 drop(locked);
                 ctx.dirty(n as u64);
                 return;
@@ -759,7 +796,7 @@ fn bpop_generic(ctx: &mut Ctx, args: &[&[u8]], keys: &[&[u8]], end: End, count: 
                         1
                     }
                 };
-                drop_if_empty(sh, key);
+                removed_events(ctx.srv, ctx.client.db, sh, key, pop_event(end));
                 drop(locked);
                 ctx.dirty(n as u64);
                 return;
@@ -877,7 +914,7 @@ fn serve_pop(srv: &Server, w: &Waiter, key: &[u8]) -> Outcome {
             1
         }
     };
-    drop_if_empty(&mut sh, key);
+    removed_events(srv, w.db, &mut sh, key, pop_event(end));
     w.deliver(&out);
     drop(sh);
     srv.stats

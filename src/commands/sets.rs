@@ -11,6 +11,7 @@ use super::keys::{parse_cursor, random_u64};
 use super::{def, find_typed, find_typed_read, CommandDef, Ctx, Found};
 use crate::keyspace::{Locked, Shard, Value};
 use crate::protocol::reply::Reply;
+use crate::server::notify::{self as ev, notify};
 use crate::types::set::{Member, Set};
 use crate::types::Collection;
 use crate::util::glob::glob_match;
@@ -76,6 +77,9 @@ fn sadd(ctx: &mut Ctx, args: &[&[u8]]) {
         }
     };
     let added = args[2..].iter().filter(|m| s.add(m)).count();
+    if added > 0 {
+        notify(ctx, ev::SET, "sadd", key);
+    }
     drop(shard);
     ctx.dirty(added as u64);
     ctx.out.int(added as i64);
@@ -99,6 +103,12 @@ fn srem(ctx: &mut Ctx, args: &[&[u8]]) {
         }
     }
     let old = if s.is_empty() { shard.remove(key) } else { None };
+    if removed > 0 {
+        notify(ctx, ev::SET, "srem", key);
+        if old.is_some() {
+            notify(ctx, ev::GENERIC, "del", key);
+        }
+    }
     drop(shard);
     drop(old);
     ctx.dirty(removed);
@@ -171,6 +181,10 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(count) = count else {
         let m = s.remove_nth((random_u64() % size as u64) as usize);
         let old = if s.is_empty() { shard.remove(key) } else { None };
+        notify(ctx, ev::SET, "spop", key);
+        if old.is_some() {
+            notify(ctx, ev::GENERIC, "del", key);
+        }
         drop(shard);
         drop(old);
         ctx.dirty(1);
@@ -179,6 +193,7 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) {
     if count == 0 {
         return ctx.out.set(0);
     }
+    notify(ctx, ev::SET, "spop", key);
     if count >= size {
         // The whole set, and the key goes.
         ctx.out.set(size);
@@ -186,6 +201,7 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) {
             reply_member(ctx.out, m);
         }
         let old = shard.remove(key);
+        notify(ctx, ev::GENERIC, "del", key);
         drop(shard);
         drop(old);
         ctx.dirty(size as u64);
@@ -307,6 +323,10 @@ fn smove(ctx: &mut Ctx, args: &[&[u8]]) {
         return ctx.out.int(0);
     }
     let old = if removed.1 { locked.shard(src).remove(src) } else { None };
+    notify(ctx, ev::SET, "srem", src);
+    if old.is_some() {
+        notify(ctx, ev::GENERIC, "del", src);
+    }
     let shard = locked.shard(dst);
     if dst_kind.is_none() {
         shard.set(dst, Value::Set(Set::for_member(m)), false, lru);
@@ -315,6 +335,9 @@ fn smove(ctx: &mut Ctx, args: &[&[u8]]) {
         Found::Is(s) => s.add(m),
         _ => false,
     };
+    if added {
+        notify(ctx, ev::SET, "sadd", dst);
+    }
     drop(locked);
     drop(old);
     ctx.dirty(1 + added as u64);
@@ -489,6 +512,16 @@ fn algebra(ctx: &mut Ctx, keys: &[&[u8]], op: Op, output: Output) {
             }
             if n > 0 || old.is_some() {
                 ctx.dirty(1);
+            }
+            if n > 0 {
+                let event = match op {
+                    Op::Inter => "sinterstore",
+                    Op::Union => "sunionstore",
+                    Op::Diff => "sdiffstore",
+                };
+                notify(ctx, ev::SET, event, d);
+            } else if old.is_some() {
+                notify(ctx, ev::GENERIC, "del", d);
             }
             drop(locked);
             drop(old);

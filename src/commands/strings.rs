@@ -13,6 +13,7 @@
 use super::{def, CommandDef, Ctx};
 use crate::keyspace::{value::Entry, KeyspaceStats, Kind, Shard, Value};
 use crate::protocol::reply::Reply;
+use crate::server::notify::{self as n, notify};
 use crate::util::num::{self, parse_i64, FloatIncr};
 
 #[rustfmt::skip]
@@ -273,6 +274,10 @@ fn set_generic(
         }
     }
     shard.upsert(key, value, new_ttl, lru, now, stats);
+    notify(ctx, n::STRING, "set", key);
+    if expire.is_some() {
+        notify(ctx, n::GENERIC, "expire", key);
+    }
     drop(shard);
     ctx.dirty(1);
     if flags & GET == 0 {
@@ -334,6 +339,7 @@ fn getdel(ctx: &mut Ctx, args: &[&[u8]]) {
                 return;
             }
             let old = shard.remove(args[1]);
+            notify(ctx, n::GENERIC, "del", args[1]);
             drop(shard);
             // A big value is freed after the shard is unlocked.
             drop(old);
@@ -372,16 +378,19 @@ fn getex(ctx: &mut Ctx, args: &[&[u8]]) {
         // An absolute time already past deletes the key at once.
         Some(ms) if o.flags & (EXAT | PXAT) != 0 && ms <= now => {
             let old = shard.remove(key);
+            notify(ctx, n::GENERIC, "del", key);
             drop(shard);
             drop(old);
             ctx.dirty(1);
         }
         Some(ms) => {
             shard.set_expire(key, ms);
+            notify(ctx, n::GENERIC, "expire", key);
             ctx.dirty(1);
         }
         None if o.flags & PERSIST != 0 && had_ttl => {
             shard.set_expire(key, 0);
+            notify(ctx, n::GENERIC, "persist", key);
             ctx.dirty(1);
         }
         None => {}
@@ -425,6 +434,7 @@ fn mset_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) {
     }
     for (p, v) in pairs().zip(values) {
         locked.shard(p[0]).upsert(p[0], v, Some(0), lru, now, stats);
+        notify(ctx, n::STRING, "set", p[0]);
     }
     drop(locked);
     ctx.dirty((args.len() / 2) as u64);
@@ -489,6 +499,7 @@ fn append(ctx: &mut Ctx, args: &[&[u8]]) {
             }
         }
     };
+    notify(ctx, n::STRING, "append", key);
     drop(shard);
     ctx.dirty(1);
     ctx.out.int(total as i64);
@@ -593,6 +604,7 @@ fn setrange(ctx: &mut Ctx, args: &[&[u8]]) {
             v.len()
         }
     };
+    notify(ctx, n::STRING, "setrange", key);
     drop(shard);
     ctx.dirty(1);
     ctx.out.int(len as i64);
@@ -638,6 +650,7 @@ fn incr_decr(ctx: &mut Ctx, key: &[u8], by: i64) {
             by
         }
     };
+    notify(ctx, n::STRING, "incrby", key);
     drop(shard);
     ctx.dirty(1);
     ctx.out.int(value);
@@ -699,6 +712,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) {
     // Redis stores the formatted number as a plain string (embstr/raw), never as an int, and
     // keeps the key's TTL.
     shard.upsert(key, Value::plain(&text), None, lru, now, stats);
+    notify(ctx, n::STRING, "incrbyfloat", key);
     drop(shard);
     ctx.dirty(1);
 }

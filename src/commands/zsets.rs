@@ -16,6 +16,7 @@ use super::{def, CommandDef, Ctx};
 use crate::keyspace::{KeyspaceStats, Shard, Value};
 use crate::protocol::reply::Reply;
 use crate::server::blocking::{self, Outcome, TimeoutReply, Waiter};
+use crate::server::notify as ev;
 use crate::server::Server;
 use crate::types::zset::ZSet;
 use crate::types::Collection;
@@ -259,6 +260,7 @@ fn drop_if_empty(shard: &mut Shard, key: &[u8]) {
     if let Some(e) = shard.dict.get(key) {
         if matches!(&e.value, Value::ZSet(z) if z.is_empty()) {
             shard.remove(key);
+            shard.notify(ev::GENERIC, "del", key);
         }
     }
 }
@@ -405,6 +407,8 @@ fn zadd_generic(ctx: &mut Ctx, args: &[&[u8]], zincrby: bool) {
             }
         }
     }
+    let event = if incr { "zincr" } else { "zadd" };
+    ev::notify_if(ctx, added + updated > 0, ev::ZSET, event, key);
     drop_if_empty(&mut shard, key);
     if added > 0 {
         // Only a new member can make a key clients wait on non-empty (they wait on missing keys).
@@ -449,6 +453,7 @@ fn zrem(ctx: &mut Ctx, args: &[&[u8]]) {
             }
         }
     }
+    ev::notify_if(ctx, deleted > 0, ev::ZSET, "zrem", key);
     drop_if_empty(&mut shard, key);
     drop(shard);
     ctx.dirty(deleted);
@@ -756,6 +761,7 @@ fn store_result(ctx: &mut Ctx, shard: &mut Shard, dst: &[u8], mut items: Vec<(Ve
     let n = items.len();
     if n == 0 {
         if shard.remove(dst).is_some() {
+            ev::notify(ctx, ev::GENERIC, "del", dst);
             ctx.dirty(1);
         }
         return ctx.out.int(0);
@@ -774,6 +780,7 @@ fn store_result(ctx: &mut Ctx, shard: &mut Shard, dst: &[u8], mut items: Vec<(Ve
     };
     shard.set(dst, Value::ZSet(z), false, ctx.lru());
     blocking::signal(ctx.srv, ctx.client.db, dst);
+    ev::notify_cmd_if(ctx, true, ev::ZSET, dst);
     ctx.dirty(1);
     ctx.out.int(n as i64);
 }
@@ -812,6 +819,7 @@ fn zrem_ranks(ctx: &mut Ctx, key: &[u8], ranks: impl FnOnce(&ZSet) -> (usize, us
             b.saturating_sub(a)
         }
     };
+    ev::notify_cmd_if(ctx, n > 0, ev::ZSET, key);
     drop_if_empty(&mut shard, key);
     drop(shard);
     ctx.dirty(n as u64);
@@ -894,6 +902,7 @@ pub fn pop(shard: &mut Shard, key: &[u8], now: i64, stats: &KeyspaceStats, max: 
             items
         }
     };
+    shard.notify(ev::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
     drop_if_empty(shard, key);
     Popped::Items(items)
 }

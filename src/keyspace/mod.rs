@@ -26,6 +26,35 @@ pub struct KeyspaceStats {
     /// Unix ms until which expired keys are kept (CLIENT PAUSE): lookups see them as missing but
     /// do not delete them, so a paused server's dataset does not change.
     pub expire_paused_until: std::sync::atomic::AtomicI64,
+    /// Called with (database, key) after a lookup deleted an expired key (the `expired`
+    /// keyspace notification); set once at start-up.
+    pub on_expired: std::sync::OnceLock<ExpiredHook>,
+}
+
+/// See [`KeyspaceStats::on_expired`].
+pub type ExpiredHook = Box<dyn Fn(usize, &[u8]) + Send + Sync>;
+
+/// Keyspace notifications raised where only a shard is at hand (key creation, pops shared with
+/// blocking commands): called with (class, event, database, key). Process-wide and set once at
+/// start-up, because the shard's methods get no server context.
+pub static KEY_EVENTS: std::sync::OnceLock<KeyEventHook> = std::sync::OnceLock::new();
+/// The enabled notification classes (`notify-keyspace-events` as `server::notify` flags, 0 when
+/// nothing is published), so a disabled event costs one relaxed load.
+pub static EVENT_FLAGS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+/// The `new` class (`server::notify::NEW`).
+const NOTIFY_NEW: u32 = 1 << 14;
+
+/// See [`KEY_EVENTS`].
+pub type KeyEventHook = Box<dyn Fn(u32, &str, usize, &[u8]) + Send + Sync>;
+
+impl KeyspaceStats {
+    /// Reports a key expired on access in database `db`.
+    #[inline]
+    pub fn expired(&self, db: usize, key: &[u8]) {
+        if let Some(f) = self.on_expired.get() {
+            f(db, key);
+        }
+    }
 }
 
 /// One shard of one database.
@@ -36,9 +65,27 @@ pub struct Shard {
     pub volatile: usize,
     /// Where active expiry continues its sweep.
     pub expire_cursor: usize,
+    /// Index of the database this shard belongs to (kept by SWAPDB, which swaps contents).
+    pub db: usize,
 }
 
 impl Shard {
+    /// Publishes keyspace event `event` of `class` for `key` of this shard's database.
+    #[inline]
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        if EVENT_FLAGS.load(Relaxed) & class != 0 {
+            if let Some(f) = KEY_EVENTS.get() {
+                f(class, event, self.db, key);
+            }
+        }
+    }
+
+    /// Reports a key this shard just created (the `new` event).
+    #[inline]
+    fn created(&self, key: &[u8]) {
+        self.notify(NOTIFY_NEW, "new", key);
+    }
+
     /// Looks a key up for writing, deleting it first if it has expired.
     #[inline]
     pub fn get_mut(&mut self, key: &[u8], now_ms: i64, stats: &KeyspaceStats) -> Option<&mut Entry> {
@@ -60,6 +107,7 @@ impl Shard {
     fn expire_key(&mut self, key: &[u8], stats: &KeyspaceStats) {
         if self.remove(key).is_some() {
             stats.expired_keys.fetch_add(1, Relaxed);
+            stats.expired(self.db, key);
         }
     }
 
@@ -76,6 +124,7 @@ impl Shard {
             }
             None => {
                 self.dict.insert_new(key, Entry::new(value, lru));
+                self.created(key);
             }
         }
     }
@@ -97,6 +146,7 @@ impl Shard {
             let live = !e.is_expired(now_ms);
             if !live {
                 stats.expired_keys.fetch_add(1, Relaxed);
+                stats.expired(self.db, key);
             }
             let had_ttl = e.expire != 0;
             let when = match expire {
@@ -112,6 +162,9 @@ impl Shard {
                 (true, false) => self.volatile -= 1,
                 _ => {}
             }
+            if !live {
+                self.created(key);
+            }
             return live;
         }
         let when = expire.unwrap_or(0);
@@ -121,16 +174,17 @@ impl Shard {
         let mut entry = Entry::new(value, lru);
         entry.expire = when;
         self.dict.insert_new(key, entry);
+        self.created(key);
         false
     }
 
     /// Inserts a whole entry (with its TTL), replacing any existing one.
     pub fn put_entry(&mut self, key: &[u8], entry: Entry) {
         let ttl = entry.expire != 0;
-        if let Some(old) = self.dict.insert(key, entry) {
-            if old.expire != 0 {
-                self.volatile -= 1;
-            }
+        match self.dict.insert(key, entry) {
+            Some(old) if old.expire != 0 => self.volatile -= 1,
+            Some(_) => {}
+            None => self.created(key),
         }
         if ttl {
             self.volatile += 1;
@@ -212,10 +266,17 @@ impl<'a> Locked<'a> {
 }
 
 impl Db {
-    pub fn new(bits: u32) -> Db {
+    pub fn new(bits: u32, index: usize) -> Db {
         let n = 1usize << bits;
         Db {
-            shards: (0..n).map(|_| Mutex::new(Shard::default())).collect(),
+            shards: (0..n)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        db: index,
+                        ..Shard::default()
+                    })
+                })
+                .collect(),
             bits,
         }
     }
@@ -290,7 +351,7 @@ pub struct Keyspace {
 impl Keyspace {
     pub fn new(databases: usize, shard_bits: u32) -> Keyspace {
         Keyspace {
-            dbs: (0..databases).map(|_| Db::new(shard_bits)).collect(),
+            dbs: (0..databases).map(|i| Db::new(shard_bits, i)).collect(),
             stats: KeyspaceStats::default(),
         }
     }
@@ -330,6 +391,7 @@ impl Keyspace {
         let mut h = self.dbs[hi].lock_all();
         for (x, y) in l.shards().zip(h.shards()) {
             std::mem::swap(x, y);
+            std::mem::swap(&mut x.db, &mut y.db);
         }
     }
 }

@@ -74,6 +74,15 @@ pub struct ClientHandle {
     pub tot_net_in: AtomicU64,
     pub tot_net_out: AtomicU64,
     pub tot_cmds: AtomicU64,
+    /// Channels, patterns and shard channels subscribed (`sub=` `psub=` `ssub=`).
+    pub subs: [AtomicUsize; 3],
+    /// In Pub/Sub subscriber mode (flag `P`, client type pubsub, its output limits).
+    pub pubsub_mode: AtomicBool,
+    /// Reply bytes the connection has taken from `pending` but not written yet; with
+    /// `pending` they are what `client-output-buffer-limit` bounds.
+    pub obuf_unsent: AtomicUsize,
+    /// Unix seconds since when the soft output limit has been exceeded (0 = it is not).
+    pub obuf_soft_since: AtomicI64,
 }
 
 /// Client kinds as CLIENT LIST TYPE and CLIENT KILL TYPE name them.
@@ -133,6 +142,10 @@ impl ClientHandle {
             tot_net_in: AtomicU64::new(0),
             tot_net_out: AtomicU64::new(0),
             tot_cmds: AtomicU64::new(0),
+            subs: Default::default(),
+            pubsub_mode: AtomicBool::new(false),
+            obuf_unsent: AtomicUsize::new(0),
+            obuf_soft_since: AtomicI64::new(0),
         }
     }
 
@@ -219,11 +232,12 @@ impl ClientHandle {
         }
     }
 
-    /// The kind of client (pub/sub and replication do not exist yet, so every client is normal,
-    /// except MONITOR clients, which Redis counts as replicas).
+    /// The kind of client (replication does not exist yet; MONITOR clients count as replicas).
     pub fn kind(&self) -> ClientType {
         if self.is_monitor.load(Relaxed) {
             ClientType::Replica
+        } else if self.pubsub_mode.load(Relaxed) {
+            ClientType::PubSub
         } else {
             ClientType::Normal
         }
@@ -241,6 +255,9 @@ impl ClientHandle {
         let mut flags = String::new();
         if self.is_monitor.load(Relaxed) {
             flags.push('O');
+        }
+        if self.pubsub_mode.load(Relaxed) {
+            flags.push('P');
         }
         if self.multi.load(Relaxed) >= 0 {
             flags.push('x');
@@ -261,10 +278,11 @@ impl ClientHandle {
         let qbuf_free = self.qbuf_cap.load(Relaxed).saturating_sub(qbuf);
         let argv_mem = self.argv_mem.load(Relaxed);
         let obl = self.pending.lock().len();
+        let omem = obl + self.obuf_unsent.load(Relaxed);
         // Memory as Redis counts it: the client struct, the query buffer and the argument vector.
         let tot_mem = 1024 + 16 * 1024 + qbuf + qbuf_free + argv_mem + obl;
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -274,6 +292,9 @@ impl ClientHandle {
             idle,
             flags,
             self.db.load(Relaxed),
+            self.subs[0].load(Relaxed),
+            self.subs[1].load(Relaxed),
+            self.subs[2].load(Relaxed),
             self.multi.load(Relaxed),
             qbuf,
             qbuf_free,
@@ -282,6 +303,7 @@ impl ClientHandle {
             self.rbs.load(Relaxed),
             self.buf_peak.load(Relaxed),
             obl,
+            omem,
             tot_mem,
             self.last_cmd_name(),
             self.user.lock(),
@@ -340,6 +362,8 @@ pub struct Client {
     pub blocked: Option<Arc<super::blocking::Waiter>>,
     /// MULTI's queue and the WATCHed keys (see `server::multi`).
     pub multi: super::multi::ClientState,
+    /// Pub/Sub subscriptions (see `server::pubsub`).
+    pub subs: super::pubsub::Subscriptions,
 }
 
 impl Client {
@@ -355,6 +379,7 @@ impl Client {
             in_exec: false,
             blocked: None,
             multi: Default::default(),
+            subs: Default::default(),
         }
     }
 

@@ -8,7 +8,7 @@ use super::config_table::DIRECTIVES;
 use crate::util::glob::glob_match;
 use parking_lot::RwLock;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering::Relaxed};
 
 /// A directive's type, with its limits.
 #[derive(Clone, Copy, Debug)]
@@ -63,6 +63,11 @@ pub struct Hot {
     pub maxmemory: AtomicI64,
     /// `latency-tracking-info-percentiles`, parsed (INFO latencystats).
     pub latency_percentiles: RwLock<Vec<f64>>,
+    /// `notify-keyspace-events` as flags (`server::notify`).
+    pub notify_keyspace_events: AtomicU32,
+    /// `client-output-buffer-limit` of the normal and pubsub classes: hard, soft, soft seconds.
+    pub obuf_normal: [AtomicI64; 3],
+    pub obuf_pubsub: [AtomicI64; 3],
 }
 
 pub struct Config {
@@ -363,33 +368,7 @@ fn normalize_special(name: &str, args: &[String], append: bool, current: &str) -
 
 /// Validates a notify-keyspace-events class string and returns it in Redis's canonical form.
 pub fn keyspace_events_normalize(s: &str) -> Option<String> {
-    let mut flags = String::new();
-    for c in s.chars() {
-        if !"Ag$lshzxeKEtmdn".contains(c) {
-            return None;
-        }
-        if !flags.contains(c) {
-            flags.push(c);
-        }
-    }
-    // Canonical order as Redis prints it: the type classes, then K and E.
-    let all = "g$lshzxetd";
-    let mut out = String::new();
-    if flags.contains('A') || all.chars().all(|c| flags.contains(c)) {
-        out.push('A');
-    } else {
-        for c in all.chars() {
-            if flags.contains(c) {
-                out.push(c);
-            }
-        }
-    }
-    for c in "KEmn".chars() {
-        if flags.contains(c) {
-            out.push(c);
-        }
-    }
-    Some(out)
+    super::notify::parse(s.as_bytes()).map(super::notify::to_string)
 }
 
 impl Config {
@@ -421,6 +400,9 @@ impl Config {
                 latency_tracking: AtomicBool::new(true),
                 maxmemory: AtomicI64::new(0),
                 latency_percentiles: RwLock::new(Vec::new()),
+                notify_keyspace_events: AtomicU32::new(0),
+                obuf_normal: Default::default(),
+                obuf_pubsub: Default::default(),
             },
             rename: RwLock::new(HashMap::new()),
         };
@@ -467,6 +449,23 @@ impl Config {
             .split_whitespace()
             .filter_map(|p| p.parse().ok())
             .collect();
+        let events = super::notify::parse(self.get("notify-keyspace-events").as_bytes()).unwrap_or(0);
+        h.notify_keyspace_events.store(events, Relaxed);
+        // Without K or E nothing is published, whatever the classes.
+        let publishing = events & (super::notify::KEYSPACE | super::notify::KEYEVENT) != 0;
+        crate::keyspace::EVENT_FLAGS.store(if publishing { events } else { 0 }, Relaxed);
+        let limits = self.get("client-output-buffer-limit");
+        let words: Vec<&str> = limits.split_whitespace().collect();
+        for c in words.chunks(4) {
+            let slot = match c.first() {
+                Some(&"normal") => &h.obuf_normal,
+                Some(&"pubsub") => &h.obuf_pubsub,
+                _ => continue,
+            };
+            for (i, a) in slot.iter().enumerate() {
+                a.store(c.get(i + 1).and_then(|v| v.parse().ok()).unwrap_or(0), Relaxed);
+            }
+        }
         super::log::set_level(&self.get("loglevel"));
         crate::types::LIMITS.refresh(|name| self.get_i64(name));
     }

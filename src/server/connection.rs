@@ -89,6 +89,7 @@ async fn serve(srv: Arc<Server>, stream: TcpStream, worker: usize) {
     }
     super::blocking::disconnect(&srv, &mut client);
     super::multi::discard(&srv, &mut client);
+    super::pubsub::unsubscribe_all(&srv, &mut client);
     super::monitor::remove(&srv, id);
     srv.clients.remove(id);
 }
@@ -151,7 +152,7 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
             }
         };
         if handle.kill.load(Relaxed) {
-            let _ = flush(&fd, &mut out, handle.rbs.load(Relaxed)).await;
+            let _ = flush(&fd, &mut out, &handle).await;
             return;
         }
         let had_input = readable.is_some();
@@ -219,7 +220,7 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
                     handle.addr,
                     String::from_utf8_lossy(&rbuf[..rbuf.len().min(64)])
                 ));
-                let _ = flush(&fd, &mut out, handle.rbs.load(Relaxed)).await;
+                let _ = flush(&fd, &mut out, &handle).await;
                 return;
             }
         }
@@ -234,7 +235,11 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
         if !out.buf.is_empty() {
             handle.note_reply_bytes(out.buf.len());
             super::stats::bump(&wstats.net_output, out.buf.len() as u64);
-            if flush(&fd, &mut out, handle.rbs.load(Relaxed)).await.is_err() {
+            // Bytes on their way out count against the Pub/Sub output limit with the queue.
+            handle.obuf_unsent.store(out.buf.len(), Relaxed);
+            let flushed = flush(&fd, &mut out, &handle).await;
+            handle.obuf_unsent.store(0, Relaxed);
+            if flushed.is_err() {
                 return;
             }
         }
@@ -247,16 +252,35 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
     }
 }
 
-/// Writes the whole output buffer, waiting for writability when the socket is full.
-async fn flush(fd: &AsyncFd<TcpStream>, out: &mut Reply, rbs: usize) -> std::io::Result<()> {
+/// Writes the whole output buffer, waiting for writability when the socket is full. A client
+/// killed meanwhile (CLIENT KILL, output buffer limit) stops waiting: a peer that never reads
+/// must not keep its connection, and its subscriptions, alive.
+async fn flush(fd: &AsyncFd<TcpStream>, out: &mut Reply, handle: &ClientHandle) -> std::io::Result<()> {
+    let rbs = handle.rbs.load(Relaxed);
     let mut off = 0;
     while off < out.buf.len() {
         let mut sock: &TcpStream = fd.get_ref();
         match sock.write(&out.buf[off..]) {
             Ok(n) => off += n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                let mut g = fd.writable().await?;
-                g.clear_ready();
+                let ready = std::future::poll_fn(|cx| {
+                    if handle.kill.load(Relaxed) {
+                        return std::task::Poll::Ready(None);
+                    }
+                    handle.register(cx.waker());
+                    if handle.kill.load(Relaxed) {
+                        return std::task::Poll::Ready(None);
+                    }
+                    fd.poll_write_ready(cx).map(Some)
+                })
+                .await;
+                match ready {
+                    Some(g) => g?.clear_ready(),
+                    None => {
+                        out.buf.clear();
+                        return Err(std::io::ErrorKind::ConnectionAborted.into());
+                    }
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {

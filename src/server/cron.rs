@@ -106,11 +106,13 @@ fn active_expire(srv: &Server, db_cursor: &mut usize, shard_cursor: &mut usize, 
             let buckets = shard.dict.buckets();
             let mut walked = 0;
             while sampled < per_loop && walked < buckets {
-                let (_, nx) = shard.dict.sweep(next, 1, |_, e| {
+                let db_index = *db_cursor;
+                let (_, nx) = shard.dict.sweep(next, 1, |k, e| {
                     if e.expire != 0 {
                         sampled += 1;
                         if e.expire <= now {
                             expired += 1;
+                            super::notify::notify_srv(srv, super::notify::EXPIRED, "expired", k, db_index);
                             return true;
                         }
                     }

@@ -169,6 +169,9 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     if out_of_memory(srv, client, cmd) {
         return reject(srv, client, out, cmd, argv, OOM);
     }
+    if client.subs.active && super::pubsub::reject_in_subscriber_mode(client, cmd, out) {
+        return;
+    }
     let start_ns = super::unix_ns();
     let now_ms = start_ns / 1_000_000;
     let handle = &client.handle;

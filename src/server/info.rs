@@ -326,9 +326,10 @@ pub fn build(srv: &Server, sections: &Sections) -> String {
         line!("current_eviction_exceeded_time:0");
         line!("keyspace_hits:{}", st.sum(|w| &w.keyspace_hits));
         line!("keyspace_misses:{}", st.sum(|w| &w.keyspace_misses));
-        line!("pubsub_channels:0");
-        line!("pubsub_patterns:0");
-        line!("pubsubshard_channels:0");
+        let (channels, patterns, shard_channels) = srv.pubsub.counts();
+        line!("pubsub_channels:{channels}");
+        line!("pubsub_patterns:{patterns}");
+        line!("pubsubshard_channels:{shard_channels}");
         line!("latest_fork_usec:0");
         line!("total_forks:0");
         line!("migrate_cached_sockets:0");

@@ -15,6 +15,8 @@ pub mod info;
 pub mod log;
 pub mod monitor;
 pub mod multi;
+pub mod notify;
+pub mod pubsub;
 pub mod slowlog;
 pub mod stats;
 
@@ -125,6 +127,8 @@ pub struct Server {
     pub blocking: blocking::Registry,
     /// Keys clients WATCH (MULTI/EXEC).
     pub watches: multi::Watches,
+    /// Pub/Sub subscriptions.
+    pub pubsub: pubsub::PubSub,
 }
 
 impl Server {
@@ -357,6 +361,7 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         config_file,
         blocking: Default::default(),
         watches: Default::default(),
+        pubsub: Default::default(),
         config: cfg,
     });
     // The banner line the Redis test suite waits for (` PID: <pid>`), then the start-up log.
@@ -370,6 +375,21 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         }
     };
     let _ = srv.me.set(Arc::downgrade(&srv));
+    {
+        // Keys expired on lookup raise the `expired` keyspace event, created keys `new`.
+        let me = Arc::downgrade(&srv);
+        let _ = srv.keyspace.stats.on_expired.set(Box::new(move |db, key| {
+            if let Some(srv) = me.upgrade() {
+                notify::notify_srv(&srv, notify::EXPIRED, "expired", key, db);
+            }
+        }));
+        let me = Arc::downgrade(&srv);
+        let _ = crate::keyspace::KEY_EVENTS.set(Box::new(move |class, event, db, key| {
+            if let Some(srv) = me.upgrade() {
+                notify::notify_srv(&srv, class, event, key, db);
+            }
+        }));
+    }
     write_pidfile(&srv.config);
     log::warning("Server initialized");
     if let Err(msg) = crate::persistence::save::load_at_startup(&srv) {
