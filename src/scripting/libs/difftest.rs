@@ -1,0 +1,1 @@
+//! Differential checks against redis-server.
