@@ -375,6 +375,12 @@ impl Cursor<'_> {
     }
 
     fn array_items(&mut self, n: usize, stack: i64) -> Result<Value, Failure> {
+        // Stack: ... table, and the C code makes sure of one more slot.
+        if stack + 2 > MAX_C_STACK {
+            return Err(Failure::Lib(raise(
+                "stack overflow (in function mp_decode_to_lua_array)",
+            )));
+        }
         let t = self.lua.create_table()?;
         for i in 1..=n {
             // Stack: ... table index
@@ -519,7 +525,7 @@ mod tests {
             ),
             (
                 "cmsgpack.unpack(string.rep('\\145', 5000))",
-                "stack overflow (too many return values at once; use unpack_one or unpack_limit instead.)",
+                "stack overflow (in function mp_decode_to_lua_array)",
             ),
         ];
         for (expr, want) in cases {

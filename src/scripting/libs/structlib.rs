@@ -127,8 +127,10 @@ fn format_arg(args: &Args) -> LibResult<Vec<u8>> {
 }
 
 /// `struct.pack(fmt, ...)`.
-fn pack(lua: &Lua, args: Args) -> LibResult<Vec<Value>> {
+fn pack(lua: &Lua, mut args: Args) -> LibResult<Vec<Value>> {
     let fmt_bytes = format_arg(&args)?;
+    // The C code pushes a nil above the arguments, which a missing argument then reads as.
+    args.0.push(Value::Nil);
     let mut fmt = Format {
         fmt: &fmt_bytes,
         pos: 0,
@@ -399,7 +401,7 @@ mod tests {
             ),
             (
                 "struct.pack('ii', 1)",
-                "bad argument #3 to 'pack' (number expected, got no value)",
+                "bad argument #3 to 'pack' (number expected, got nil)",
             ),
             (
                 "struct.pack('c5', 'ab')",
