@@ -6,12 +6,14 @@
 //! * [`keyspace`]: databases, shards, the hash table and values.
 //! * [`commands`]: the command table and one file per command family.
 //! * [`persistence`]: the RDB value encoding (DUMP/RESTORE now; RDB files later).
+//! * [`scripting`]: Lua scripting and the libraries Redis preloads (cjson, cmsgpack, bit, struct).
 //! * [`util`]: number formatting and glob matching with Redis's exact rules.
 
 pub mod commands;
 pub mod keyspace;
 pub mod persistence;
 pub mod protocol;
+pub mod scripting;
 pub mod server;
 pub mod types;
 pub mod util;
