@@ -21,6 +21,7 @@
 //! boundary the compact form is written as a real listpack.
 
 use super::table::{make_pair, read_varint, split_pair, write_varint, PairKey, Table};
+use super::zset::splice_counted;
 use super::{Collection, LIMITS};
 use crate::persistence::listpack::{self, LpEntry};
 use crate::persistence::rdb::{self, Reader, Writer};
@@ -136,6 +137,12 @@ fn compact_count(b: &[u8]) -> usize {
     compact_header(b).0
 }
 
+/// Replaces `range` (pair bytes) of a compact buffer with `with` and adds `added` to its count.
+fn compact_splice(b: &mut Box<[u8]>, range: std::ops::Range<usize>, with: &[u8], added: isize) {
+    let n = compact_count(b).saturating_add_signed(added);
+    splice_counted(b, range, with, n);
+}
+
 fn compact_iter(b: &[u8]) -> CompactIter<'_> {
     CompactIter {
         buf: b,
@@ -149,20 +156,6 @@ fn compact_from(n: usize, body: &[u8]) -> Box<[u8]> {
     write_varint(&mut v, n);
     v.extend_from_slice(body);
     v.into_boxed_slice()
-}
-
-/// Replaces `range` (pair bytes) of a compact buffer with `with` and adds `added` to its
-/// count, reallocating once to the exact new size.
-fn compact_splice(b: &mut Box<[u8]>, range: std::ops::Range<usize>, with: &[u8], added: isize) {
-    let (n, hlen) = compact_header(b);
-    let mut head = Vec::with_capacity(4);
-    write_varint(&mut head, n.saturating_add_signed(added));
-    let mut v = std::mem::take(b).into_vec();
-    let new_len = v.len() - range.len() + with.len() - hlen + head.len();
-    v.reserve_exact(new_len.saturating_sub(v.len()));
-    v.splice(range, with.iter().copied());
-    v.splice(0..hlen, head);
-    *b = v.into_boxed_slice();
 }
 
 impl Default for Hash {

@@ -25,6 +25,7 @@ use pack::Pack;
 use std::sync::atomic::Ordering::Relaxed;
 
 pub use big::cmp;
+pub(crate) use pack::splice_counted;
 
 /// A sorted set value (16 bytes: the compact form's boxed slice, or a box).
 pub enum ZSet {
@@ -117,10 +118,7 @@ impl ZSet {
     /// Changes the score of a present member.
     pub fn update(&mut self, member: &[u8], old: f64, new: f64) {
         match self {
-            ZSet::Pack(p) => {
-                p.remove(member);
-                p.insert(member, new);
-            }
+            ZSet::Pack(p) => p.update(member, new),
             ZSet::Big(b) => b.update(member, old, new),
         }
     }

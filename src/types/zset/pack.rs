@@ -190,19 +190,9 @@ impl Pack {
         self.iter().find(|e| e.member == member)
     }
 
-    /// Replaces `range` of the entries with `with` and adds `added` (possibly negative) to the
-    /// count, in one reallocation to the exact new size.
     fn splice(&mut self, range: Range<usize>, with: &[u8], added: isize) {
-        let (n, hlen) = header(&self.buf);
-        let n = n.saturating_add_signed(added);
-        let mut head = Vec::with_capacity(hlen + 1);
-        put_varint(&mut head, n as u64);
-        let mut v = std::mem::take(&mut self.buf).into_vec();
-        let new_len = v.len() - range.len() + with.len() - hlen + head.len();
-        v.reserve_exact(new_len.saturating_sub(v.len()));
-        v.splice(range, with.iter().copied());
-        v.splice(0..hlen, head);
-        self.buf = v.into_boxed_slice();
+        let n = self.len().saturating_add_signed(added);
+        splice_counted(&mut self.buf, range, with, n);
     }
 
     /// Inserts a member that is not present, at its place in the order.
@@ -229,34 +219,32 @@ impl Pack {
         self.splice(range, &enc, 1);
     }
 
-    /// Removes the members with ranks `from..to` (`from < to <= len`).
+    /// Removes the members with ranks `from..to`.
     pub fn remove_ranks(&mut self, from: usize, to: usize) {
-        let mut span: Option<(usize, usize, Option<i64>)> = None;
+        // The gap's start, end and delta base, and the entry after it.
+        let (mut start, mut end, mut base, mut gone) = (0, 0, None, 0);
         let mut after = None;
-        for (i, e) in self.iter().enumerate() {
+        for (i, e) in self.iter().enumerate().skip(from) {
             if i == from {
-                span = Some((e.start, e.end, e.base));
-            }
-            if i >= from && i < to {
-                if let Some(s) = &mut span {
-                    s.1 = e.end;
-                }
+                (start, base) = (e.start, e.base);
             }
             if i == to {
                 after = Some(e);
                 break;
             }
+            end = e.end;
+            gone += 1;
         }
-        let Some((start, mut end, base)) = span else {
+        if gone == 0 {
             return;
-        };
+        }
         // The entry after the gap now follows the one before it.
         let mut enc = Vec::new();
         if let Some(e) = after {
             encode(e.member, e.score, base, &mut enc);
             end = e.end;
         }
-        self.splice(start..end, &enc, -((to - from) as isize));
+        self.splice(start..end, &enc, -gone);
     }
 
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
@@ -268,6 +256,98 @@ impl Pack {
         self.remove_ranks(rank, rank + 1);
         Some(score)
     }
+
+    /// Gives a present member a new score, in one edit: the entries between its old and new
+    /// places move by one, and the entry after the edited stretch is re-based.
+    pub fn update(&mut self, member: &[u8], score: f64) {
+        // Where it is (`old`) and how many others sort before its new place (`k`): those are a
+        // prefix of the others, so the scan stops at the first one past it once `old` is known.
+        let (mut old, mut k, mut past) = (None, 0, false);
+        for (i, e) in self.iter().enumerate() {
+            if e.member == member {
+                old = Some(i);
+                if past {
+                    break;
+                }
+            } else if !past && (e.score < score || (e.score == score && e.member < member)) {
+                k += 1;
+            } else {
+                past = true;
+                if old.is_some() {
+                    break;
+                }
+            }
+        }
+        let Some(old) = old else {
+            return;
+        };
+        // Ranks lo..=hi of the present order are rewritten (hi may be past the end): the new
+        // entry goes before rank k when moving down (or staying), after rank k when moving up.
+        let lo = k.min(old);
+        let hi = if k <= old { old + 1 } else { k + 1 };
+        let mut enc = Vec::with_capacity(member.len() + 20);
+        let (mut start, mut end, mut base) = (0, 0, None);
+        for (i, e) in self.iter().enumerate().skip(lo) {
+            if i == lo {
+                start = e.start;
+                base = e.base;
+            }
+            end = e.end;
+            if i == k && k <= old {
+                base = encode(member, score, base, &mut enc);
+            }
+            if i != old {
+                base = encode(e.member, e.score, base, &mut enc);
+            }
+            if i == k && k > old {
+                base = encode(member, score, base, &mut enc);
+            }
+            if i == hi {
+                break;
+            }
+        }
+        self.splice(start..end, &enc, 0);
+    }
+}
+
+/// Replaces `range` of a counted buffer (`varint(count)` then items: the compact forms of
+/// sorted sets and hashes) with `with` and sets the count, resizing the allocation once to the
+/// exact new length, or rewriting in place when the length is unchanged.
+pub fn splice_counted(buf: &mut Box<[u8]>, range: Range<usize>, with: &[u8], count: usize) {
+    // The count's varint, on the stack.
+    let (mut head, mut hn, mut c) = ([0u8; 10], 0, count as u64);
+    while c >= 0x80 {
+        head[hn] = c as u8 | 0x80;
+        c >>= 7;
+        hn += 1;
+    }
+    head[hn] = c as u8;
+    let head = &head[..=hn];
+    let hlen = header(buf).1;
+    let old = buf.len();
+    let new = old - range.len() + with.len() - hlen + head.len();
+    if new == old && head.len() == hlen {
+        buf[..hlen].copy_from_slice(head);
+        buf[range].copy_from_slice(with);
+        return;
+    }
+    let mut v = std::mem::take(buf).into_vec();
+    v.reserve_exact(new.saturating_sub(old));
+    splice_vec(&mut v, range, with);
+    splice_vec(&mut v, 0..hlen, head);
+    *buf = v.into_boxed_slice();
+}
+
+/// `Vec::splice` for bytes: one move of the tail (capacity reserved by the caller).
+fn splice_vec(v: &mut Vec<u8>, range: Range<usize>, with: &[u8]) {
+    let len = v.len();
+    let (at, gone) = (range.start, range.len());
+    if with.len() > gone {
+        v.resize(len + with.len() - gone, 0);
+    }
+    v.copy_within(range.end..len, at + with.len());
+    v.truncate(len - gone + with.len());
+    v[at..at + with.len()].copy_from_slice(with);
 }
 
 #[cfg(test)]
@@ -351,6 +431,14 @@ mod tests {
                         let m = member(&mut r);
                         let want = model.iter().position(|(x, _)| *x == m).map(|i| model.remove(i).1);
                         assert_eq!(p.remove(&m), want);
+                    }
+                    9 if !model.is_empty() => {
+                        let i = r.below(model.len() as u64) as usize;
+                        let m = model[i].0.clone();
+                        let s = score(&mut r);
+                        p.update(&m, s);
+                        model[i].1 = s;
+                        model.sort_by(|a, b| cmp(a.1, &a.0, b.1, &b.0));
                     }
                     8 if !model.is_empty() => {
                         let from = r.below(model.len() as u64) as usize;
