@@ -25,10 +25,11 @@ use pack::Pack;
 use std::sync::atomic::Ordering::Relaxed;
 
 pub use big::cmp;
+pub(crate) use pack::splice_counted;
 
-/// A sorted set value (16 bytes: an enum of boxes).
+/// A sorted set value (16 bytes: the compact form's boxed slice, or a box).
 pub enum ZSet {
-    Pack(Box<Pack>),
+    Pack(Pack),
     Big(Box<Big>),
 }
 
@@ -46,7 +47,7 @@ impl ZSet {
         if max_entries() == 0 || first_member_len > max_value() {
             ZSet::Big(Box::default())
         } else {
-            ZSet::Pack(Box::default())
+            ZSet::Pack(Pack::default())
         }
     }
 
@@ -55,7 +56,7 @@ impl ZSet {
         if n > max_entries() {
             ZSet::Big(Box::new(Big::with_capacity(n)))
         } else {
-            ZSet::Pack(Box::default())
+            ZSet::Pack(Pack::default())
         }
     }
 
@@ -69,12 +70,7 @@ impl ZSet {
     /// Builds from sorted, distinct members in the form the caller picked.
     fn from_sorted_as(items: &[(Vec<u8>, f64)], compact: bool) -> ZSet {
         if compact {
-            let mut p = Pack::default();
-            for (m, s) in items {
-                p.push_sorted(m, *s);
-            }
-            p.shrink();
-            ZSet::Pack(Box::new(p))
+            ZSet::Pack(Pack::from_sorted(items))
         } else {
             let mut b = Big::with_capacity(items.len());
             for (m, s) in items {
@@ -123,10 +119,7 @@ impl ZSet {
     /// Changes the score of a present member.
     pub fn update(&mut self, member: &[u8], old: f64, new: f64) {
         match self {
-            ZSet::Pack(p) => {
-                p.remove(member);
-                p.insert(member, new);
-            }
+            ZSet::Pack(p) => p.update(member, new),
             ZSet::Big(b) => b.update(member, old, new),
         }
     }
@@ -206,10 +199,7 @@ impl ZSet {
             return;
         }
         match self {
-            ZSet::Pack(p) => {
-                let (s, e) = p.span(from, to);
-                p.remove_span(s, e, to - from);
-            }
+            ZSet::Pack(p) => p.remove_ranks(from, to),
             ZSet::Big(b) => b.remove_ranks(from, to),
         }
     }
@@ -416,5 +406,15 @@ fn read_string_double(r: &mut Reader) -> rdb::Result<f64> {
                 .and_then(|s| s.parse::<f64>().ok())
                 .ok_or(RdbError::Corrupt("bad zset score"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_stays_small() {
+        assert!(std::mem::size_of::<ZSet>() <= 16);
     }
 }
