@@ -7,7 +7,9 @@
 //! * [`commands`]: the command table and one file per command family.
 //! * [`persistence`]: the RDB value encoding (DUMP/RESTORE now; RDB files later).
 //! * [`util`]: number formatting and glob matching with Redis's exact rules.
+//! * [`cli`]: `ochre-cli`, the command-line client and shell.
 
+pub mod cli;
 pub mod commands;
 pub mod keyspace;
 pub mod persistence;
