@@ -130,7 +130,11 @@ pub struct Args {
     #[arg(short = 'v', long)]
     pub version: bool,
     /// The command and its arguments (no command: interactive shell).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "cmd [arg [arg ...]]")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "cmd [arg [arg ...]]"
+    )]
     pub command: Vec<OsString>,
 }
 
@@ -193,12 +197,24 @@ pub fn parse(argv: Vec<OsString>) -> Parsed {
             return Parsed::Exit(1);
         }
     };
+    // The command starts at the first word that is not an option; an unknown option before it
+    // lands here, since the command may hold words that start with '-'.
+    if let Some(first) = args.command.first().map(|a| a.to_string_lossy().into_owned()) {
+        if first.starts_with('-') {
+            eprintln!("Unrecognized option or bad number of args for: '{first}'");
+            return Parsed::Exit(1);
+        }
+    }
     if args.help {
         print!("{}", usage());
         return Parsed::Exit(0);
     }
     if args.version {
-        println!("ochre-cli {} (redis-cli {} compatible)", crate::VERSION, crate::REDIS_VERSION);
+        println!(
+            "ochre-cli {} (redis-cli {} compatible)",
+            crate::VERSION,
+            crate::REDIS_VERSION
+        );
         return Parsed::Exit(0);
     }
     if args.resp2 && args.resp3 {
@@ -235,7 +251,9 @@ fn percent_decode(s: &str) -> Result<String, String> {
             if b.len() - i < 3 {
                 return Err("Incomplete URI encoding".into());
             }
-            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+            let hex = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
             match hex {
                 Some(c) => out.push(c),
                 None => return Err("Illegal character in URI encoding".into()),
@@ -327,6 +345,9 @@ mod tests {
         assert_eq!(u.port, Some(6390));
         assert_eq!(u.db, Some(3));
         assert_eq!(parse_uri("http://x").unwrap_err(), "Invalid URI scheme");
-        assert_eq!(parse_uri("redis://a%zz@h").unwrap_err(), "Illegal character in URI encoding");
+        assert_eq!(
+            parse_uri("redis://a%zz@h").unwrap_err(),
+            "Illegal character in URI encoding"
+        );
     }
 }

@@ -147,7 +147,11 @@ impl Conn {
             Stream::Unix(s) => s.as_raw_fd(),
         };
         let writer = stream.try_clone()?;
-        Ok(Conn { reader: BufReader::with_capacity(64 * 1024, stream), writer, fd })
+        Ok(Conn {
+            reader: BufReader::with_capacity(64 * 1024, stream),
+            writer,
+            fd,
+        })
     }
 
     /// The socket's descriptor (for the Ctrl-C handler, which shuts it down to end MONITOR).
@@ -232,7 +236,13 @@ impl Conn {
     fn read_blob(&mut self, len: i64) -> io::Result<Vec<u8>> {
         let len = usize::try_from(len).map_err(|_| protocol_error("bad bulk length"))?;
         let mut buf = vec![0u8; len + 2];
-        self.reader.read_exact(&mut buf).map_err(|e| if e.kind() == io::ErrorKind::UnexpectedEof { eof() } else { e })?;
+        self.reader.read_exact(&mut buf).map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                eof()
+            } else {
+                e
+            }
+        })?;
         buf.truncate(len);
         Ok(buf)
     }
@@ -286,7 +296,10 @@ impl Conn {
 }
 
 fn parse_len(s: &[u8]) -> io::Result<i64> {
-    std::str::from_utf8(s).ok().and_then(|t| t.parse::<i64>().ok()).ok_or_else(|| protocol_error("bad number"))
+    std::str::from_utf8(s)
+        .ok()
+        .and_then(|t| t.parse::<i64>().ok())
+        .ok_or_else(|| protocol_error("bad number"))
 }
 
 /// The RESP encoding of one command.

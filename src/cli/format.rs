@@ -155,7 +155,13 @@ pub fn csv(r: &Reply) -> Vec<u8> {
         Reply::Int(i) => i.to_string().into_bytes(),
         Reply::Double(d) | Reply::BigNum(d) => d.clone().into_bytes(),
         Reply::Nil => b"NULL".to_vec(),
-        Reply::Bool(t) => if *t { b"true".to_vec() } else { b"false".to_vec() },
+        Reply::Bool(t) => {
+            if *t {
+                b"true".to_vec()
+            } else {
+                b"false".to_vec()
+            }
+        }
         Reply::Array(v) | Reply::Set(v) | Reply::Push(v) | Reply::Map(v) => {
             let parts: Vec<Vec<u8>> = v.iter().map(csv).collect();
             parts.join(&b","[..])
@@ -286,7 +292,11 @@ mod tests {
 
     #[test]
     fn nested_arrays_indent_like_redis_cli() {
-        let r = Reply::Array(vec![bulk("a"), Reply::Array(vec![Reply::Int(1), bulk("b")]), Reply::Nil]);
+        let r = Reply::Array(vec![
+            bulk("a"),
+            Reply::Array(vec![Reply::Int(1), bulk("b")]),
+            Reply::Nil,
+        ]);
         assert_eq!(
             String::from_utf8(tty(&r, b"")).unwrap(),
             "1) \"a\"\n2) 1) (integer) 1\n   2) \"b\"\n3) (nil)\n"
@@ -296,7 +306,10 @@ mod tests {
     #[test]
     fn maps_and_sets() {
         let m = Reply::Map(vec![bulk("k"), Reply::Set(vec![bulk("x"), bulk("y")])]);
-        assert_eq!(String::from_utf8(tty(&m, b"")).unwrap(), "1# \"k\" => \n   1~ \"x\"\n   2~ \"y\"\n");
+        assert_eq!(
+            String::from_utf8(tty(&m, b"")).unwrap(),
+            "1# \"k\" => \n   1~ \"x\"\n   2~ \"y\"\n"
+        );
         assert_eq!(String::from_utf8(raw(&m, b"\n")).unwrap(), "k x\ny");
     }
 

@@ -25,7 +25,9 @@ fn text(r: &Reply) -> String {
 /// Looks up `key` in a map-like reply (a RESP3 map or a RESP2 flat array).
 fn field<'a>(r: &'a Reply, key: &str) -> Option<&'a Reply> {
     let v = r.elements()?;
-    v.chunks(2).find(|p| p[0].bytes() == Some(key.as_bytes())).and_then(|p| p.get(1))
+    v.chunks(2)
+        .find(|p| p[0].bytes() == Some(key.as_bytes()))
+        .and_then(|p| p.get(1))
 }
 
 fn or_empty(s: &str) -> String {
@@ -37,7 +39,12 @@ fn or_empty(s: &str) -> String {
 }
 
 fn concat_args(args: &Reply, sep: &str) -> String {
-    args.elements().unwrap_or(&[]).iter().map(argument).collect::<Vec<_>>().join(sep)
+    args.elements()
+        .unwrap_or(&[])
+        .iter()
+        .map(argument)
+        .collect::<Vec<_>>()
+        .join(sep)
 }
 
 /// One argument's synopsis: `[EX seconds|PX milliseconds]`, `key [key ...]` and so on.
@@ -45,7 +52,12 @@ fn argument(a: &Reply) -> String {
     let name = field(a, "name").map(text).unwrap_or_default();
     let ty = field(a, "type").map(text).unwrap_or_default();
     let token = field(a, "token").map(|t| or_empty(&text(t))).unwrap_or_default();
-    let flags: Vec<String> = field(a, "flags").and_then(|f| f.elements()).unwrap_or(&[]).iter().map(text).collect();
+    let flags: Vec<String> = field(a, "flags")
+        .and_then(|f| f.elements())
+        .unwrap_or(&[])
+        .iter()
+        .map(text)
+        .collect();
     let has = |f: &str| flags.iter().any(|x| x == f);
     let repeat = match ty.as_str() {
         "oneof" => field(a, "arguments").map(|x| concat_args(x, "|")).unwrap_or_default(),
@@ -89,7 +101,9 @@ fn entries_for(name: &str, sub: Option<&str>, spec: &Reply, out: &mut Vec<Entry>
     out.push(Entry {
         full: words.join(" "),
         words,
-        params: field(spec, "arguments").map(|a| concat_args(a, " ")).unwrap_or_default(),
+        params: field(spec, "arguments")
+            .map(|a| concat_args(a, " "))
+            .unwrap_or_default(),
         summary: field(spec, "summary").map(text).unwrap_or_default(),
         since: field(spec, "since").map(text),
         group,
@@ -188,7 +202,8 @@ pub fn output_help(cli: &mut Cli, topics: &[String]) {
                 }
             }
             None => {
-                if topics.len() <= e.words.len() && topics.iter().zip(&e.words).all(|(t, w)| t.eq_ignore_ascii_case(w)) {
+                if topics.len() <= e.words.len() && topics.iter().zip(&e.words).all(|(t, w)| t.eq_ignore_ascii_case(w))
+                {
                     out.push_str(&print_entry(e, true));
                 }
             }
@@ -243,7 +258,9 @@ pub fn complete(entries: &[Entry], line: &str) -> Vec<String> {
     entries
         .iter()
         .filter(|e| groups_too || !e.is_group)
-        .filter(|e| e.full.len() >= typed.len() && e.full.as_bytes()[..typed.len()].eq_ignore_ascii_case(typed.as_bytes()))
+        .filter(|e| {
+            e.full.len() >= typed.len() && e.full.as_bytes()[..typed.len()].eq_ignore_ascii_case(typed.as_bytes())
+        })
         .map(|e| format!("{}{}", &line[..start], e.full))
         .collect()
 }
@@ -266,7 +283,10 @@ mod tests {
 
     #[test]
     fn hints_drop_typed_arguments() {
-        let e = vec![entry("SET", "key value [NX|XX]"), entry("CONFIG GET", "parameter [parameter ...]")];
+        let e = vec![
+            entry("SET", "key value [NX|XX]"),
+            entry("CONFIG GET", "parameter [parameter ...]"),
+        ];
         assert_eq!(hint(&e, "set").as_deref(), Some(" key value [NX|XX]"));
         assert_eq!(hint(&e, "set k ").as_deref(), Some("value [NX|XX]"));
         assert_eq!(hint(&e, "config get").as_deref(), Some(" parameter [parameter ...]"));
@@ -276,7 +296,10 @@ mod tests {
     #[test]
     fn completes_names_and_help_topics() {
         let mut e = vec![entry("SET", ""), entry("SETEX", ""), entry("GET", "")];
-        e.push(Entry { is_group: true, ..entry("@string", "") });
+        e.push(Entry {
+            is_group: true,
+            ..entry("@string", "")
+        });
         assert_eq!(complete(&e, "se"), vec!["SET", "SETEX"]);
         assert_eq!(complete(&e, "help @s"), vec!["help @string"]);
     }

@@ -254,7 +254,13 @@ impl Cli {
                     std::process::exit(1);
                 }
             }
-            self.print(&format::reply(&r, self.output, verbatim, &self.mb_delim, &self.cmd_delim));
+            self.print(&format::reply(
+                &r,
+                self.output,
+                verbatim,
+                &self.mb_delim,
+                &self.cmd_delim,
+            ));
             return Outcome::Ok(r);
         }
     }
@@ -266,7 +272,10 @@ impl Cli {
             return true;
         }
         if argv[0].eq_ignore_ascii_case(b"help") || argv[0] == b"?" {
-            let topics: Vec<String> = argv[1..].iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+            let topics: Vec<String> = argv[1..]
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
             help::output_help(self, &topics);
             return true;
         }
@@ -312,7 +321,7 @@ impl Cli {
         let monitor = name == b"monitor";
         let pubsub = matches!(name.as_slice(), b"subscribe" | b"psubscribe" | b"ssubscribe");
         let mut left = repeat;
-        while left < 0 || left > 0 {
+        while left != 0 {
             if left > 0 {
                 left -= 1;
             }
@@ -457,8 +466,14 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         args::Parsed::Exit(code) => return code,
     };
     let tty = io::stdout().is_terminal() || std::env::var_os("FAKETTY").is_some();
-    let mut host = std::env::var("OCHRE_HOST").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "127.0.0.1".into());
-    let mut port: u16 = std::env::var("OCHRE_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(6379);
+    let mut host = std::env::var("OCHRE_HOST")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "127.0.0.1".into());
+    let mut port: u16 = std::env::var("OCHRE_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(6379);
     let mut user = None;
     let mut auth = None;
     let mut db = 0;
@@ -527,8 +542,16 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         },
         output,
         push_output,
-        mb_delim: a.mb_delim.clone().map(String::into_bytes).unwrap_or_else(|| b"\n".to_vec()),
-        cmd_delim: a.cmd_delim.clone().map(String::into_bytes).unwrap_or_else(|| b"\n".to_vec()),
+        mb_delim: a
+            .mb_delim
+            .clone()
+            .map(String::into_bytes)
+            .unwrap_or_else(|| b"\n".to_vec()),
+        cmd_delim: a
+            .cmd_delim
+            .clone()
+            .map(String::into_bytes)
+            .unwrap_or_else(|| b"\n".to_vec()),
         errcode: a.errcode,
         cluster: a.cluster,
         interactive: false,
@@ -542,9 +565,13 @@ pub fn run(argv: Vec<OsString>) -> i32 {
     };
 
     let mode = if a.latency || a.latency_history {
-        Some(modes::Mode::Latency { history: a.latency_history })
+        Some(modes::Mode::Latency {
+            history: a.latency_history,
+        })
     } else if a.pipe {
-        Some(modes::Mode::Pipe { timeout: a.pipe_timeout })
+        Some(modes::Mode::Pipe {
+            timeout: a.pipe_timeout,
+        })
     } else if a.bigkeys {
         Some(modes::Mode::BigKeys)
     } else if a.stat {

@@ -50,7 +50,9 @@ fn call(cli: &mut Cli, args: &[&[u8]]) -> Reply {
 
 /// 20 bytes that will not be in the user's data: the payload of the ECHO that closes `--pipe`.
 fn magic() -> [u8; 20] {
-    let mut seed = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+    let mut seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
         ^ ((std::process::id() as u64) << 32);
     let mut m = [0u8; 20];
     for b in m.iter_mut() {
@@ -173,8 +175,16 @@ fn scan_once(cli: &mut Cli, cursor: u64) -> (u64, Vec<Vec<u8>>) {
             std::process::exit(1);
         }
         Reply::Array(v) if v.len() == 2 => {
-            let next = v[0].bytes().and_then(|b| std::str::from_utf8(b).ok()?.parse().ok()).unwrap_or(0);
-            let keys = v[1].elements().unwrap_or(&[]).iter().filter_map(|k| k.bytes().map(<[u8]>::to_vec)).collect();
+            let next = v[0]
+                .bytes()
+                .and_then(|b| std::str::from_utf8(b).ok()?.parse().ok())
+                .unwrap_or(0);
+            let keys = v[1]
+                .elements()
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(|k| k.bytes().map(<[u8]>::to_vec))
+                .collect();
             (next, keys)
         }
         Reply::Array(_) => {
@@ -225,19 +235,28 @@ struct TypeInfo {
 
 impl TypeInfo {
     fn new(name: &str, sizecmd: Option<&'static str>, unit: &'static str) -> TypeInfo {
-        TypeInfo { name: name.to_string(), sizecmd, unit, biggest: 0, count: 0, total: 0, biggest_key: None }
+        TypeInfo {
+            name: name.to_string(),
+            sizecmd,
+            unit,
+            biggest: 0,
+            count: 0,
+            total: 0,
+            biggest_key: None,
+        }
     }
 }
 
 /// `--bigkeys`: SCAN the keyspace, TYPE and size every key, report the biggest of each type.
 fn bigkeys(cli: &mut Cli) -> i32 {
+    // In the order redis-cli's summary lists them (its dict's iteration order).
     let mut types = vec![
-        TypeInfo::new("string", Some("STRLEN"), "bytes"),
         TypeInfo::new("list", Some("LLEN"), "items"),
-        TypeInfo::new("set", Some("SCARD"), "members"),
         TypeInfo::new("hash", Some("HLEN"), "fields"),
-        TypeInfo::new("zset", Some("ZCARD"), "members"),
+        TypeInfo::new("string", Some("STRLEN"), "bytes"),
         TypeInfo::new("stream", Some("XLEN"), "entries"),
+        TypeInfo::new("set", Some("SCARD"), "members"),
+        TypeInfo::new("zset", Some("ZCARD"), "members"),
     ];
     let total_keys = match call(cli, &[b"DBSIZE"]) {
         Reply::Int(n) => n.max(0) as u64,
@@ -255,7 +274,11 @@ fn bigkeys(cli: &mut Cli) -> i32 {
          # per 100 SCAN commands (not usually needed).\n\n");
     let (mut sampled, mut totlen, mut loops, mut cursor) = (0u64, 0u64, 0u64, 0u64);
     loop {
-        let pct = if total_keys == 0 { 0.0 } else { 100.0 * sampled as f64 / total_keys as f64 };
+        let pct = if total_keys == 0 {
+            0.0
+        } else {
+            100.0 * sampled as f64 / total_keys as f64
+        };
         let (next, keys) = scan_once(cli, cursor);
         loops += 1;
         for key in keys {
@@ -297,7 +320,10 @@ fn bigkeys(cli: &mut Cli) -> i32 {
             sampled += 1;
             if t.biggest < size {
                 let shown = repr(&key);
-                out(&format!("[{pct:05.2}%] Biggest {:<6} found so far '{shown}' with {size} {}\n", t.name, t.unit));
+                out(&format!(
+                    "[{pct:05.2}%] Biggest {:<6} found so far '{shown}' with {size} {}\n",
+                    t.name, t.unit
+                ));
                 t.biggest_key = Some(shown);
                 t.biggest = size;
             }
@@ -315,17 +341,32 @@ fn bigkeys(cli: &mut Cli) -> i32 {
     }
     let mut s = String::from("\n-------- summary -------\n\n");
     s.push_str(&format!("Sampled {sampled} keys in the keyspace!\n"));
-    let avg = if totlen > 0 { totlen as f64 / sampled as f64 } else { 0.0 };
+    let avg = if totlen > 0 {
+        totlen as f64 / sampled as f64
+    } else {
+        0.0
+    };
     s.push_str(&format!("Total key length in bytes is {totlen} (avg len {avg:.2})\n\n"));
     for t in &types {
         if let Some(k) = &t.biggest_key {
-            s.push_str(&format!("Biggest {:>6} found '{k}' has {} {}\n", t.name, t.biggest, t.unit));
+            s.push_str(&format!(
+                "Biggest {:>6} found '{k}' has {} {}\n",
+                t.name, t.biggest, t.unit
+            ));
         }
     }
     s.push('\n');
     for t in &types {
-        let pct = if sampled > 0 { 100.0 * t.count as f64 / sampled as f64 } else { 0.0 };
-        let avg = if t.count > 0 { t.total as f64 / t.count as f64 } else { 0.0 };
+        let pct = if sampled > 0 {
+            100.0 * t.count as f64 / sampled as f64
+        } else {
+            0.0
+        };
+        let avg = if t.count > 0 {
+            t.total as f64 / t.count as f64
+        } else {
+            0.0
+        };
         s.push_str(&format!(
             "{} {}s with {} {} ({pct:05.2}% of keys, avg size {avg:.2})\n",
             t.count, t.name, t.total, t.unit
@@ -347,7 +388,10 @@ fn info_field(info: &str, field: &str) -> Option<i64> {
 fn info_keys(info: &str) -> i64 {
     info.lines()
         .filter(|l| l.starts_with("db"))
-        .filter_map(|l| l.split_once(":keys=").and_then(|(_, v)| v.split(',').next()?.parse::<i64>().ok()))
+        .filter_map(|l| {
+            l.split_once(":keys=")
+                .and_then(|(_, v)| v.split(',').next()?.parse::<i64>().ok())
+        })
         .sum()
 }
 
@@ -368,7 +412,11 @@ pub fn bytes_to_human(n: i64) -> String {
 
 /// `--stat`: one line of server figures per interval (default one second).
 fn stat(cli: &mut Cli) -> i32 {
-    let interval = if cli.interval.is_zero() { Duration::from_secs(1) } else { cli.interval };
+    let interval = if cli.interval.is_zero() {
+        Duration::from_secs(1)
+    } else {
+        cli.interval
+    };
     let mut requests: i64 = 0;
     for i in 0u64.. {
         let info = match call(cli, &[b"INFO"]) {
@@ -395,9 +443,8 @@ fn stat(cli: &mut Cli) -> i32 {
         line.push_str(&format!("{:<19}", format!("{total} (+{delta})")));
         requests = total;
         line.push_str(&format!(" {:<12}", get("total_connections_received")));
-        let child = (get("bgsave_in_progress") & 1)
-            | ((get("aof_rewrite_in_progress") & 1) << 1)
-            | ((get("loading") & 1) << 2);
+        let child =
+            (get("bgsave_in_progress") & 1) | ((get("aof_rewrite_in_progress") & 1) << 1) | ((get("loading") & 1) << 2);
         line.push_str(match child {
             1 => "SAVE",
             2 => "AOF",
@@ -414,17 +461,25 @@ fn stat(cli: &mut Cli) -> i32 {
 
 /// `--latency` / `--latency-history`: PING every 10 ms and report min/max/avg in milliseconds.
 fn latency(cli: &mut Cli, history: bool) -> i32 {
-    let history_interval = if cli.interval.is_zero() { Duration::from_secs(15) } else { cli.interval };
-    let report_after = if cli.interval.is_zero() { Duration::from_secs(1) } else { cli.interval };
+    let history_interval = if cli.interval.is_zero() {
+        Duration::from_secs(15)
+    } else {
+        cli.interval
+    };
+    let report_after = if cli.interval.is_zero() {
+        Duration::from_secs(1)
+    } else {
+        cli.interval
+    };
     let (mut min, mut max, mut tot, mut count) = (0u128, 0u128, 0u128, 0u128);
     let mut history_start = Instant::now();
     let output = cli.output;
     let print = |min: u128, max: u128, avg: f64, count: u128| match output {
         Output::Standard => out(&format!("min: {min}, max: {max}, avg: {avg:.2} ({count} samples)")),
         Output::Csv => out(&format!("{min},{max},{avg:.2},{count}\n")),
-        Output::Json | Output::QuotedJson => {
-            out(&format!("{{\"min\": {min}, \"max\": {max}, \"avg\": {avg:.2}, \"count\": {count}}}\n"))
-        }
+        Output::Json | Output::QuotedJson => out(&format!(
+            "{{\"min\": {min}, \"max\": {max}, \"avg\": {avg:.2}, \"count\": {count}}}\n"
+        )),
         Output::Raw => out(&format!("{min} {max} {avg:.2} {count}\n")),
     };
     loop {
@@ -450,7 +505,10 @@ fn latency(cli: &mut Cli, history: bool) -> i32 {
             return 0;
         }
         if history && history_start.elapsed() > history_interval {
-            out(&format!(" -- {:.2} seconds range\n", history_start.elapsed().as_secs_f64()));
+            out(&format!(
+                " -- {:.2} seconds range\n",
+                history_start.elapsed().as_secs_f64()
+            ));
             history_start = Instant::now();
             (min, max, tot, count) = (0, 0, 0, 0);
         }

@@ -55,7 +55,9 @@ fn history_path() -> Option<PathBuf> {
     match std::env::var("OCHRECLI_HISTFILE") {
         Ok(p) if p == "/dev/null" => None,
         Ok(p) if !p.is_empty() => Some(PathBuf::from(p)),
-        _ => std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(".ochrecli_history")),
+        _ => std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(|h| PathBuf::from(h).join(".ochrecli_history")),
     }
 }
 
@@ -66,7 +68,8 @@ fn is_sensitive(argv: &[Vec<u8>]) -> bool {
     if is(0, "auth") || (n > 1 && is(0, "acl") && is(1, "setuser")) {
         return true;
     }
-    if n > 2 && is(0, "config") && is(1, "set") && (is(2, "masterauth") || is(2, "masteruser") || is(2, "requirepass")) {
+    if n > 2 && is(0, "config") && is(1, "set") && (is(2, "masterauth") || is(2, "masteruser") || is(2, "requirepass"))
+    {
         return true;
     }
     if n > 4 && is(0, "hello") {
@@ -121,11 +124,17 @@ fn handle_line(cli: &mut Cli, line: &[u8], hints: &mut bool) -> Done {
         Err(_) => {
             println!("Invalid argument(s)");
             let _ = io::stdout().flush();
-            return Done { history: true, exit: false };
+            return Done {
+                history: true,
+                exit: false,
+            };
         }
     };
     if argv.is_empty() {
-        return Done { history: false, exit: false };
+        return Done {
+            history: false,
+            exit: false,
+        };
     }
     let mut repeat = 1;
     let mut skip = 0;
@@ -137,9 +146,12 @@ fn handle_line(cli: &mut Cli, line: &[u8], hints: &mut bool) -> Done {
                     skip = 1;
                 }
                 _ => {
-                    print!("Invalid redis-cli repeat command option value.\n");
+                    println!("Invalid redis-cli repeat command option value.");
                     let _ = io::stdout().flush();
-                    return Done { history: false, exit: false };
+                    return Done {
+                        history: false,
+                        exit: false,
+                    };
                 }
             }
         }
@@ -157,7 +169,10 @@ fn handle_line(cli: &mut Cli, line: &[u8], hints: &mut bool) -> Done {
             (b":set", Some(other)) => {
                 println!("unknown ochre-cli preference '{}'", String::from_utf8_lossy(other))
             }
-            _ => println!("unknown ochre-cli internal command '{}'", String::from_utf8_lossy(&argv[0])),
+            _ => println!(
+                "unknown ochre-cli internal command '{}'",
+                String::from_utf8_lossy(&argv[0])
+            ),
         }
         return Done { history, exit: false };
     }
@@ -221,13 +236,20 @@ pub fn run(cli: &mut Cli) -> i32 {
             return 1;
         }
     };
-    editor.set_helper(Some(Shell { entries: cli.help.clone().unwrap_or_default(), hints }));
+    editor.set_helper(Some(Shell {
+        entries: cli.help.clone().unwrap_or_default(),
+        hints,
+    }));
     let histfile = history_path();
     if let Some(p) = &histfile {
         let _ = editor.load_history(p);
     }
     loop {
-        let prompt = if cli.conn.is_some() { cli.prompt() } else { "not connected> ".to_string() };
+        let prompt = if cli.conn.is_some() {
+            cli.prompt()
+        } else {
+            "not connected> ".to_string()
+        };
         let line = match editor.readline(&prompt) {
             Ok(l) => l,
             Err(_) => return 0, // Ctrl-C, Ctrl-D or a terminal error: leave as redis-cli does.
