@@ -8,7 +8,9 @@
 //! * [`persistence`]: the RDB value encoding (DUMP/RESTORE now; RDB files later).
 //! * [`scripting`]: Lua scripting and the libraries Redis preloads (cjson, cmsgpack, bit, struct).
 //! * [`util`]: number formatting and glob matching with Redis's exact rules.
+//! * [`cli`]: `ochre-cli`, the command-line client and shell.
 
+pub mod cli;
 pub mod commands;
 pub mod keyspace;
 pub mod persistence;
