@@ -64,7 +64,7 @@ fn exec(ctx: &mut Ctx, _args: &[&[u8]]) {
                 ctx.out,
                 cmd,
                 &argv,
-                crate::server::unix_ns(),
+                crate::util::clock::now().0,
                 ctx.now_ms,
             );
         }

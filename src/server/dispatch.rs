@@ -172,8 +172,8 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     if client.subs.active && super::pubsub::reject_in_subscriber_mode(client, cmd, out) {
         return;
     }
-    let start_ns = super::unix_ns();
-    let now_ms = start_ns / 1_000_000;
+    let (start, now_ns) = crate::util::clock::now();
+    let now_ms = now_ns / 1_000_000;
     let handle = &client.handle;
     handle.last_interaction_ms.store(now_ms, Relaxed);
     handle.set_last_cmd(cmd);
@@ -190,7 +190,7 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     } else {
         (Some(srv.world.shared(client.worker)), None)
     };
-    call(srv, client, out, cmd, argv, start_ns, now_ms);
+    call(srv, client, out, cmd, argv, start, now_ms);
     // Clients blocked on keys this command made ready are served now, before its reply
     // leaves (Redis's handleClientsBlockedOnKeys after call()); after a whole EXEC, not after
     // each of its commands.
@@ -201,8 +201,8 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
 
 /// Runs an admitted command and records its statistics (Redis's `call()`): commandstats,
 /// errorstats, latency, MONITOR, slowlog, and the touch of WATCHed keys it changed. The caller
-/// holds the world lock: `run` for a request, EXEC for each queued command. `start_ns` is when
-/// it started (Unix ns, for its duration); `now_ms` the time its keys are judged by (EXEC's for
+/// holds the world lock: `run` for a request, EXEC for each queued command. `start` is when
+/// it started (for its duration); `now_ms` the time its keys are judged by (EXEC's for
 /// a queued command, as Redis keeps one time for a whole EXEC). Inlined so a plain request
 /// pays no extra call.
 #[inline(always)]
@@ -212,7 +212,7 @@ pub fn call(
     out: &mut Reply,
     cmd: &Command,
     argv: &[&[u8]],
-    start_ns: i64,
+    start: crate::util::clock::Instant,
     now_ms: i64,
 ) {
     let write = cmd.has(flag::WRITE);
@@ -230,7 +230,7 @@ pub fn call(
     if write && srv.watches.active() && srv.stats.dirty.load(Relaxed) != dirty_before {
         super::multi::touch_command(srv, client.db, cmd, argv);
     }
-    let elapsed_ns = (super::unix_ns() - start_ns).max(0) as u64;
+    let elapsed_ns = crate::util::clock::elapsed_ns(start);
     let us = elapsed_ns / 1000;
     let ws = &srv.stats.workers[client.worker % srv.stats.workers.len()];
     super::stats::bump(&ws.commands, 1);

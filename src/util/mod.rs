@@ -1,5 +1,6 @@
 //! Small helpers shared by many commands.
 pub mod allocator;
+pub mod clock;
 pub mod digest;
 pub mod glob;
 pub mod num;
