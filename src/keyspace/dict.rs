@@ -121,6 +121,11 @@ impl Dict {
     }
 
     #[inline]
+    /// The bucket array's address and index mask (for [`super::Db::prefetch`]).
+    pub fn bucket_hint(&self) -> (usize, usize) {
+        (self.buckets.as_ptr() as usize, self.mask())
+    }
+
     fn mask(&self) -> usize {
         self.buckets.len().wrapping_sub(1)
     }

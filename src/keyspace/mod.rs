@@ -12,7 +12,7 @@ pub mod value;
 
 use dict::Dict;
 use parking_lot::{Mutex, MutexGuard};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use value::Entry;
 
 pub use value::{Kind, Value};
@@ -239,6 +239,16 @@ impl Shard {
 pub struct Db {
     shards: Box<[Mutex<Shard>]>,
     bits: u32,
+    /// Where each shard's bucket array was when last locked, read without the lock to prefetch
+    /// a pipelined request's bucket before its command runs ([`Db::prefetch`]). A stale value
+    /// only makes a prefetch useless: prefetching never faults.
+    hints: Box<[BucketHint]>,
+}
+
+#[derive(Default)]
+struct BucketHint {
+    addr: AtomicUsize,
+    mask: AtomicUsize,
 }
 
 /// Several shards locked at once, in ascending index order.
@@ -278,7 +288,34 @@ impl Db {
                 })
                 .collect(),
             bits,
+            hints: (0..n).map(|_| BucketHint::default()).collect(),
         }
+    }
+
+    /// Starts loading the bucket that `key` hashes to into the CPU cache, so that the command
+    /// that looks it up a little later does not wait for memory: a pipelined batch's lookups
+    /// then overlap their cache misses instead of paying them one after another.
+    #[inline]
+    pub fn prefetch(&self, key: &[u8]) {
+        let h = hash::hash(key);
+        let idx = if self.bits == 0 {
+            0
+        } else {
+            (h >> (64 - self.bits)) as usize
+        };
+        let Some(hint) = self.hints.get(idx) else { return };
+        let addr = hint.addr.load(Relaxed);
+        if addr == 0 {
+            return;
+        }
+        let slot = addr.wrapping_add((h as usize & hint.mask.load(Relaxed)) * std::mem::size_of::<usize>());
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+        unsafe {
+            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(slot as *const i8)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = slot;
     }
 
     pub fn shard_count(&self) -> usize {
@@ -301,7 +338,15 @@ impl Db {
 
     #[inline]
     pub fn lock(&self, key: &[u8]) -> MutexGuard<'_, Shard> {
-        self.shards[self.shard_index(key)].lock()
+        let idx = self.shard_index(key);
+        let guard = self.shards[idx].lock();
+        let (addr, mask) = guard.dict.bucket_hint();
+        let hint = &self.hints[idx];
+        if hint.addr.load(Relaxed) != addr {
+            hint.addr.store(addr, Relaxed);
+            hint.mask.store(mask, Relaxed);
+        }
+        guard
     }
 
     pub fn lock_index(&self, idx: usize) -> MutexGuard<'_, Shard> {

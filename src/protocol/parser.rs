@@ -11,7 +11,7 @@ use std::ops::Range;
 pub const INLINE_MAX: usize = 64 * 1024;
 
 /// Limits that depend on configuration and on the client's state.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// `proto-max-bulk-len`.
     pub max_bulk_len: i64,

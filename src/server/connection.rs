@@ -118,7 +118,7 @@ impl Drop for BlockedCount<'_> {
 async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut Client) {
     let mut rbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut out = Reply::new();
-    let mut spans: Vec<Range<usize>> = Vec::new();
+    let mut spans: [Vec<Range<usize>>; 2] = [Vec::new(), Vec::new()];
     let handle = client.handle.clone();
     let wstats = &srv.stats.workers[client.worker % srv.stats.workers.len()];
     // Set while the next request waits for CLIENT PAUSE to end: ms to sleep before retrying.
@@ -299,42 +299,75 @@ async fn flush(fd: &AsyncFd<TcpStream>, out: &mut Reply, handle: &ClientHandle) 
 
 /// Executes every complete request at the start of `buf`; returns how many bytes were consumed.
 /// Stops early (returning how long to wait) when the next request is held by CLIENT PAUSE.
+///
+/// The next request is parsed before the current one runs, and the hash-table bucket of its
+/// first argument (the key, for nearly every data command) is prefetched, so that its cache miss
+/// overlaps the current command instead of stalling the next one (`compare.sh` GET at pipeline
+/// 16: ~0.91x the CPU per request without it). Parsing ahead costs nothing extra: the request is
+/// parsed once either way. It is parsed again only when running the current one changed the
+/// parse limits (AUTH, CONFIG SET proto-max-bulk-len).
 fn process(
     srv: &Server,
     client: &mut Client,
     buf: &[u8],
-    spans: &mut Vec<Range<usize>>,
+    spans: &mut [Vec<Range<usize>>; 2],
     out: &mut Reply,
 ) -> (usize, Option<u64>) {
+    let limits_now = |client: &Client| Limits {
+        max_bulk_len: srv.config.hot.proto_max_bulk_len.load(Relaxed),
+        unauthenticated: !client.authenticated,
+    };
     let mut pos = 0;
-    while pos < buf.len() && !client.close_after_reply && client.blocked.is_none() {
-        let limits = Limits {
-            max_bulk_len: srv.config.hot.proto_max_bulk_len.load(Relaxed),
-            unauthenticated: !client.authenticated,
-        };
+    let mut limits = limits_now(client);
+    // `cur` is the parse of the request at `pos`, its arguments in `spans[c]`.
+    let mut c = 0;
+    let mut cur = parser::parse(buf, &limits, &mut spans[c]);
+    while !client.close_after_reply && client.blocked.is_none() {
         let rest = &buf[pos..];
-        match parser::parse(rest, &limits, spans) {
+        match cur {
             Parsed::Incomplete => break,
             Parsed::Empty { consumed } => pos += consumed,
             Parsed::Request { consumed } => {
                 if srv.pause.until_ms.load(Relaxed) != 0 {
-                    if let Some(ms) = dispatch::paused_for(srv, client, &rest[spans[0].clone()], rest, spans) {
+                    let sp = &spans[c];
+                    if let Some(ms) = dispatch::paused_for(srv, client, &rest[sp[0].clone()], rest, sp) {
                         return (pos, Some(ms));
                     }
+                }
+                // Parse the next request now and prefetch its key's bucket.
+                let (done, ahead) = spans.split_at_mut(1);
+                let (now_spans, next_spans) = if c == 0 {
+                    (&done[0], &mut ahead[0])
+                } else {
+                    (&ahead[0], &mut done[0])
+                };
+                let next = parser::parse(&rest[consumed..], &limits, next_spans);
+                if let (Parsed::Request { .. }, Some(k)) = (&next, next_spans.get(1)) {
+                    let at = pos + consumed;
+                    srv.keyspace.db(client.db).prefetch(&buf[at + k.start..at + k.end]);
                 }
                 // CLIENT LIST shows the query buffer from the start of the running command.
                 client.handle.qbuf.store(buf.len() - pos, Relaxed);
                 let mut small: [&[u8]; 12] = [&[]; 12];
-                if spans.len() <= small.len() {
-                    for (i, r) in spans.iter().enumerate() {
+                if now_spans.len() <= small.len() {
+                    for (i, r) in now_spans.iter().enumerate() {
                         small[i] = &rest[r.clone()];
                     }
-                    dispatch::execute(srv, client, out, &small[..spans.len()]);
+                    dispatch::execute(srv, client, out, &small[..now_spans.len()]);
                 } else {
-                    let argv: Vec<&[u8]> = spans.iter().map(|r| &rest[r.clone()]).collect();
+                    let argv: Vec<&[u8]> = now_spans.iter().map(|r| &rest[r.clone()]).collect();
                     dispatch::execute(srv, client, out, &argv);
                 }
                 pos += consumed;
+                c ^= 1;
+                let fresh = limits_now(client);
+                if fresh != limits {
+                    limits = fresh;
+                    cur = parser::parse(&buf[pos..], &limits, &mut spans[c]);
+                } else {
+                    cur = next;
+                }
+                continue;
             }
             Parsed::Owned { consumed, args } => {
                 let argv: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
@@ -352,6 +385,11 @@ fn process(
                 return (buf.len(), None);
             }
         }
+        if pos >= buf.len() {
+            break;
+        }
+        limits = limits_now(client);
+        cur = parser::parse(&buf[pos..], &limits, &mut spans[c]);
     }
     (pos, None)
 }
