@@ -66,7 +66,7 @@ fn xread_keys(args: &[&[u8]]) -> Vec<usize> {
         return Vec::new();
     };
     let num = args.len() - pos - 1;
-    if num == 0 || num % 2 != 0 {
+    if num == 0 || !num.is_multiple_of(2) {
         return Vec::new();
     }
     (pos + 1..pos + 1 + num / 2).collect()
@@ -368,7 +368,7 @@ fn xadd(ctx: &mut Ctx, args: &[&[u8]]) {
     };
     let field_pos = t.idpos + 1;
     let nargs = args.len().saturating_sub(field_pos);
-    if args.len() < field_pos || nargs < 2 || nargs % 2 == 1 {
+    if args.len() < field_pos || nargs < 2 || !nargs.is_multiple_of(2) {
         return ctx.out.error("ERR wrong number of arguments for 'xadd' command");
     }
     if let Some((id, true)) = t.id {
@@ -664,7 +664,7 @@ fn parse_read_args<'a>(out: &mut Reply, args: &[&'a [u8]], group_cmd: bool) -> O
         } else if o.eq_ignore_ascii_case(b"streams") && more > 0 {
             r.streams_at = i + 1;
             let n = args.len() - r.streams_at;
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 out.err("Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.");
                 return None;
             }
@@ -817,7 +817,9 @@ fn xread(ctx: &mut Ctx, args: &[&[u8]]) {
         }
         if id_arg == b">" {
             if !group_cmd {
-                return ctx.out.err("The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.");
+                return ctx.out.err(
+                    "The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.",
+                );
             }
             ids.push(StreamId::MAX);
             continue;
@@ -981,7 +983,11 @@ fn serve_xread(srv: &Server, w: &Waiter, key: &[u8]) -> Outcome {
         return Outcome::Gone;
     }
     let start = gt.incr().unwrap_or(StreamId::MAX);
-    let count = if r.count == 0 { XREAD_BLOCKED_DEFAULT_COUNT } else { r.count };
+    let count = if r.count == 0 {
+        XREAD_BLOCKED_DEFAULT_COUNT
+    } else {
+        r.count
+    };
     let mut out = w.reply();
     if out.resp == 2 {
         out.array(1);

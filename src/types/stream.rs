@@ -246,8 +246,8 @@ impl Stream {
         let elelen: usize = pairs.iter().map(|p| p.len()).sum();
         let mut need_new = true;
         if let Some((_, b)) = self.blocks.iter_mut().next_back() {
-            let full = b.bytes() + elelen >= max_bytes
-                || (max_entries > 0 && (b.count + b.deleted) as i64 >= max_entries);
+            let full =
+                b.bytes() + elelen >= max_bytes || (max_entries > 0 && (b.count + b.deleted) as i64 >= max_entries);
             if full {
                 b.seal();
             } else {
@@ -788,7 +788,11 @@ fn listpack_to_block(master: StreamId, lp: &[u8], prev_last: &mut Option<StreamI
             n = master_fields.len();
             for f in &master_fields {
                 vals.push(f.clone());
-                vals.push(it.next().ok_or(RdbError::Corrupt("stream listpack truncated"))?.to_bytes());
+                vals.push(
+                    it.next()
+                        .ok_or(RdbError::Corrupt("stream listpack truncated"))?
+                        .to_bytes(),
+                );
             }
         } else {
             let k = lp_int(it.next())?;
@@ -797,7 +801,11 @@ fn listpack_to_block(master: StreamId, lp: &[u8], prev_last: &mut Option<StreamI
             }
             n = k as usize;
             for _ in 0..n * 2 {
-                vals.push(it.next().ok_or(RdbError::Corrupt("stream listpack truncated"))?.to_bytes());
+                vals.push(
+                    it.next()
+                        .ok_or(RdbError::Corrupt("stream listpack truncated"))?
+                        .to_bytes(),
+                );
             }
         }
         let lpc = lp_int(it.next())?;
