@@ -114,9 +114,13 @@ impl Block {
         self.data.capacity()
     }
 
-    /// Frees spare capacity once the block is full.
+    /// Frees spare capacity once the block is full. A fresh exact-size copy rather than
+    /// `shrink_to_fit`: mimalloc keeps a shrunk allocation in place (and its whole size class)
+    /// when the new size is at least half the old one, which left every full block at 4 KB.
     pub fn seal(&mut self) {
-        self.data.shrink_to_fit();
+        if self.data.capacity() > self.data.len() {
+            self.data = self.data.as_slice().to_vec();
+        }
     }
 
     /// The master field names.
