@@ -23,6 +23,7 @@ pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod zsets;
 
@@ -449,6 +450,7 @@ fn families() -> Vec<&'static [CommandDef]> {
         sort::COMMANDS,
         multi::COMMANDS,
         pubsub::COMMANDS,
+        streams::COMMANDS,
     ]
 }
 

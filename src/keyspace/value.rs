@@ -5,7 +5,7 @@
 //! (longer, or modified in place by APPEND/SETRANGE/SETBIT). Collections are the types of
 //! `src/types/`, reached through the [`Collection`] trait.
 
-use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet, Collection};
+use crate::types::{hash::Hash, list::List, set::Set, stream::Stream, zset::ZSet, Collection};
 use crate::util::num;
 use std::borrow::Cow;
 
@@ -26,6 +26,8 @@ pub enum Value {
     Hash(Hash),
     Set(Set),
     ZSet(ZSet),
+    /// Boxed: a stream's header is larger than the 16 bytes a variant may take.
+    Stream(Box<Stream>),
 }
 
 /// Runs `$body` with `$c` bound to the collection inside `$v`, or evaluates `$strings` for a
@@ -37,6 +39,7 @@ macro_rules! with_collection {
             Value::Hash($c) => $body,
             Value::Set($c) => $body,
             Value::ZSet($c) => $body,
+            Value::Stream($c) => $body,
             _ => $strings,
         }
     };
@@ -142,6 +145,7 @@ impl Value {
             Value::Hash(_) => Kind::Hash,
             Value::Set(_) => Kind::Set,
             Value::ZSet(_) => Kind::ZSet,
+            Value::Stream(_) => Kind::Stream,
         }
     }
 
@@ -205,6 +209,7 @@ impl Value {
             Value::Hash(c) => Value::Hash(c.duplicate()),
             Value::Set(c) => Value::Set(c.duplicate()),
             Value::ZSet(c) => Value::ZSet(c.duplicate()),
+            Value::Stream(c) => Value::Stream(Box::new(c.duplicate())),
         }
     }
 

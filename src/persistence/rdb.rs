@@ -20,7 +20,7 @@
 
 use crate::keyspace::value::with_collection;
 use crate::keyspace::Value;
-use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet, Collection};
+use crate::types::{hash::Hash, list::List, set::Set, stream::Stream, zset::ZSet, Collection};
 use crate::util::num;
 use std::borrow::Cow;
 
@@ -393,6 +393,9 @@ pub fn read_value(r: &mut Reader, t: u8) -> Result<Value> {
         types::SET | types::SET_INTSET => Set::rdb_load(t, r).map(Value::Set),
         types::ZSET | types::ZSET_2 | types::ZSET_ZIPLIST | types::ZSET_LISTPACK => {
             ZSet::rdb_load(t, r).map(Value::ZSet)
+        }
+        types::STREAM_LISTPACKS | types::STREAM_LISTPACKS_2 => {
+            Stream::rdb_load(t, r).map(|s| Value::Stream(Box::new(s)))
         }
         t if types::is_object_type(t) => Err(RdbError::Unsupported(t)),
         _ => Err(RdbError::Corrupt("unknown object type")),

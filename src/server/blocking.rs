@@ -227,6 +227,32 @@ pub fn signal_db(srv: &Server, db: usize) {
     }
 }
 
+/// After a write that changed data while clients are blocked: signals the keys it wrote, so a
+/// reader blocked in XREADGROUP learns that its stream was deleted or replaced (Redis signals
+/// every key added, overwritten or deleted; `signalDeletedKeyAsReady`). FLUSHALL/FLUSHDB
+/// signal every key waited on in the databases they emptied.
+pub fn signal_command(srv: &Server, db: usize, cmd: &crate::commands::Command, argv: &[&[u8]]) {
+    if srv.blocking.is_empty() {
+        return;
+    }
+    match cmd.full_name.as_str() {
+        "flushall" => {
+            let dbs: Vec<usize> = srv.blocking.inner.lock().keys.keys().map(|(d, _)| *d).collect();
+            for d in dbs {
+                signal_db(srv, d);
+            }
+        }
+        "flushdb" => signal_db(srv, db),
+        _ => {
+            for (pos, _) in crate::commands::command::command_keys(cmd, argv) {
+                if let Some(key) = argv.get(pos) {
+                    signal(srv, db, key);
+                }
+            }
+        }
+    }
+}
+
 /// Serves the clients blocked on the keys signalled on this thread (after the command that
 /// signalled them released its locks). Keys signalled while serving (BLMOVE pushing to a key
 /// others wait on) are served too, in order.

@@ -230,6 +230,9 @@ pub fn call(
     if write && srv.watches.active() && srv.stats.dirty.load(Relaxed) != dirty_before {
         super::multi::touch_command(srv, client.db, cmd, argv);
     }
+    if write && !srv.blocking.is_empty() && srv.stats.dirty.load(Relaxed) != dirty_before {
+        super::blocking::signal_command(srv, client.db, cmd, argv);
+    }
     let elapsed_ns = crate::util::clock::elapsed_ns(start);
     let us = elapsed_ns / 1000;
     let ws = &srv.stats.workers[client.worker % srv.stats.workers.len()];

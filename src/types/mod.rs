@@ -12,6 +12,7 @@ pub mod geohash;
 pub mod hash;
 pub mod list;
 pub mod set;
+pub mod stream;
 pub mod table;
 pub mod zset;
 
@@ -86,5 +87,7 @@ impl EncodingLimits {
             .store(get("zset-max-listpack-entries"), Relaxed);
         self.zset_max_listpack_value
             .store(get("zset-max-listpack-value"), Relaxed);
+        stream::NODE_MAX_BYTES.store(get("stream-node-max-bytes"), Relaxed);
+        stream::NODE_MAX_ENTRIES.store(get("stream-node-max-entries"), Relaxed);
     }
 }
