@@ -426,6 +426,9 @@ fn interactive_shell_prompt_hints_help_and_history() {
     sh.expect("help SET");
     sh.send("\x15get histkey\r");
     sh.expect("\"v\"");
+    // Wait for the next prompt: a Ctrl-D typed before the shell reads a line again is not an
+    // end of input to it.
+    sh.expect(&prompt2);
     sh.send("\x04"); // Ctrl-D on an empty line ends the shell
     assert_eq!(sh.wait(), Some(0));
 }
@@ -447,4 +450,20 @@ fn interactive_shell_survives_a_server_restart() {
     sh.expect(&new_prompt);
     sh.send("ping\r");
     sh.expect("PONG");
+}
+
+/// SHUTDOWN closes the connection without a reply: like redis-cli, that is success (exit 0,
+/// nothing printed), not "Server closed the connection".
+#[test]
+fn shutdown_is_silent_success() {
+    let srv = common::Server::start();
+    let o = cli(srv.port, &["shutdown", "nosave"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(stdout(&o), "");
+    assert!(o.stderr.is_empty(), "stderr: {}", String::from_utf8_lossy(&o.stderr));
 }

@@ -334,6 +334,12 @@ impl Cli {
             }
             let r = match self.read_print(verbatim, false) {
                 Outcome::Ok(r) => r,
+                // A server that closes the connection after SHUTDOWN did what was asked:
+                // redis-cli prints nothing and exits 0 (its `config.shutdown`).
+                Outcome::Lost(_) if name == b"shutdown" => {
+                    self.conn = None;
+                    return Ok(None);
+                }
                 Outcome::Lost(e) => return Err(e),
             };
             if self.cluster {
