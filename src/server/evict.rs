@@ -427,15 +427,17 @@ mod tests {
     fn pool_keeps_the_best_candidates_sorted() {
         let mut pool = Vec::new();
         for i in 0..40u64 {
-            insert(&mut pool, (i * 7919) % 101, 0, format!("k{i}").as_bytes());
+            // A permutation of 0..40 (17 is prime to 40), so the best is 39 and the worst kept 24.
+            insert(&mut pool, (i * 17) % 40, 0, format!("k{i}").as_bytes());
         }
         assert_eq!(pool.len(), POOL_SIZE);
         assert!(pool.windows(2).all(|w| w[0].idle <= w[1].idle));
-        assert_eq!(pool.last().map(|c| c.idle), Some(100));
-        insert(&mut pool, 1000, 0, b"k3");
+        assert_eq!(pool.last().map(|c| c.idle), Some(39));
+        assert_eq!(pool.first().map(|c| c.idle), Some(24));
+        insert(&mut pool, 1000, 0, b"k7"); // k7 is already in, with 39
         assert_eq!(
             pool.last().map(|c| c.idle),
-            Some(100),
+            Some(39),
             "a duplicate key is not added twice"
         );
     }
