@@ -123,6 +123,8 @@ fn uname() -> String {
 
 /// Builds the INFO reply text for the requested sections.
 pub fn build(srv: &Server, sections: &Sections) -> String {
+    // Read before the reply text is allocated, so INFO does not count its own output.
+    let used = used_memory();
     let mut s = String::with_capacity(4096);
     let mut n = 0;
     // Each section is separated from the previous by an empty line.
@@ -137,7 +139,6 @@ pub fn build(srv: &Server, sections: &Sections) -> String {
     };
     let cfg = &srv.config;
     let now_us = super::unix_us();
-    let used = used_memory();
     let peak = srv.stats.used_memory_peak.fetch_max(used, Relaxed).max(used);
     macro_rules! line {
         ($($arg:tt)*) => {{
