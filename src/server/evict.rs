@@ -52,8 +52,27 @@ struct Candidate {
     key: Vec<u8>,
 }
 
-/// Sorted by ascending score: the best candidate is last.
-static POOL: Mutex<Vec<Candidate>> = Mutex::new(Vec::new());
+/// What evictors share, behind one mutex (so one thread evicts at a time).
+struct State {
+    /// Sorted by ascending score: the best candidate is last.
+    pool: Vec<Candidate>,
+    /// The databases that held candidates when last looked at, and when that was: finding them
+    /// locks every shard of every database, too much to do before each command at the limit.
+    live: Vec<usize>,
+    live_at: Option<Instant>,
+    live_volatile: bool,
+}
+
+static STATE: Mutex<State> = Mutex::new(State {
+    pool: Vec::new(),
+    live: Vec::new(),
+    live_at: None,
+    live_volatile: false,
+});
+
+/// How long the list of databases with keys is trusted (a database that gains keys meanwhile
+/// is a candidate a little later; one that loses them is found out by a failed pick).
+const LIVE_TTL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// What [`perform`] achieved (Redis's `EVICT_OK`, `EVICT_RUNNING`, `EVICT_FAIL`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -141,7 +160,13 @@ pub fn perform(srv: &Server, worker: Option<usize>) -> Outcome {
         return Outcome::Fail;
     }
     let _world = worker.map(|w| srv.world.shared(w));
-    let mut pool = POOL.lock();
+    let mut state = STATE.lock();
+    let State {
+        pool,
+        live,
+        live_at,
+        live_volatile,
+    } = &mut *state;
     // Another thread may have evicted while this one waited.
     let used = super::info::used_memory();
     if used <= max {
@@ -154,16 +179,27 @@ pub fn perform(srv: &Server, worker: Option<usize>) -> Outcome {
     let mut freed = 0i64;
     let mut evicted = 0u64;
     let mut outcome = Outcome::Fail;
-    // Databases that hold candidates, found once per run so picks skip the empty ones.
-    let live = live_dbs(srv, policy.volatile_only());
-    while freed < to_free && !live.is_empty() {
+    // Databases that hold candidates, so picks skip the empty ones.
+    let volatile = policy.volatile_only();
+    let mut fresh = false;
+    if live_at.is_none_or(|t| t.elapsed() > LIVE_TTL) || *live_volatile != volatile {
+        *live = live_dbs(srv, volatile);
+        (*live_at, *live_volatile, fresh) = (Some(Instant::now()), volatile, true);
+    }
+    while freed < to_free {
         let victim = if matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom) {
-            pick_random(srv, policy, &live)
+            pick_random(srv, policy, live)
         } else {
-            pick_pooled(srv, policy, &mut pool, &live)
+            pick_pooled(srv, policy, pool, live, now)
         };
         let Some((db, key)) = victim else {
-            break;
+            // Only a list just made can say there is nothing to evict.
+            if fresh {
+                break;
+            }
+            *live = live_dbs(srv, volatile);
+            (*live_at, fresh) = (Some(Instant::now()), true);
+            continue;
         };
         let before = allocator::thread_net();
         let removed = {
@@ -317,37 +353,31 @@ fn pick_random(srv: &Server, policy: Policy, live: &[usize]) -> Option<(usize, V
     None
 }
 
-/// The best key by the pool (`evictionPoolPopulate` and the pick of `performEvictions`).
-fn pick_pooled(srv: &Server, policy: Policy, pool: &mut Vec<Candidate>, live: &[usize]) -> Option<(usize, Vec<u8>)> {
+/// The best key by the pool (`evictionPoolPopulate` and the pick of `performEvictions`). The
+/// caller checks that it still exists, under the lock it deletes it with.
+fn pick_pooled(
+    srv: &Server,
+    policy: Policy,
+    pool: &mut Vec<Candidate>,
+    live: &[usize],
+    now_ms: i64,
+) -> Option<(usize, Vec<u8>)> {
     // First from a random shard of each database; when that finds nothing, from every shard,
     // so "nothing to evict" is only said when it is true.
-    for exhaustive in [false, true] {
-        let sampled = populate(srv, policy, pool, live, exhaustive);
-        while let Some(c) = pool.pop() {
-            let shard = srv.keyspace.db(c.db).lock(&c.key);
-            if shard
-                .dict
-                .get(&c.key)
-                .is_some_and(|e| !policy.volatile_only() || e.expire != 0)
-            {
-                return Some((c.db, c.key));
-            }
-        }
-        if sampled == 0 && exhaustive {
-            return None;
-        }
+    populate(srv, policy, pool, live, now_ms, false);
+    if pool.is_empty() {
+        populate(srv, policy, pool, live, now_ms, true);
     }
-    None
+    pool.pop().map(|c| (c.db, c.key))
 }
 
-/// Samples keys into the pool; returns how many were looked at.
-fn populate(srv: &Server, policy: Policy, pool: &mut Vec<Candidate>, live: &[usize], exhaustive: bool) -> usize {
+/// Samples `maxmemory-samples` keys of a random shard of each live database into the pool
+/// (with `exhaustive`, of every shard).
+fn populate(srv: &Server, policy: Policy, pool: &mut Vec<Candidate>, live: &[usize], now_ms: i64, exhaustive: bool) {
     let samples = srv.config.hot.maxmemory_samples.load(Relaxed).clamp(1, 64) as usize;
     let volatile = policy.volatile_only();
-    let now_ms = super::unix_ms();
     let clock = srv.lru_seconds_at(now_ms);
     let minutes = access::lfu_minutes(now_ms);
-    let mut seen = 0;
     for &db in live {
         let d = srv.keyspace.db(db);
         let n = d.shard_count();
@@ -380,13 +410,11 @@ fn populate(srv: &Server, policy: Policy, pool: &mut Vec<Candidate>, live: &[usi
                     break;
                 }
             }
-            seen += got;
             if !exhaustive && got > 0 {
                 break;
             }
         }
     }
-    seen
 }
 
 /// Puts a candidate in its place in the pool, dropping the worst when it is full.
