@@ -1,10 +1,10 @@
 //! `ochre-server [config-file] [--directive value ...]`: starts the server.
 
-use mimalloc::MiMalloc;
 use ochre::server::config::{self, Cli};
 
+/// mimalloc, counting the bytes allocated (INFO `used_memory`, `maxmemory`).
 #[global_allocator]
-static GLOBAL: MiMalloc = MiMalloc;
+static GLOBAL: ochre::util::allocator::Counting = ochre::util::allocator::Counting;
 
 fn main() {
     ochre::util::allocator::tune();

@@ -91,29 +91,23 @@ fn db_index(ctx: &mut Ctx, arg: &[u8], not_int: Option<&str>) -> Option<usize> {
 }
 
 /// Whether the configured `maxmemory-policy` is an LFU one (then `Entry::lru` holds LFU data).
-pub fn lfu_policy(ctx: &Ctx) -> bool {
-    ctx.srv.config.get("maxmemory-policy").contains("lfu")
+pub fn lfu_policy(_ctx: &Ctx) -> bool {
+    crate::keyspace::evict::lfu_active()
 }
 
 /// The LFU clock: minutes, 16 bits (`LFUGetTimeInMinutes`).
 pub fn lfu_minutes(now_ms: i64) -> u32 {
-    ((now_ms / 60_000) & 0xFFFF) as u32
+    crate::keyspace::evict::lfu_minutes(now_ms)
 }
 
 /// The LFU counter of an entry after its decay (`LFUDecrAndReturn`).
 pub fn lfu_counter(ctx: &Ctx, e: &Entry) -> u64 {
-    let ldt = e.lru >> 8;
-    let counter = (e.lru & 0xFF) as u64;
-    let now = lfu_minutes(ctx.now_ms);
-    let elapsed = if now >= ldt { now - ldt } else { 65535 - ldt + now } as u64;
-    let decay = ctx.srv.config.get_i64("lfu-decay-time").max(0) as u64;
-    let periods = elapsed.checked_div(decay).unwrap_or(0);
-    counter.saturating_sub(periods)
+    crate::keyspace::evict::lfu_counter(e, ctx.now_ms) as u64
 }
 
 /// Seconds since an entry was last accessed (LRU clock, wrapping).
 pub fn idle_secs(ctx: &Ctx, e: &Entry) -> u64 {
-    ctx.lru().wrapping_sub(e.lru) as u64
+    ctx.srv.lru_seconds_at(ctx.now_ms).wrapping_sub(e.lru) as u64
 }
 
 // ---------------------------------------------------------------------------------------------

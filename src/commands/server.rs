@@ -283,6 +283,9 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) {
             return;
         }
     };
+    if changed.contains(&"maxmemory") {
+        crate::server::evict::maxmemory_changed(ctx.srv);
+    }
     // Apply step: move the listeners when the port or the bind addresses changed.
     let moved = |name: &str| {
         changed.contains(&name)

@@ -90,7 +90,7 @@ pub(crate) fn lookup<'s>(
     lru: u32,
 ) -> Option<&'s mut Entry> {
     let e = shard.get_mut(key, now_ms, stats)?;
-    e.lru = lru;
+    crate::keyspace::evict::touch(e, lru);
     Some(e)
 }
 

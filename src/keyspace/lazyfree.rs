@@ -33,6 +33,8 @@ fn queue() -> Option<&'static Mutex<mpsc::Sender<Garbage>>> {
         .spawn(move || {
             while let Ok((garbage, n)) = rx.recv() {
                 drop(garbage);
+                // What was freed counts in INFO used_memory at once, not 64 KB later.
+                crate::util::allocator::flush_thread();
                 PENDING.fetch_sub(n, Relaxed);
                 FREED.fetch_add(n, Relaxed);
             }

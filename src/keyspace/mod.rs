@@ -6,6 +6,7 @@
 //! between threads.
 
 pub mod dict;
+pub mod evict;
 pub mod hash;
 pub mod lazyfree;
 pub mod value;
@@ -116,7 +117,7 @@ impl Shard {
         match self.dict.get_mut(key) {
             Some(e) => {
                 e.value = value;
-                e.lru = lru;
+                evict::touch(e, lru);
                 if !keep_ttl && e.expire != 0 {
                     e.expire = 0;
                     self.volatile -= 1;
@@ -155,7 +156,13 @@ impl Shard {
                 None => 0,
             };
             e.value = value;
-            e.lru = lru;
+            // An overwrite is an access: LFU keeps (and bumps) the key's counter, as Redis's
+            // dbOverwrite keeps the old object's.
+            if live {
+                evict::touch(e, lru);
+            } else {
+                e.lru = lru;
+            }
             e.expire = when;
             match (had_ttl, when != 0) {
                 (false, true) => self.volatile += 1,

@@ -61,6 +61,11 @@ pub struct Hot {
     pub latency_tracking: AtomicBool,
     /// `maxmemory` in bytes (0 = no limit).
     pub maxmemory: AtomicI64,
+    /// `maxmemory-samples`, `maxmemory-eviction-tenacity`, `lazyfree-lazy-eviction` (the policy
+    /// itself and the LFU knobs live in `keyspace::evict`, which lookups read).
+    pub maxmemory_samples: AtomicI64,
+    pub maxmemory_eviction_tenacity: AtomicI64,
+    pub lazyfree_lazy_eviction: AtomicBool,
     /// `latency-tracking-info-percentiles`, parsed (INFO latencystats).
     pub latency_percentiles: RwLock<Vec<f64>>,
     /// `notify-keyspace-events` as flags (`server::notify`).
@@ -399,6 +404,9 @@ impl Config {
                 timeout: AtomicI64::new(0),
                 latency_tracking: AtomicBool::new(true),
                 maxmemory: AtomicI64::new(0),
+                maxmemory_samples: AtomicI64::new(5),
+                maxmemory_eviction_tenacity: AtomicI64::new(10),
+                lazyfree_lazy_eviction: AtomicBool::new(false),
                 latency_percentiles: RwLock::new(Vec::new()),
                 notify_keyspace_events: AtomicU32::new(0),
                 obuf_normal: Default::default(),
@@ -444,6 +452,16 @@ impl Config {
         h.timeout.store(self.get_i64("timeout"), Relaxed);
         h.latency_tracking.store(self.get_bool("latency-tracking"), Relaxed);
         h.maxmemory.store(self.get_i64("maxmemory"), Relaxed);
+        h.maxmemory_samples.store(self.get_i64("maxmemory-samples"), Relaxed);
+        h.maxmemory_eviction_tenacity
+            .store(self.get_i64("maxmemory-eviction-tenacity"), Relaxed);
+        h.lazyfree_lazy_eviction
+            .store(self.get_bool("lazyfree-lazy-eviction"), Relaxed);
+        crate::keyspace::evict::configure(
+            crate::keyspace::evict::Policy::parse(&self.get("maxmemory-policy")),
+            self.get_i64("lfu-log-factor"),
+            self.get_i64("lfu-decay-time"),
+        );
         *h.latency_percentiles.write() = self
             .get("latency-tracking-info-percentiles")
             .split_whitespace()

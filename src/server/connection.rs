@@ -202,6 +202,14 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
             if consumed > 0 {
                 rbuf.drain(..consumed);
             }
+            // A big request leaves big buffers behind: give them back once it is done, as
+            // Redis trims query buffers, so used_memory (and maxmemory) follows the data.
+            if rbuf.is_empty() && rbuf.capacity() > 4 * READ_CHUNK {
+                rbuf = Vec::with_capacity(READ_CHUNK);
+            }
+            if spans.capacity() > 4096 {
+                spans = Vec::new();
+            }
             handle.qbuf.store(rbuf.len(), Relaxed);
             handle.qbuf_cap.store(rbuf.capacity(), Relaxed);
         }

@@ -26,6 +26,7 @@ pub fn run(srv: Arc<Server>) {
         }
         sample_stats(&srv);
         clients_cron(&srv);
+        super::evict::cron(&srv, Duration::from_millis(500 / hz));
         crate::persistence::save::check_save_rules(&srv);
         // Active expiry stops while clients are paused (the dataset must not change then).
         if srv.active_expire_enabled.load(Relaxed) && srv.pause.until_ms.load(Relaxed) <= unix_ms() {

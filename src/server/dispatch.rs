@@ -102,24 +102,25 @@ fn reject(srv: &Server, client: &mut Client, out: &mut Reply, cmd: &Command, arg
     out.error(err);
 }
 
-/// Whether `maxmemory` refuses this command now (Redis's `processCommand` with the `noeviction`
-/// policy; eviction is not built yet): commands that may grow memory (`denyoom`, or an EXEC
-/// that queued one) and anything queued inside MULTI, once used memory is above the limit.
+/// Whether `maxmemory` refuses this command now (Redis's `processCommand`): with a limit set,
+/// every command first evicts what the policy allows (`server::evict`); when memory stays above
+/// the limit, commands that may grow memory (`denyoom`, or an EXEC that queued one) and anything
+/// queued inside MULTI are refused. Without a limit this is one relaxed load.
+#[inline]
 fn out_of_memory(srv: &Server, client: &Client, cmd: &Command) -> bool {
-    let max = srv.config.hot.maxmemory.load(Relaxed);
-    if max <= 0 {
+    if srv.config.hot.maxmemory.load(Relaxed) <= 0 {
+        return false;
+    }
+    out_of_memory_slow(srv, client, cmd)
+}
+
+#[inline(never)]
+fn out_of_memory_slow(srv: &Server, client: &Client, cmd: &Command) -> bool {
+    if super::evict::perform(srv, Some(client.worker)) != super::evict::Outcome::Fail {
         return false;
     }
     let queuing = client.multi.tx.is_some() && !matches!(cmd.full_name.as_str(), "exec" | "discard" | "quit" | "reset");
-    if !queuing && !is_write(client, cmd, flag::DENYOOM) {
-        return false;
-    }
-    let mut used = srv.stats.used_memory_sample.load(Relaxed);
-    if used == 0 {
-        used = super::info::used_memory();
-        srv.stats.used_memory_sample.store(used, Relaxed);
-    }
-    used > max as u64
+    queuing || is_write(client, cmd, flag::DENYOOM)
 }
 
 /// Whether a command runs at once even inside MULTI instead of being queued.

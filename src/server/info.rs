@@ -72,10 +72,11 @@ pub fn rss_memory() -> u64 {
     pages * page
 }
 
-/// The memory Ochre reports as `used_memory`: the resident set (the allocator's own counters are
-/// not exposed by the mimalloc binding in use).
+/// The memory Ochre reports as `used_memory` and checks against `maxmemory`: the bytes
+/// allocated, as counted by the global allocator (`util::allocator`), or the resident set when
+/// that allocator is not installed (a library build).
 pub fn used_memory() -> u64 {
-    rss_memory()
+    crate::util::allocator::used().unwrap_or_else(rss_memory)
 }
 
 /// Redis's `bytesToHuman`.
@@ -122,6 +123,8 @@ fn uname() -> String {
 
 /// Builds the INFO reply text for the requested sections.
 pub fn build(srv: &Server, sections: &Sections) -> String {
+    // Read before the reply text is allocated, so INFO does not count its own output.
+    let used = used_memory();
     let mut s = String::with_capacity(4096);
     let mut n = 0;
     // Each section is separated from the previous by an empty line.
@@ -136,7 +139,6 @@ pub fn build(srv: &Server, sections: &Sections) -> String {
     };
     let cfg = &srv.config;
     let now_us = super::unix_us();
-    let used = used_memory();
     let peak = srv.stats.used_memory_peak.fetch_max(used, Relaxed).max(used);
     macro_rules! line {
         ($($arg:tt)*) => {{
@@ -320,10 +322,11 @@ pub fn build(srv: &Server, sections: &Sections) -> String {
             st.expired_time_cap_reached.load(Relaxed) + ks.expired_time_cap_reached_count.load(Relaxed)
         );
         line!("expire_cycle_cpu_milliseconds:0");
-        line!("evicted_keys:0");
+        let (evicted, over_total, over_now) = super::evict::stats();
+        line!("evicted_keys:{evicted}");
         line!("evicted_clients:0");
-        line!("total_eviction_exceeded_time:0");
-        line!("current_eviction_exceeded_time:0");
+        line!("total_eviction_exceeded_time:{over_total}");
+        line!("current_eviction_exceeded_time:{over_now}");
         line!("keyspace_hits:{}", st.sum(|w| &w.keyspace_hits));
         line!("keyspace_misses:{}", st.sum(|w| &w.keyspace_misses));
         let (channels, patterns, shard_channels) = srv.pubsub.counts();

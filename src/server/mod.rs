@@ -11,6 +11,7 @@ pub mod config_table;
 pub mod connection;
 pub mod cron;
 pub mod dispatch;
+pub mod evict;
 pub mod info;
 pub mod log;
 pub mod monitor;
@@ -139,9 +140,16 @@ impl Server {
         self.lru_clock_at(unix_ms())
     }
 
-    /// The LRU clock at Unix time `now_ms`.
+    /// The access stamp for keys created or read at Unix time `now_ms`: the LRU clock, or under
+    /// an LFU policy the LFU clock with a new key's counter (`keyspace::evict::stamp`).
     #[inline]
     pub fn lru_clock_at(&self, now_ms: i64) -> u32 {
+        crate::keyspace::evict::stamp(self.lru_seconds_at(now_ms), now_ms)
+    }
+
+    /// The LRU clock proper at Unix time `now_ms`: seconds since the server started.
+    #[inline]
+    pub fn lru_seconds_at(&self, now_ms: i64) -> u32 {
         ((now_ms - self.start_unix_ms).max(0) / 1000) as u32
     }
 

@@ -120,6 +120,7 @@ impl Stats {
         self.expired_time_cap_reached.store(0, Relaxed);
         self.samples.lock().clear();
         self.reset_latency();
+        super::evict::reset_stats();
     }
 }
 
