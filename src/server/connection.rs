@@ -207,8 +207,10 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
             if rbuf.is_empty() && rbuf.capacity() > 4 * READ_CHUNK {
                 rbuf = Vec::with_capacity(READ_CHUNK);
             }
-            if spans.capacity() > 4096 {
-                spans = Vec::new();
+            for s in spans.iter_mut() {
+                if s.capacity() > 4096 {
+                    *s = Vec::new();
+                }
             }
             handle.qbuf.store(rbuf.len(), Relaxed);
             handle.qbuf_cap.store(rbuf.capacity(), Relaxed);
