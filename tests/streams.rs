@@ -605,7 +605,7 @@ fn keyspace_notifications() {
     r(&mut c, &["XSETID", "s", "5-0"]);
     r(&mut c, &["XGROUP", "DESTROY", "s", "g"]);
     let mut events = Vec::new();
-    for _ in 0..11 {
+    for _ in 0..10 {
         let m = read(&mut sub);
         events.push(m.split("\r\n").nth(6).unwrap_or("").to_string());
     }
@@ -618,7 +618,7 @@ fn keyspace_notifications() {
             "__keyevent@0__:xgroup-create",
             "__keyevent@0__:xgroup-createconsumer",
             "__keyevent@0__:xgroup-setid",
-            "__keyevent@0__:xclaim",
+            // No `xclaim`: Redis 7.0 does not send one.
             "__keyevent@0__:xgroup-delconsumer",
             "__keyevent@0__:xdel",
             "__keyevent@0__:xsetid",

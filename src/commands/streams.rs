@@ -1482,9 +1482,7 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) {
     if created {
         ev::notify(ctx, ev::STREAM, "xgroup-createconsumer", key);
     }
-    if n > 0 || dirty > 0 {
-        ev::notify(ctx, ev::STREAM, "xclaim", key);
-    }
+    // Redis 7.0 sends no `xclaim` event (only the consumer creation above).
 }
 
 fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) {
@@ -1619,9 +1617,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) {
     if created {
         ev::notify(ctx, ev::STREAM, "xgroup-createconsumer", key);
     }
-    if dirty > 0 {
-        ev::notify(ctx, ev::STREAM, "xautoclaim", key);
-    }
+    // Redis 7.0 sends no `xautoclaim` event (only the consumer creation above).
 }
 
 // ---------------------------------------------------------------------------------------------
