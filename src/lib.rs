@@ -7,11 +7,13 @@
 //! * [`commands`]: the command table and one file per command family.
 //! * [`persistence`]: the RDB value encoding (DUMP/RESTORE now; RDB files later).
 //! * [`util`]: number formatting and glob matching with Redis's exact rules.
+//! * [`scripting`]: Lua scripting (EVAL, SCRIPT): the script cache and one Lua VM per worker.
 
 pub mod commands;
 pub mod keyspace;
 pub mod persistence;
 pub mod protocol;
+pub mod scripting;
 pub mod server;
 pub mod types;
 pub mod util;

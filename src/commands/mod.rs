@@ -19,6 +19,7 @@ pub mod introspection;
 pub mod keys;
 pub mod lists;
 pub mod multi;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -447,6 +448,7 @@ fn families() -> Vec<&'static [CommandDef]> {
         geo::COMMANDS,
         sort::COMMANDS,
         multi::COMMANDS,
+        scripting::COMMANDS,
     ]
 }
 

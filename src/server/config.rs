@@ -61,6 +61,9 @@ pub struct Hot {
     pub latency_tracking: AtomicBool,
     /// `maxmemory` in bytes (0 = no limit).
     pub maxmemory: AtomicI64,
+    /// `busy-reply-threshold` (alias `lua-time-limit`) in ms: a script running longer makes
+    /// other clients get BUSY (read by the script's instruction hook).
+    pub busy_reply_threshold: AtomicI64,
     /// `latency-tracking-info-percentiles`, parsed (INFO latencystats).
     pub latency_percentiles: RwLock<Vec<f64>>,
 }
@@ -420,6 +423,7 @@ impl Config {
                 timeout: AtomicI64::new(0),
                 latency_tracking: AtomicBool::new(true),
                 maxmemory: AtomicI64::new(0),
+                busy_reply_threshold: AtomicI64::new(5000),
                 latency_percentiles: RwLock::new(Vec::new()),
             },
             rename: RwLock::new(HashMap::new()),
@@ -462,6 +466,8 @@ impl Config {
         h.timeout.store(self.get_i64("timeout"), Relaxed);
         h.latency_tracking.store(self.get_bool("latency-tracking"), Relaxed);
         h.maxmemory.store(self.get_i64("maxmemory"), Relaxed);
+        h.busy_reply_threshold
+            .store(self.get_i64("busy-reply-threshold"), Relaxed);
         *h.latency_percentiles.write() = self
             .get("latency-tracking-info-percentiles")
             .split_whitespace()

@@ -77,6 +77,26 @@ impl WorldLock {
     pub fn exclusive(&self) -> Vec<RwLockWriteGuard<'_, ()>> {
         self.locks.iter().map(|l| l.write()).collect()
     }
+
+    /// The shared lock if it is free now (the fast path: nothing exclusive running).
+    #[inline]
+    pub fn try_shared(&self, worker: usize) -> Option<RwLockReadGuard<'_, ()>> {
+        self.locks[worker % self.locks.len()].try_read()
+    }
+
+    /// The shared lock, waiting at most `wait`.
+    pub fn shared_for(&self, worker: usize, wait: std::time::Duration) -> Option<RwLockReadGuard<'_, ()>> {
+        self.locks[worker % self.locks.len()].try_read_for(wait)
+    }
+
+    /// Every lock exclusively, waiting at most `wait` for each; on failure none is kept.
+    pub fn exclusive_for(&self, wait: std::time::Duration) -> Option<Vec<RwLockWriteGuard<'_, ()>>> {
+        let mut held = Vec::with_capacity(self.locks.len());
+        for l in self.locks.iter() {
+            held.push(l.try_write_for(wait)?);
+        }
+        Some(held)
+    }
 }
 
 /// State of CLIENT PAUSE, in atomics because every request reads it.
@@ -125,6 +145,8 @@ pub struct Server {
     pub blocking: blocking::Registry,
     /// Keys clients WATCH (MULTI/EXEC).
     pub watches: multi::Watches,
+    /// The Lua script cache and the running script's state.
+    pub scripts: crate::scripting::Scripts,
 }
 
 impl Server {
@@ -357,6 +379,7 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         config_file,
         blocking: Default::default(),
         watches: Default::default(),
+        scripts: Default::default(),
         config: cfg,
     });
     // The banner line the Redis test suite waits for (` PID: <pid>`), then the start-up log.
