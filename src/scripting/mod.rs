@@ -118,6 +118,8 @@ impl Scripts {
         let old = std::mem::take(&mut *self.map.write());
         self.mem.store(0, Relaxed);
         self.generation.fetch_add(1, Relaxed);
+        // The VMs are rebuilt (small) the next time each worker runs a script.
+        self.vm_mem.write().iter_mut().for_each(|m| *m = 0);
         if lazy {
             std::thread::spawn(move || drop(old));
         }
