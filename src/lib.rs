@@ -6,8 +6,9 @@
 //! * [`keyspace`]: databases, shards, the hash table and values.
 //! * [`commands`]: the command table and one file per command family.
 //! * [`persistence`]: the RDB value encoding (DUMP/RESTORE now; RDB files later).
+//! * [`scripting`]: Lua scripting (EVAL, SCRIPT): the script cache, one Lua VM per worker, and the
+//!   libraries Redis preloads (cjson, cmsgpack, bit, struct).
 //! * [`util`]: number formatting and glob matching with Redis's exact rules.
-//! * [`scripting`]: Lua scripting (EVAL, SCRIPT): the script cache and one Lua VM per worker.
 
 pub mod commands;
 pub mod keyspace;

@@ -105,6 +105,18 @@ const CASES: &[&[&str]] = &[
     &["return tostring(math.random())", "0"],
     &["math.randomseed(ARGV[1]); return {tostring(math.random()), math.random(10), math.random(5, 7)}", "0", "10"],
     &["return ('abc'):upper()", "0"],
+    // The preloaded libraries, read-only like the rest.
+    &["return {cjson.encode({1,2,{a=1}}), cmsgpack.pack(1,2), bit.band(7,3), struct.pack('>I2', 5)}", "0"],
+    &["return cjson.encode(cjson.decode('{\"a\":[1,2.5,\"x\"]}'))", "0"],
+    &["return cmsgpack.unpack(cmsgpack.pack({1,2,3}))", "0"],
+    &["return bit.tohex(65535)", "0"],
+    &["return cjson.decode('{')", "0"],
+    &["return struct.unpack('>I2', 'x')", "0"],
+    &["return bit.band()", "0"],
+    &["cjson.encode = function() return 1 end", "0"],
+    &["cmsgpack.pack = function() return 1 end", "0"],
+    &["bit.lshift = function() return 1 end", "0"],
+    &["struct.pack = nil", "0"],
     // Errors.
     &["error('x')", "0"],
     &["error({err='MY x'})", "0"],

@@ -272,6 +272,8 @@ impl Engine {
                 LuaOptions::default(),
             )
         };
+        // The preloaded libraries go in first, so the sandbox makes them read-only too.
+        super::libs::register_all(&lua)?;
         let raw = lua.create_table()?;
         raw.set(
             "call",

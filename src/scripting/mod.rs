@@ -11,11 +11,14 @@
 //!   per-worker "Lua client" (its own database and RESP version, `in_script` set so blocking
 //!   commands answer at once). Every script runs under the exclusive world lock (its command
 //!   row is `exclusive`), so it is atomic whatever keys it touches.
+//! * `libs/` holds the libraries Redis preloads (cjson, cmsgpack, bit, struct), loaded before
+//!   the sandbox so they are read-only too.
 //! * The sandbox (`sandbox.lua`) keeps Redis's rules: no new globals, read-only library
 //!   tables, no `loadfile`/`dofile`/`print`, Redis's `math.random`.
 
 pub mod convert;
 pub mod engine;
+pub mod libs;
 
 pub use crate::commands::scripting::command_flags;
 
