@@ -558,3 +558,35 @@ fn scripts_inside_multi_and_oom() {
     );
     assert_eq!(r(&mut c, &["CONFIG", "SET", "maxmemory", "0"]), "+OK\r\n");
 }
+
+#[test]
+fn clients_on_the_script_callers_worker_are_served() {
+    // One worker: every connection shares the caller's worker, and still gets BUSY, can kill
+    // the script, and the caller's pipelined requests run after the script's reply.
+    let srv = Server::start_with(&["--threads", "1"]);
+    let mut runner = srv.raw();
+    let mut other = srv.raw();
+    assert_eq!(r(&mut other, &["CONFIG", "SET", "lua-time-limit", "10"]), "+OK\r\n");
+    let script = "while 1 do redis.call('ping') end";
+    runner.send(
+        format!(
+            "*3\r\n$4\r\neval\r\n${}\r\n{script}\r\n$1\r\n0\r\n*1\r\n$4\r\nping\r\n",
+            script.len()
+        )
+        .as_bytes(),
+    );
+    wait_busy(&mut other);
+    assert_eq!(r(&mut other, &["SCRIPT", "KILL"]), "+OK\r\n");
+    assert!(reply(&mut runner).starts_with("-ERR Script killed by user with SCRIPT KILL... script: "));
+    assert_eq!(reply(&mut runner), "+PONG\r\n");
+    assert_eq!(r(&mut other, &["PING"]), "+PONG\r\n");
+    // A client that disconnects while its script runs: the script finishes, its reply is
+    // dropped, and the next script (waiting, under the threshold) runs.
+    assert_eq!(r(&mut other, &["CONFIG", "SET", "lua-time-limit", "5000"]), "+OK\r\n");
+    send(
+        &mut runner,
+        &["EVAL", "local i = 0 while i < 20000000 do i = i + 1 end return i", "0"],
+    );
+    drop(runner);
+    assert_eq!(r(&mut other, &["EVAL", "return 'after'", "0"]), "$5\r\nafter\r\n");
+}

@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandDef] = &[
-    // Scripts run with every worker stopped (`exclusive`), so they are atomic even when they
-    // touch keys they did not declare.
-    CommandDef { keys_fn: Some(eval_keys), ..def("eval", -3, "noscript skip_monitor may_replicate no_mandatory_keys stale", (0, 0, 0), "@scripting", "scripting", "2.6.0", "Execute a Lua script server side", eval).exclusive() },
-    CommandDef { keys_fn: Some(eval_keys), ..def("evalsha", -3, "noscript skip_monitor may_replicate no_mandatory_keys stale", (0, 0, 0), "@scripting", "scripting", "2.6.0", "Execute a Lua script server side", evalsha).exclusive() },
-    CommandDef { keys_fn: Some(eval_keys), ..def("eval_ro", -3, "noscript skip_monitor no_mandatory_keys stale readonly", (0, 0, 0), "@scripting", "scripting", "7.0.0", "Execute a read-only Lua script server side", eval_ro).exclusive() },
-    CommandDef { keys_fn: Some(eval_keys), ..def("evalsha_ro", -3, "noscript skip_monitor no_mandatory_keys stale readonly", (0, 0, 0), "@scripting", "scripting", "7.0.0", "Execute a read-only Lua script server side", evalsha_ro).exclusive() },
+    // Scripts run on the script thread with every worker stopped (the world lock taken
+    // exclusively), so they are atomic even when they touch keys they did not declare.
+    CommandDef { keys_fn: Some(eval_keys), ..def("eval", -3, "noscript skip_monitor may_replicate no_mandatory_keys stale", (0, 0, 0), "@scripting", "scripting", "2.6.0", "Execute a Lua script server side", eval) },
+    CommandDef { keys_fn: Some(eval_keys), ..def("evalsha", -3, "noscript skip_monitor may_replicate no_mandatory_keys stale", (0, 0, 0), "@scripting", "scripting", "2.6.0", "Execute a Lua script server side", evalsha) },
+    CommandDef { keys_fn: Some(eval_keys), ..def("eval_ro", -3, "noscript skip_monitor no_mandatory_keys stale readonly", (0, 0, 0), "@scripting", "scripting", "7.0.0", "Execute a read-only Lua script server side", eval_ro) },
+    CommandDef { keys_fn: Some(eval_keys), ..def("evalsha_ro", -3, "noscript skip_monitor no_mandatory_keys stale readonly", (0, 0, 0), "@scripting", "scripting", "7.0.0", "Execute a read-only Lua script server side", evalsha_ro) },
     container("script", "scripting", "2.6.0", "A container for Lua scripts management commands", SCRIPT),
 ];
 
@@ -112,7 +112,34 @@ fn eval_generic(ctx: &mut Ctx, args: &[&[u8]], by_sha: bool, ro: bool) {
         }
     };
     let split = 3 + numkeys as usize;
-    engine::run_script(ctx, &sha, &script, &args[3..split], &args[split..], ro);
+    // Inside EXEC the world is already stopped: run here. Otherwise the script thread runs it
+    // and this connection waits for the reply (see `engine::submit`).
+    let srv_arc = ctx.srv.me.get().and_then(|w| w.upgrade());
+    let Some(srv_arc) = srv_arc.filter(|_| !ctx.client.in_exec) else {
+        return engine::run_script(ctx, &sha, &script, &args[3..split], &args[split..], ro);
+    };
+    let waiter = crate::server::blocking::park_for_script(ctx.client);
+    engine::submit(engine::Job {
+        srv: srv_arc,
+        waiter,
+        caller: engine::Caller {
+            worker: ctx.client.worker,
+            db: ctx.client.db,
+            now_ms: ctx.now_ms,
+        },
+        resp: ctx.out.resp,
+        command: match (by_sha, ro) {
+            (false, false) => "eval",
+            (true, false) => "evalsha",
+            (false, true) => "eval_ro",
+            (true, true) => "evalsha_ro",
+        },
+        sha,
+        script,
+        keys: args[3..split].iter().map(|a| a.to_vec()).collect(),
+        args: args[split..].iter().map(|a| a.to_vec()).collect(),
+        ro,
+    });
 }
 
 /// A script command's flags for admission checks (Redis's `evalGetCommandFlags`): those its

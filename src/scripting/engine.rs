@@ -481,32 +481,57 @@ pub fn compile(srv: &Server, worker: usize, sha: &str, script: &Script) -> Resul
 /// Runs a cached script for the client of `ctx` and writes its reply (EVAL and friends; the
 /// caller checked numkeys). `ro` is set for EVAL_RO / EVALSHA_RO.
 pub fn run_script(ctx: &mut Ctx, sha: &str, script: &Script, keys: &[&[u8]], args: &[&[u8]], ro: bool) {
-    let srv = ctx.srv;
+    let caller = Caller {
+        worker: ctx.client.worker,
+        db: ctx.client.db,
+        now_ms: ctx.now_ms,
+    };
+    run_on_this_thread(ctx.srv, caller, ctx.out, sha, script, keys, args, ro)
+}
+
+/// Who runs a script: the caller's worker (its VM and statistics slot), database and time.
+#[derive(Clone, Copy)]
+pub struct Caller {
+    pub worker: usize,
+    pub db: usize,
+    pub now_ms: i64,
+}
+
+/// Runs a script on the current thread's VM and writes its reply to `out`. The caller holds the
+/// world lock.
+#[allow(clippy::too_many_arguments)]
+pub fn run_on_this_thread(
+    srv: &Server,
+    caller: Caller,
+    out: &mut Reply,
+    sha: &str,
+    script: &Script,
+    keys: &[&[u8]],
+    args: &[&[u8]],
+    ro: bool,
+) {
     let compat = script.flags & sflag::EVAL_COMPAT != 0;
     let oom_at_start = crate::server::dispatch::over_maxmemory(srv);
     // scriptPrepareForRun: what a script declared with a shebang may not do.
     if !compat {
         if script.flags & sflag::NO_WRITES == 0 {
             if dispatch::writes_refused(srv) {
-                return ctx.out.error("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts.");
+                return out.error("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts.");
             }
             if ro {
-                return ctx
-                    .out
-                    .err("Can not execute a script with write flag using *_ro command.");
+                return out.err("Can not execute a script with write flag using *_ro command.");
             }
         }
         if oom_at_start && script.flags & (sflag::ALLOW_OOM | sflag::NO_WRITES) == 0 {
-            return ctx
-                .out
+            return out
                 .error("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'");
         }
     }
     let read_only = ro || (!compat && script.flags & sflag::NO_WRITES != 0);
     let allow_oom = !compat && script.flags & sflag::ALLOW_OOM != 0;
-    let worker = ctx.client.worker;
-    let caller_db = ctx.client.db;
-    let now_ms = ctx.now_ms;
+    let worker = caller.worker;
+    let caller_db = caller.db;
+    let now_ms = caller.now_ms;
     let result = with_engine(srv, worker, |eng| {
         let func = match eng.funcs.get(sha) {
             Some(f) => f.clone(),
@@ -574,9 +599,9 @@ pub fn run_script(ctx: &mut Ctx, sha: &str, script: &Script, keys: &[&[u8]], arg
         state.kill.store(false, Relaxed);
         let script_resp = rc.resp;
         match outcome {
-            Ok((true, v)) => convert::lua_to_reply(ctx.out, &v, script_resp),
-            Ok((false, v)) => write_error(ctx.out, sha, &v, killed),
-            Err(e) => ctx.out.error(&format!("ERR Error running script {sha}, {e}")),
+            Ok((true, v)) => convert::lua_to_reply(out, &v, script_resp),
+            Ok((false, v)) => write_error(out, sha, &v, killed),
+            Err(e) => out.error(&format!("ERR Error running script {sha}, {e}")),
         }
         // Free KEYS/ARGV now rather than at the next run.
         let _ = eng.globals.raw_set("KEYS", Value::Nil);
@@ -593,7 +618,7 @@ pub fn run_script(ctx: &mut Ctx, sha: &str, script: &Script, keys: &[&[u8]], arg
         Ok(())
     });
     if let Ok(Err(e)) | Err(e) = result {
-        ctx.out.error(&e);
+        out.error(&e);
     }
 }
 
@@ -653,4 +678,82 @@ fn time_check(sha: &str) -> mlua::Result<VmState> {
         return Err(mlua::Error::runtime(KILLED));
     }
     Ok(VmState::Continue)
+}
+
+/// A script handed to the script thread by a worker.
+pub struct Job {
+    pub srv: Arc<Server>,
+    /// The parked caller: the reply is delivered through it.
+    pub waiter: Arc<crate::server::blocking::Waiter>,
+    pub caller: Caller,
+    /// The caller's RESP version (of the reply).
+    pub resp: u8,
+    /// EVAL, EVALSHA... (for its failed calls).
+    pub command: &'static str,
+    pub sha: String,
+    pub script: Arc<Script>,
+    pub keys: Vec<Vec<u8>>,
+    pub args: Vec<Vec<u8>>,
+    pub ro: bool,
+}
+
+/// Sends a script to the script thread (started on first use). Scripts run there, not on the
+/// caller's worker, so a script past its time limit does not stall the other connections of
+/// that worker: they get BUSY like everyone else, and can SCRIPT KILL it.
+pub fn submit(job: Job) {
+    static RUNNER: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> = std::sync::OnceLock::new();
+    let tx = RUNNER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let spawned = std::thread::Builder::new().name("ochre-lua".into()).spawn(move || {
+            while let Ok(job) = rx.recv() {
+                run_job(job);
+            }
+        });
+        if let Err(e) = spawned {
+            log::warning(&format!("Failed to start the script thread: {e}"));
+        }
+        std::sync::Mutex::new(tx)
+    });
+    let sent = match tx.lock() {
+        Ok(tx) => tx.send(job),
+        Err(p) => p.into_inner().send(job),
+    };
+    // Without a script thread the job comes back: run it here rather than leave the client
+    // parked forever.
+    if let Err(std::sync::mpsc::SendError(job)) = sent {
+        run_job(job);
+    }
+}
+
+/// Runs a job with the whole server stopped and delivers its reply to the parked caller.
+fn run_job(job: Job) {
+    let srv: &Server = &job.srv;
+    let mut out = Reply::new();
+    out.resp = job.resp;
+    {
+        let _world = srv.world.exclusive();
+        let keys: Vec<&[u8]> = job.keys.iter().map(|k| k.as_slice()).collect();
+        let args: Vec<&[u8]> = job.args.iter().map(|a| a.as_slice()).collect();
+        // The script thread's VM memory is counted in its own slot, after the workers'.
+        let caller = Caller {
+            worker: srv.workers,
+            ..job.caller
+        };
+        run_on_this_thread(srv, caller, &mut out, &job.sha, &job.script, &keys, &args, job.ro);
+        if out.errors > 0 {
+            if let Some(code) = out.last_error.take() {
+                srv.stats.error(&code);
+            }
+            if let Some(cmd) = srv.commands.get(job.command.as_bytes()) {
+                crate::server::stats::bump(&cmd.stats_of(job.caller.worker).failed_calls, 1);
+            }
+        }
+        // Clients blocked on keys the script filled are served before its reply leaves.
+        if crate::server::blocking::has_ready() {
+            crate::server::blocking::serve_ready(srv);
+        }
+    }
+    if job.waiter.claim() {
+        job.waiter.deliver(&out);
+    }
 }
