@@ -1,7 +1,8 @@
-//! One Lua VM per worker thread, and running a script on it (Redis's `luaCallFunction`,
-//! `luaRedisGenericCommand`, `scriptCall`, `scriptPrepareForRun`).
+//! A Lua VM per thread, and running a script on it (Redis's `luaCallFunction`,
+//! `luaRedisGenericCommand`, `scriptCall`, `scriptPrepareForRun`); the script thread that runs
+//! EVALs ([`submit`]).
 //!
-//! The VM lives in a thread-local: mlua's `Lua` is not `Send`, and a worker runs one command at
+//! The VM lives in a thread-local: mlua's `Lua` is not `Send`, and a thread runs one script at
 //! a time, so no lock is needed. While a script runs, the `redis.*` functions and the time-limit
 //! hook reach its [`RunCtx`] through a thread-local pointer that is set only for the length of
 //! the run (no script can start another: EVAL is `noscript`).
@@ -27,7 +28,7 @@ const HOOK_EVERY: u32 = 100_000;
 const GC_PERIOD: u32 = 50;
 pub const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 
-/// A worker's Lua VM.
+/// A thread's Lua VM.
 struct Engine {
     lua: Lua,
     /// The SCRIPT FLUSH generation it was built for.

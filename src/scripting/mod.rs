@@ -4,13 +4,16 @@
 //! * [`Scripts`] is server-wide: the script cache (SHA1 → body and shebang flags), shared by all
 //!   workers, so any worker can EVALSHA a script another one loaded, and the state of the script
 //!   running now (for BUSY, SCRIPT KILL and INFO).
-//! * Each worker thread has its own Lua VM (`engine.rs`; a Lua state cannot move between
-//!   threads). It compiles a cached body the first time that worker runs it, and is rebuilt from
-//!   scratch when SCRIPT FLUSH bumps [`Scripts::generation`].
-//! * A script's `redis.call` runs the command through `dispatch::call`, as EXEC does, on a
-//!   per-worker "Lua client" (its own database and RESP version, `in_script` set so blocking
-//!   commands answer at once). Every script runs under the exclusive world lock (its command
-//!   row is `exclusive`), so it is atomic whatever keys it touches.
+//! * A Lua VM is per thread (`engine.rs`; a Lua state cannot move between threads), rebuilt
+//!   from scratch when SCRIPT FLUSH bumps [`Scripts::generation`]. Workers use theirs to check
+//!   that a new script compiles; scripts run on the script thread (`engine::submit`), with the
+//!   world lock taken exclusively, while the caller's connection waits parked, so the caller's
+//!   worker keeps serving its other connections (BUSY, SCRIPT KILL). EVAL inside EXEC runs in
+//!   place: EXEC already holds the world.
+//! * A script's `redis.call` runs the command through `dispatch::call`, as EXEC does, on the
+//!   thread's "Lua client" (its own database and RESP version, `in_script` set so blocking
+//!   commands answer at once). Every script runs with the whole server stopped, so it is atomic
+//!   whatever keys it touches.
 //! * `libs/` holds the libraries Redis preloads (cjson, cmsgpack, bit, struct), loaded before
 //!   the sandbox so they are read-only too.
 //! * The sandbox (`sandbox.lua`) keeps Redis's rules: no new globals, read-only library
