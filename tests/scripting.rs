@@ -182,6 +182,22 @@ fn differential(resp3: bool) {
             assert!(r(c, &["HELLO", "3"]).starts_with('%'));
         }
     }
+    // DEBUG PROTOCOL (a noscript command, allowed by this switch) returns every RESP3 type.
+    for c in [&mut ours, &mut theirs] {
+        assert_eq!(r(c, &["DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1"]), "+OK\r\n");
+    }
+    for t in [
+        "bignum", "map", "set", "double", "null", "verbatim", "true", "false", "attrib",
+    ] {
+        for resp in ["2", "3"] {
+            let script = format!("redis.setresp({resp}); return redis.call('debug', 'protocol', '{t}')");
+            let args = ["EVAL", script.as_str(), "0"];
+            assert_eq!(r(&mut ours, &args), r(&mut theirs, &args), "{args:?} (resp3: {resp3})");
+        }
+    }
+    for c in [&mut ours, &mut theirs] {
+        assert_eq!(r(c, &["DEBUG", "SET-DISABLE-DENY-SCRIPTS", "0"]), "+OK\r\n");
+    }
     for case in CASES {
         let mut args = vec!["EVAL"];
         args.extend_from_slice(case);

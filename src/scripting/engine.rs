@@ -215,7 +215,7 @@ fn script_call(rc: &mut RunCtx, srv: &Server, argv: &[&[u8]]) -> Result<Vec<u8>,
         }
         None => return Err(refuse(srv, w, None, "Unknown Redis command called from script")),
     };
-    if cmd.has(flag::NOSCRIPT) {
+    if cmd.has(flag::NOSCRIPT) && !srv.scripts.disable_deny.load(Relaxed) {
         return Err(refuse(
             srv,
             w,

@@ -67,6 +67,8 @@ pub struct Scripts {
     /// Bytes of cached bodies and SHAs (INFO's `used_memory_scripts_eval`).
     mem: AtomicU64,
     pub run: RunState,
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may run `noscript` commands.
+    pub disable_deny: AtomicBool,
     /// Bytes used by the workers' Lua VMs, one slot per worker (INFO's `used_memory_lua`).
     pub vm_mem: RwLock<Vec<u64>>,
 }
