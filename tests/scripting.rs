@@ -606,3 +606,36 @@ fn clients_on_the_script_callers_worker_are_served() {
     drop(runner);
     assert_eq!(r(&mut other, &["EVAL", "return 'after'", "0"]), "$5\r\nafter\r\n");
 }
+
+#[test]
+fn script_time_counts_in_slowlog_and_commandstats() {
+    let srv = Server::start();
+    let mut c = srv.raw();
+    assert_eq!(
+        r(&mut c, &["CONFIG", "SET", "slowlog-log-slower-than", "20000"]),
+        "+OK\r\n"
+    );
+    r(&mut c, &["SLOWLOG", "RESET"]);
+    r(&mut c, &["CONFIG", "RESETSTAT"]);
+    let script = "local i = 0 while i < 30000000 do i = i + 1 end return i";
+    assert_eq!(r(&mut c, &["EVAL", script, "0"]), ":30000000\r\n");
+    // One entry, for EVAL, with the script's whole run time.
+    assert_eq!(r(&mut c, &["SLOWLOG", "LEN"]), ":1\r\n");
+    let entry = r(&mut c, &["SLOWLOG", "GET"]);
+    assert!(entry.contains("$4\r\nEVAL\r\n"), "{entry}");
+    let stats = r(&mut c, &["INFO", "commandstats"]);
+    let line = stats
+        .lines()
+        .find(|l| l.starts_with("cmdstat_eval:"))
+        .unwrap_or_default();
+    let usec: u64 = line
+        .split(',')
+        .find_map(|f| f.strip_prefix("usec="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(usec >= 20000, "{line}");
+    // A script's error reply counts as the EVAL's failure.
+    assert!(r(&mut c, &["EVAL", "error('x')", "0"]).starts_with("-ERR user_script:1: x"));
+    let stats = r(&mut c, &["INFO", "commandstats"]);
+    assert!(stats.contains("rejected_calls=0,failed_calls=1"), "{stats}");
+}

@@ -136,8 +136,8 @@ fn eval_generic(ctx: &mut Ctx, args: &[&[u8]], by_sha: bool, ro: bool) {
         },
         sha,
         script,
-        keys: args[3..split].iter().map(|a| a.to_vec()).collect(),
-        args: args[split..].iter().map(|a| a.to_vec()).collect(),
+        argv: args.iter().map(|a| a.to_vec()).collect(),
+        numkeys: split - 3,
         ro,
     });
 }

@@ -693,8 +693,9 @@ pub struct Job {
     pub command: &'static str,
     pub sha: String,
     pub script: Arc<Script>,
-    pub keys: Vec<Vec<u8>>,
-    pub args: Vec<Vec<u8>>,
+    /// The whole command line (EVAL, script or SHA, numkeys, keys, arguments).
+    pub argv: Vec<Vec<u8>>,
+    pub numkeys: usize,
     pub ro: bool,
 }
 
@@ -726,6 +727,30 @@ pub fn submit(job: Job) {
     }
 }
 
+/// Records what `dispatch::call` could not when the script was handed over: the script's time
+/// (commandstats, slowlog, latency monitor) and its error reply (errorstats, failed calls).
+fn account(srv: &Server, job: &Job, cmd: &Command, argv: &[&[u8]], out: &mut Reply, start_ns: i64) {
+    use crate::server::stats::bump;
+    let us = ((crate::server::unix_ns() - start_ns).max(0) / 1000) as u64;
+    let cs = cmd.stats_of(job.caller.worker);
+    bump(&cs.usec, us);
+    if out.errors > 0 {
+        if let Some(code) = out.last_error.take() {
+            srv.stats.error(&code);
+        }
+        bump(&cs.failed_calls, 1);
+    }
+    let slower_than = srv.config.hot.slowlog_log_slower_than.load(Relaxed);
+    if slower_than >= 0 && us as i64 >= slower_than {
+        let client = Client::new(job.waiter.handle.clone(), job.caller.worker, true);
+        srv.slowlog.record(srv, &client, cmd, argv, us, job.caller.now_ms);
+    }
+    let threshold = srv.config.hot.latency_monitor_threshold.load(Relaxed);
+    if threshold > 0 && (us / 1000) as i64 >= threshold {
+        srv.latency.add("command", us / 1000, job.caller.now_ms);
+    }
+}
+
 /// Runs a job with the whole server stopped and delivers its reply to the parked caller.
 fn run_job(job: Job) {
     let srv: &Server = &job.srv;
@@ -733,21 +758,18 @@ fn run_job(job: Job) {
     out.resp = job.resp;
     {
         let _world = srv.world.exclusive();
-        let keys: Vec<&[u8]> = job.keys.iter().map(|k| k.as_slice()).collect();
-        let args: Vec<&[u8]> = job.args.iter().map(|a| a.as_slice()).collect();
+        let start_ns = crate::server::unix_ns();
+        let argv: Vec<&[u8]> = job.argv.iter().map(|a| a.as_slice()).collect();
+        let split = (3 + job.numkeys).min(argv.len());
+        let (keys, args) = (&argv[3.min(split)..split], &argv[split..]);
         // The script thread's VM memory is counted in its own slot, after the workers'.
         let caller = Caller {
             worker: srv.workers,
             ..job.caller
         };
-        run_on_this_thread(srv, caller, &mut out, &job.sha, &job.script, &keys, &args, job.ro);
-        if out.errors > 0 {
-            if let Some(code) = out.last_error.take() {
-                srv.stats.error(&code);
-            }
-            if let Some(cmd) = srv.commands.get(job.command.as_bytes()) {
-                crate::server::stats::bump(&cmd.stats_of(job.caller.worker).failed_calls, 1);
-            }
+        run_on_this_thread(srv, caller, &mut out, &job.sha, &job.script, keys, args, job.ro);
+        if let Some(cmd) = srv.commands.get(job.command.as_bytes()) {
+            account(srv, &job, cmd, &argv, &mut out, start_ns);
         }
         // Clients blocked on keys the script filled are served before its reply leaves.
         if crate::server::blocking::has_ready() {

@@ -320,15 +320,22 @@ pub fn call(
     if srv.monitors.active() && !cmd.has(flag::SKIP_MONITOR) && !cmd.has(flag::ADMIN) {
         super::monitor::feed(srv, client, cmd, argv);
     }
+    // A script handed to the script thread is timed there, when it has run.
     let slower_than = srv.config.hot.slowlog_log_slower_than.load(Relaxed);
-    if slower_than >= 0 && us as i64 >= slower_than && !cmd.has(flag::SKIP_SLOWLOG) {
+    if slower_than >= 0 && us as i64 >= slower_than && !cmd.has(flag::SKIP_SLOWLOG) && !parked_for_script(client) {
         srv.slowlog.record(srv, client, cmd, argv, us, now_ms);
     }
     let threshold = srv.config.hot.latency_monitor_threshold.load(Relaxed);
-    if threshold > 0 && (us / 1000) as i64 >= threshold {
+    if threshold > 0 && (us / 1000) as i64 >= threshold && !parked_for_script(client) {
         let event = if cmd.has(flag::FAST) { "fast-command" } else { "command" };
         srv.latency.add(event, us / 1000, now_ms);
     }
+}
+
+/// Whether the client's command was a script handed to the script thread (its connection is
+/// parked on no key until the reply comes).
+fn parked_for_script(client: &Client) -> bool {
+    client.blocked.as_ref().is_some_and(|w| w.keys.is_empty())
 }
 
 /// How long (ms) a request must wait because of CLIENT PAUSE, or None to run it now. Redis keeps
