@@ -6,7 +6,8 @@
 //! * [`keyspace`]: databases, shards, the hash table and values.
 //! * [`commands`]: the command table and one file per command family.
 //! * [`persistence`]: the RDB value encoding (DUMP/RESTORE now; RDB files later).
-//! * [`scripting`]: Lua scripting and the libraries Redis preloads (cjson, cmsgpack, bit, struct).
+//! * [`scripting`]: Lua scripting (EVAL, SCRIPT): the script cache, one Lua VM per worker, and the
+//!   libraries Redis preloads (cjson, cmsgpack, bit, struct).
 //! * [`util`]: number formatting and glob matching with Redis's exact rules.
 //! * [`cli`]: `ochre-cli`, the command-line client and shell.
 

@@ -133,7 +133,16 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) {
             ctx.out.ok();
         }
         (b"leak", 3) | (b"change-repl-id", 2) | (b"replicate", 3..) => ctx.out.ok(),
-        (b"aof-flush-sleep" | b"set-disable-deny-scripts" | b"drop-cluster-packet-filter", 3) => ctx.out.ok(),
+        (b"aof-flush-sleep" | b"drop-cluster-packet-filter", 3) => ctx.out.ok(),
+        // Lets scripts run `noscript` commands (tests use it), as Redis's atoi of the flag.
+        (b"set-disable-deny-scripts", 3) => {
+            let on = crate::util::num::parse_i64(args[2]).unwrap_or(0) != 0;
+            ctx.srv
+                .scripts
+                .disable_deny
+                .store(on, std::sync::atomic::Ordering::Relaxed);
+            ctx.out.ok()
+        }
         (b"sleep", 3) => {
             let secs = strtod(args[2]);
             if secs > 0.0 && secs.is_finite() {

@@ -35,7 +35,7 @@ use crate::server::notify::{self as ev, notify};
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandDef] = &[
     def("pfadd", -2, "write denyoom fast", (1, 1, 1), "@hyperloglog", "hyperloglog", "2.8.9", "Adds the specified elements to the specified HyperLogLog.", pfadd),
-    def("pfcount", -2, "readonly", (1, -1, 1), "@hyperloglog", "hyperloglog", "2.8.9", "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).", pfcount),
+    def("pfcount", -2, "readonly may_replicate", (1, -1, 1), "@hyperloglog", "hyperloglog", "2.8.9", "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).", pfcount),
     def("pfmerge", -2, "write denyoom", (1, -1, 1), "@hyperloglog", "hyperloglog", "2.8.9", "Merge N different HyperLogLogs into a single one.", pfmerge),
     def("pfdebug", 3, "write denyoom admin", (2, 2, 1), "@hyperloglog", "hyperloglog", "2.8.9", "Internal commands for debugging HyperLogLog values", pfdebug),
     def("pfselftest", 1, "admin", (0, 0, 0), "@hyperloglog", "hyperloglog", "2.8.9", "An internal command for testing HyperLogLog values", pfselftest),

@@ -804,7 +804,7 @@ fn bpop_generic(ctx: &mut Ctx, args: &[&[u8]], keys: &[&[u8]], end: End, count: 
         }
     }
     // Inside EXEC a command cannot block: it answers as if it timed out.
-    if ctx.client.in_exec {
+    if ctx.client.cannot_block() {
         ctx.out.null_array();
         return;
     }
@@ -855,7 +855,7 @@ fn bmove(ctx: &mut Ctx, args: &[&[u8]], from: End, to: End, deadline: i64) {
             drop(locked);
             ctx.dirty(2);
         }
-        MoveCheck::NoSource if ctx.client.in_exec => ctx.out.null(),
+        MoveCheck::NoSource if ctx.client.cannot_block() => ctx.out.null(),
         MoveCheck::NoSource => {
             // Redis 7.0 answers a timed-out BLMOVE with the null *array*, like the pops.
             blocking::block(

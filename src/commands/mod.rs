@@ -20,6 +20,7 @@ pub mod keys;
 pub mod lists;
 pub mod multi;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -451,6 +452,7 @@ fn families() -> Vec<&'static [CommandDef]> {
         multi::COMMANDS,
         pubsub::COMMANDS,
         streams::COMMANDS,
+        scripting::COMMANDS,
     ]
 }
 

@@ -331,7 +331,7 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) {
     // A set has no order of its own: stored results (and script results) must not depend on
     // its iteration order, so they are sorted by the elements.
     let mut by = o.by;
-    if o.dontsort && source == Source::Set && o.store.is_some() {
+    if o.dontsort && source == Source::Set && (o.store.is_some() || ctx.client.in_script) {
         o.dontsort = false;
         o.alpha = true;
         by = None;

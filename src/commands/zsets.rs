@@ -1087,7 +1087,7 @@ fn bzpop_generic(ctx: &mut Ctx, args: &[&[u8]], keys: &[&[u8]], max: bool, count
         }
     }
     // Inside EXEC a command cannot block: it answers as if it timed out.
-    if ctx.client.in_exec {
+    if ctx.client.cannot_block() {
         return ctx.out.null_array();
     }
     blocking::block(

@@ -350,6 +350,31 @@ pub fn block(
     client.blocked = Some(w);
 }
 
+/// Parks the client while its script runs on the script thread (`scripting::engine`): like a
+/// blocked client, its connection processes no more input until the reply is delivered (with
+/// [`Waiter::claim`] and [`Waiter::deliver`]), but it waits on no key, is not in the registry
+/// (CLIENT UNBLOCK does not apply) and does not count as blocked.
+pub fn park_for_script(client: &mut Client) -> Arc<Waiter> {
+    let w = Arc::new(Waiter {
+        handle: client.handle.clone(),
+        db: client.db,
+        argv: Vec::new(),
+        keys: Vec::new(),
+        deadline_ms: 0,
+        serve: |_, _, _| Outcome::Gone,
+        on_timeout: TimeoutReply::Null,
+        state: AtomicU8::new(WAITING),
+    });
+    client.blocked = Some(w.clone());
+    w
+}
+
+/// Whether the client counts in INFO's `blocked_clients` (blocked on keys, not running a
+/// script).
+pub fn counts_as_blocked(client: &Client) -> bool {
+    client.blocked.as_ref().is_some_and(|w| !w.keys.is_empty())
+}
+
 /// Parses a blocking timeout in seconds (a double; 0 = forever) into an absolute Unix ms
 /// deadline (0 = none), writing Redis's error when it is invalid.
 pub fn parse_timeout(out: &mut Reply, arg: &[u8], now_ms: i64) -> Option<i64> {

@@ -358,6 +358,9 @@ pub struct Client {
     pub worker: usize,
     /// Set while the command being executed runs inside EXEC (affects a few replies).
     pub in_exec: bool,
+    /// Set on the Lua client while a script runs its commands (`redis.call`): like inside EXEC,
+    /// nothing may block.
+    pub in_script: bool,
     /// Set while blocked in BLPOP and friends (see `server::blocking`).
     pub blocked: Option<Arc<super::blocking::Waiter>>,
     /// MULTI's queue and the WATCHed keys (see `server::multi`).
@@ -377,10 +380,18 @@ impl Client {
             handle,
             worker,
             in_exec: false,
+            in_script: false,
             blocked: None,
             multi: Default::default(),
             subs: Default::default(),
         }
+    }
+
+    /// Whether a blocking command must answer at once instead of waiting (inside EXEC or a
+    /// script, as Redis's CLIENT_DENY_BLOCKING / CLIENT_MULTI).
+    #[inline]
+    pub fn cannot_block(&self) -> bool {
+        self.in_exec || self.in_script
     }
 
     pub fn select(&mut self, db: usize) {

@@ -66,6 +66,9 @@ pub struct Hot {
     pub maxmemory_samples: AtomicI64,
     pub maxmemory_eviction_tenacity: AtomicI64,
     pub lazyfree_lazy_eviction: AtomicBool,
+    /// `busy-reply-threshold` (alias `lua-time-limit`) in ms: a script running longer makes
+    /// other clients get BUSY (read by the script's instruction hook).
+    pub busy_reply_threshold: AtomicI64,
     /// `latency-tracking-info-percentiles`, parsed (INFO latencystats).
     pub latency_percentiles: RwLock<Vec<f64>>,
     /// `notify-keyspace-events` as flags (`server::notify`).
@@ -407,6 +410,7 @@ impl Config {
                 maxmemory_samples: AtomicI64::new(5),
                 maxmemory_eviction_tenacity: AtomicI64::new(10),
                 lazyfree_lazy_eviction: AtomicBool::new(false),
+                busy_reply_threshold: AtomicI64::new(5000),
                 latency_percentiles: RwLock::new(Vec::new()),
                 notify_keyspace_events: AtomicU32::new(0),
                 obuf_normal: Default::default(),
@@ -462,6 +466,8 @@ impl Config {
             self.get_i64("lfu-log-factor"),
             self.get_i64("lfu-decay-time"),
         );
+        h.busy_reply_threshold
+            .store(self.get_i64("busy-reply-threshold"), Relaxed);
         *h.latency_percentiles.write() = self
             .get("latency-tracking-info-percentiles")
             .split_whitespace()

@@ -216,7 +216,7 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
             handle.qbuf_cap.store(rbuf.capacity(), Relaxed);
         }
         // Clients held by CLIENT PAUSE or blocked in BLPOP... count in INFO's blocked_clients.
-        if paused.is_none() && client.blocked.is_none() {
+        if paused.is_none() && !super::blocking::counts_as_blocked(client) {
             blocked = None;
         } else if blocked.is_none() {
             blocked = Some(BlockedCount::new(srv));

@@ -10,8 +10,8 @@ use crate::commands::{flag, Command, Ctx};
 use crate::protocol::reply::Reply;
 use std::sync::atomic::Ordering::Relaxed;
 
-const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
-const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
 /// Redis's text for an unknown command: the name and up to 128 characters of arguments.
 fn unknown_command(out: &mut Reply, argv: &[&[u8]]) {
@@ -107,20 +107,35 @@ fn reject(srv: &Server, client: &mut Client, out: &mut Reply, cmd: &Command, arg
 /// the limit, commands that may grow memory (`denyoom`, or an EXEC that queued one) and anything
 /// queued inside MULTI are refused. Without a limit this is one relaxed load.
 #[inline]
-fn out_of_memory(srv: &Server, client: &Client, cmd: &Command) -> bool {
+fn out_of_memory(srv: &Server, client: &Client, cmd: &Command, flags: u32) -> bool {
     if srv.config.hot.maxmemory.load(Relaxed) <= 0 {
         return false;
     }
-    out_of_memory_slow(srv, client, cmd)
+    out_of_memory_slow(srv, client, cmd, flags)
 }
 
 #[inline(never)]
-fn out_of_memory_slow(srv: &Server, client: &Client, cmd: &Command) -> bool {
+fn out_of_memory_slow(srv: &Server, client: &Client, cmd: &Command, flags: u32) -> bool {
     if super::evict::perform(srv, Some(client.worker)) != super::evict::Outcome::Fail {
         return false;
     }
     let queuing = client.multi.tx.is_some() && !matches!(cmd.full_name.as_str(), "exec" | "discard" | "quit" | "reset");
-    queuing || is_write(client, cmd, flag::DENYOOM)
+    queuing || is_write(client, cmd, flags, flag::DENYOOM)
+}
+
+/// Whether used memory stays above `maxmemory` after evicting what the policy allows (never
+/// without a limit). For callers that already hold the world lock (a script's start).
+pub fn over_maxmemory(srv: &Server) -> bool {
+    srv.config.hot.maxmemory.load(Relaxed) > 0 && super::evict::perform(srv, None) == super::evict::Outcome::Fail
+}
+
+/// Whether writes are refused because the last background save failed
+/// (`stop-writes-on-bgsave-error` with save points configured), as Redis's
+/// `writeCommandsDeniedByDiskError`.
+pub fn writes_refused(srv: &Server) -> bool {
+    !srv.rdb.last_bgsave_ok.load(Relaxed)
+        && srv.config.get_bool("stop-writes-on-bgsave-error")
+        && crate::persistence::save::has_save_points(srv)
 }
 
 /// Whether a command runs at once even inside MULTI instead of being queued.
@@ -132,8 +147,16 @@ fn runs_in_multi(cmd: &Command) -> bool {
 }
 
 /// Whether a command may change data: EXEC counts as a write when a queued command is one.
-fn is_write(client: &Client, cmd: &Command, mask: u32) -> bool {
-    cmd.flags & mask != 0 || (cmd.full_name == "exec" && client.multi.tx.as_ref().is_some_and(|t| t.flags & mask != 0))
+/// `flags` are the command's flags as [`effective_flags`] gives them.
+fn is_write(client: &Client, cmd: &Command, flags: u32, mask: u32) -> bool {
+    flags & mask != 0 || (cmd.full_name == "exec" && client.multi.tx.as_ref().is_some_and(|t| t.flags & mask != 0))
+}
+
+/// A command's flags for admission checks: a script run's are those its shebang declares
+/// (Redis's `evalGetCommandFlags`), every other command's its table row's.
+#[inline]
+fn effective_flags(srv: &Server, cmd: &Command, argv: &[&[u8]]) -> u32 {
+    crate::scripting::command_flags(srv, cmd, argv).unwrap_or(cmd.flags)
 }
 
 fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
@@ -161,13 +184,12 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     // stop-writes-on-bgsave-error: after a failed background save, writes (and PING) are refused
     // while save points are configured, as Redis does.
     if !srv.rdb.last_bgsave_ok.load(Relaxed)
-        && (is_write(client, cmd, flag::WRITE) || cmd.def.name == "ping")
-        && srv.config.get_bool("stop-writes-on-bgsave-error")
-        && crate::persistence::save::has_save_points(srv)
+        && (is_write(client, cmd, effective_flags(srv, cmd, argv), flag::WRITE) || cmd.def.name == "ping")
+        && writes_refused(srv)
     {
         return reject(srv, client, out, cmd, argv, MISCONF);
     }
-    if out_of_memory(srv, client, cmd) {
+    if srv.config.hot.maxmemory.load(Relaxed) > 0 && out_of_memory(srv, client, cmd, effective_flags(srv, cmd, argv)) {
         return reject(srv, client, out, cmd, argv, OOM);
     }
     if client.subs.active && super::pubsub::reject_in_subscriber_mode(client, cmd, out) {
@@ -179,17 +201,19 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     handle.last_interaction_ms.store(now_ms, Relaxed);
     handle.set_last_cmd(cmd);
     handle.argv_mem.store(argv.iter().map(|a| a.len()).sum(), Relaxed);
+    // A script past busy-reply-threshold holds the world: only allow-busy commands run.
+    if srv.scripts.busy() && !cmd.has(flag::ALLOW_BUSY) {
+        return reject(srv, client, out, cmd, argv, srv.scripts.busy_error());
+    }
     if client.multi.tx.is_some() && !runs_in_multi(cmd) {
-        super::multi::queue(client, cmd, argv);
+        super::multi::queue(client, argv, effective_flags(srv, cmd, argv));
         out.simple("QUEUED");
         return;
     }
-    // Exclusive commands (EXEC, DEBUG ...) stop every worker; the others only take their own
-    // worker's lock.
-    let _world = if cmd.def.exclusive {
-        (None, Some(srv.world.exclusive()))
-    } else {
-        (Some(srv.world.shared(client.worker)), None)
+    // Exclusive commands (EXEC, DEBUG, scripts ...) stop every worker; the others only take
+    // their own worker's lock.
+    let Ok(_world) = world_lock(srv, client.worker, cmd) else {
+        return reject(srv, client, out, cmd, argv, srv.scripts.busy_error());
     };
     call(srv, client, out, cmd, argv, start, now_ms);
     // Clients blocked on keys this command made ready are served now, before its reply
@@ -197,6 +221,49 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     // each of its commands.
     if super::blocking::has_ready() {
         super::blocking::serve_ready(srv);
+    }
+}
+
+/// The world lock a command runs under: its worker's shared lock, or every lock for an
+/// exclusive command; `(None, None)` for an allow-busy command while a script is past its time
+/// limit (it runs beside the script, as Redis runs it from inside the script's hook).
+type World<'a> = (
+    Option<parking_lot::RwLockReadGuard<'a, ()>>,
+    Option<Vec<parking_lot::RwLockWriteGuard<'a, ()>>>,
+);
+
+/// Takes the world lock for `cmd`; `Err` when a script is past `busy-reply-threshold` and the
+/// command may not run beside it (the caller answers BUSY).
+#[inline]
+fn world_lock<'a>(srv: &'a Server, worker: usize, cmd: &Command) -> Result<World<'a>, ()> {
+    if !cmd.def.exclusive {
+        if let Some(g) = srv.world.try_shared(worker) {
+            return Ok((Some(g), None));
+        }
+    }
+    world_lock_slow(srv, worker, cmd)
+}
+
+/// Waits for the world lock in short steps, so a worker never waits silently behind a script
+/// that ran past its time limit: it answers BUSY instead, as Redis does.
+#[cold]
+fn world_lock_slow<'a>(srv: &'a Server, worker: usize, cmd: &Command) -> Result<World<'a>, ()> {
+    const STEP: std::time::Duration = std::time::Duration::from_millis(5);
+    loop {
+        if srv.scripts.busy() {
+            return if cmd.has(flag::ALLOW_BUSY) {
+                Ok((None, None))
+            } else {
+                Err(())
+            };
+        }
+        if cmd.def.exclusive {
+            if let Some(g) = srv.world.exclusive_for(STEP) {
+                return Ok((None, Some(g)));
+            }
+        } else if let Some(g) = srv.world.shared_for(worker, STEP) {
+            return Ok((Some(g), None));
+        }
     }
 }
 
@@ -258,15 +325,22 @@ pub fn call(
     if srv.monitors.active() && !cmd.has(flag::SKIP_MONITOR) && !cmd.has(flag::ADMIN) {
         super::monitor::feed(srv, client, cmd, argv);
     }
+    // A script handed to the script thread is timed there, when it has run.
     let slower_than = srv.config.hot.slowlog_log_slower_than.load(Relaxed);
-    if slower_than >= 0 && us as i64 >= slower_than && !cmd.has(flag::SKIP_SLOWLOG) {
+    if slower_than >= 0 && us as i64 >= slower_than && !cmd.has(flag::SKIP_SLOWLOG) && !parked_for_script(client) {
         srv.slowlog.record(srv, client, cmd, argv, us, now_ms);
     }
     let threshold = srv.config.hot.latency_monitor_threshold.load(Relaxed);
-    if threshold > 0 && (us / 1000) as i64 >= threshold {
+    if threshold > 0 && (us / 1000) as i64 >= threshold && !parked_for_script(client) {
         let event = if cmd.has(flag::FAST) { "fast-command" } else { "command" };
         srv.latency.add(event, us / 1000, now_ms);
     }
+}
+
+/// Whether the client's command was a script handed to the script thread (its connection is
+/// parked on no key until the reply comes).
+fn parked_for_script(client: &Client) -> bool {
+    client.blocked.as_ref().is_some_and(|w| w.keys.is_empty())
 }
 
 /// How long (ms) a request must wait because of CLIENT PAUSE, or None to run it now. Redis keeps
@@ -303,7 +377,15 @@ pub fn paused_for(
     if !cmd.arity_ok(spans.len()) {
         return None;
     }
-    if write_only && !is_write(client, cmd, flag::WRITE | flag::MAY_REPLICATE) {
+    let argv: Vec<&[u8]> = spans.iter().map(|r| &buf[r.clone()]).collect();
+    if write_only
+        && !is_write(
+            client,
+            cmd,
+            effective_flags(srv, cmd, &argv),
+            flag::WRITE | flag::MAY_REPLICATE,
+        )
+    {
         return None;
     }
     Some((until - now) as u64)

@@ -80,6 +80,26 @@ impl WorldLock {
     pub fn exclusive(&self) -> Vec<RwLockWriteGuard<'_, ()>> {
         self.locks.iter().map(|l| l.write()).collect()
     }
+
+    /// The shared lock if it is free now (the fast path: nothing exclusive running).
+    #[inline]
+    pub fn try_shared(&self, worker: usize) -> Option<RwLockReadGuard<'_, ()>> {
+        self.locks[worker % self.locks.len()].try_read()
+    }
+
+    /// The shared lock, waiting at most `wait`.
+    pub fn shared_for(&self, worker: usize, wait: std::time::Duration) -> Option<RwLockReadGuard<'_, ()>> {
+        self.locks[worker % self.locks.len()].try_read_for(wait)
+    }
+
+    /// Every lock exclusively, waiting at most `wait` for each; on failure none is kept.
+    pub fn exclusive_for(&self, wait: std::time::Duration) -> Option<Vec<RwLockWriteGuard<'_, ()>>> {
+        let mut held = Vec::with_capacity(self.locks.len());
+        for l in self.locks.iter() {
+            held.push(l.try_write_for(wait)?);
+        }
+        Some(held)
+    }
 }
 
 /// State of CLIENT PAUSE, in atomics because every request reads it.
@@ -130,6 +150,8 @@ pub struct Server {
     pub watches: multi::Watches,
     /// Pub/Sub subscriptions.
     pub pubsub: pubsub::PubSub,
+    /// The Lua script cache and the running script's state.
+    pub scripts: crate::scripting::Scripts,
 }
 
 impl Server {
@@ -370,6 +392,7 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         blocking: Default::default(),
         watches: Default::default(),
         pubsub: Default::default(),
+        scripts: Default::default(),
         config: cfg,
     });
     // The banner line the Redis test suite waits for (` PID: <pid>`), then the start-up log.

@@ -256,7 +256,8 @@ pub fn begin(client: &mut Client) {
 }
 
 /// Queues a request of a client in MULTI.
-pub fn queue(client: &mut Client, cmd: &Command, argv: &[&[u8]]) {
+/// `flags` are the command's admission flags (a script's come from its shebang).
+pub fn queue(client: &mut Client, argv: &[&[u8]], flags: u32) {
     let dirty = client.handle.watch_dirty.load(Ordering::Relaxed);
     let Some(tx) = client.multi.tx.as_mut() else {
         return;
@@ -266,7 +267,7 @@ pub fn queue(client: &mut Client, cmd: &Command, argv: &[&[u8]]) {
         return;
     }
     tx.queue.push(argv.iter().map(|a| a.to_vec()).collect());
-    tx.flags |= cmd.flags;
+    tx.flags |= flags;
     let h = &client.handle;
     h.multi.fetch_add(1, Ordering::Relaxed);
     // CLIENT LIST's multi-mem: argument bytes plus one pointer per argument, as Redis counts.

@@ -1,0 +1,782 @@
+//! A Lua VM per thread, and running a script on it (Redis's `luaCallFunction`,
+//! `luaRedisGenericCommand`, `scriptCall`, `scriptPrepareForRun`); the script thread that runs
+//! EVALs ([`submit`]).
+//!
+//! The VM lives in a thread-local: mlua's `Lua` is not `Send`, and a thread runs one script at
+//! a time, so no lock is needed. While a script runs, the `redis.*` functions and the time-limit
+//! hook reach its [`RunCtx`] through a thread-local pointer that is set only for the length of
+//! the run (no script can start another: EVAL is `noscript`).
+
+use super::convert::{self, error_table};
+use super::{sflag, Script};
+use crate::commands::{flag, Command, Ctx};
+use crate::protocol::reply::Reply;
+use crate::server::client::{Client, ClientHandle};
+use crate::server::{dispatch, log, Server};
+use mlua::chunk::ChunkMode;
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Instant;
+
+const SANDBOX: &str = include_str!("sandbox.lua");
+/// Instructions between two checks of the time limit (Redis's count hook).
+const HOOK_EVERY: u32 = 100_000;
+/// Runs between two incremental GC steps (Redis's LUA_GC_CYCLE_PERIOD).
+const GC_PERIOD: u32 = 50;
+pub const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
+
+/// A thread's Lua VM.
+struct Engine {
+    lua: Lua,
+    /// The SCRIPT FLUSH generation it was built for.
+    generation: u64,
+    /// Compiled scripts by SHA.
+    funcs: HashMap<String, Function>,
+    /// `function(f) return xpcall(f, handler) end` from the sandbox.
+    runner: Function,
+    /// The real globals table (scripts see it through a read-only proxy); KEYS and ARGV go here.
+    globals: Table,
+    /// The environment scripts are compiled with (the proxy).
+    env: Table,
+    /// The client the script's commands run as (taken out while a script runs).
+    client: Option<Client>,
+    runs: u32,
+}
+
+/// The state of the script running now on this thread.
+struct RunCtx {
+    srv: *const Server,
+    client: *mut Client,
+    /// RESP version of the script's commands (`redis.setresp`).
+    resp: u8,
+    read_only: bool,
+    allow_oom: bool,
+    /// Used memory was above maxmemory when the script started.
+    oom_at_start: bool,
+    wrote: bool,
+    now_ms: i64,
+    start: Instant,
+}
+
+thread_local! {
+    static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+    static RUN: Cell<*mut RunCtx> = const { Cell::new(std::ptr::null_mut()) };
+    /// Redis's redisLrand48 state (48 bits), shared by the scripts of this thread.
+    static RAND: Cell<u64> = const { Cell::new(0x1234_ABCD_330E) };
+}
+
+/// The running script's context, if a script is running on this thread.
+fn with_run<R>(f: impl FnOnce(&mut RunCtx, &Server) -> R) -> Option<R> {
+    let p = RUN.with(|r| r.get());
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: `RUN` is set only by `run_script`, to a RunCtx on its stack that outlives the
+    // Lua call during which this is reached, and cleared before it returns; the server
+    // outlives every command. Only this thread sees it, and no other reference to the RunCtx
+    // is live while a `redis.*` function or the hook runs.
+    unsafe {
+        let rc = &mut *p;
+        let srv = &*rc.srv;
+        Some(f(rc, srv))
+    }
+}
+
+/// Redis's redisLrand48: the next 31-bit value of the 48-bit LCG.
+fn lrand48() -> u32 {
+    RAND.with(|r| {
+        let x = r.get().wrapping_mul(0x5_DEEC_E66D).wrapping_add(0xB) & 0xFFFF_FFFF_FFFF;
+        r.set(x);
+        (x >> 17) as u32
+    })
+}
+
+/// Redis's redisSrand48.
+fn srand48(seed: i32) {
+    RAND.with(|r| r.set(((seed as u32 as u64) << 16) | 0x330E));
+}
+
+/// `REDIS_VERSION_NUM`: 0x00MMmmpp.
+fn version_num() -> i64 {
+    let mut parts = crate::REDIS_VERSION.split('.').map(|p| p.parse::<i64>().unwrap_or(0));
+    let (a, b, c) = (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    );
+    (a << 16) | (b << 8) | c
+}
+
+/// The text of the error a native `redis.*` function raises: Lua gets a marker error, and the
+/// sandbox's `take_error` swaps it for the `{err=...}` table kept here (mlua raises only its own
+/// error values from Rust, while Redis's errors are tables).
+const MARKER: &str = "\u{1}redis-error";
+
+thread_local! {
+    static PENDING: RefCell<Option<Table>> = const { RefCell::new(None) };
+}
+
+/// Raises `{err=text}` from a native function.
+fn raise<T>(lua: &Lua, text: &str) -> mlua::Result<T> {
+    raise_table(error_table(lua, text, false)?)
+}
+
+fn raise_table<T>(t: Table) -> mlua::Result<T> {
+    PENDING.with(|p| *p.borrow_mut() = Some(t));
+    Err(mlua::Error::RuntimeError(MARKER.to_string()))
+}
+
+fn is_marker(e: &mlua::Error) -> bool {
+    match e {
+        mlua::Error::RuntimeError(s) => s == MARKER,
+        mlua::Error::CallbackError { cause, .. } | mlua::Error::WithContext { cause, .. } => is_marker(cause),
+        _ => false,
+    }
+}
+
+/// The error table behind a marker error, or the value itself.
+fn take_error(v: Value) -> Value {
+    match &v {
+        Value::Error(e) if is_marker(e) => match PENDING.with(|p| p.borrow_mut().take()) {
+            Some(t) => Value::Table(t),
+            None => v,
+        },
+        _ => v,
+    }
+}
+
+/// `redis.call` / `redis.pcall`: runs the command; the reply as a Lua value and whether it is
+/// an error (`{err=...}`).
+fn redis_call(lua: &Lua, args: &MultiValue) -> mlua::Result<(Value, bool)> {
+    let argv = match args_to_argv(args) {
+        Ok(a) => a,
+        Err(msg) => return Ok((Value::Table(error_table(lua, &format!("ERR {msg}"), false)?), true)),
+    };
+    let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+    let Some(result) = with_run(|rc, srv| script_call(rc, srv, &refs)) else {
+        let t = error_table(
+            lua,
+            "ERR redis.call/pcall can only be called inside a script invocation",
+            false,
+        )?;
+        return Ok((Value::Table(t), true));
+    };
+    match result {
+        Ok(reply) => {
+            let is_err = reply.first() == Some(&b'-');
+            Ok((convert::reply_to_lua(lua, &reply)?, is_err))
+        }
+        Err(text) => Ok((Value::Table(error_table(lua, &convert::error_text(&text), true)?), true)),
+    }
+}
+
+/// Turns `redis.call`'s Lua arguments into a command line (numbers as `%.17g`, as Redis).
+fn args_to_argv(args: &MultiValue) -> Result<Vec<Vec<u8>>, &'static str> {
+    if args.is_empty() {
+        return Err("Please specify at least one argument for this redis lib call");
+    }
+    args.iter()
+        .map(|v| match v {
+            Value::String(s) => Ok(s.as_bytes().to_vec()),
+            Value::Integer(i) => Ok(crate::util::num::fmt_double(*i as f64).into_bytes()),
+            Value::Number(n) => Ok(crate::util::num::fmt_double(*n).into_bytes()),
+            _ => Err("Lua redis lib command arguments must be strings or integers"),
+        })
+        .collect()
+}
+
+/// Finds the command (or subcommand) a script asked for.
+fn lookup<'a>(srv: &'a Server, argv: &[&[u8]]) -> Option<&'a Command> {
+    let cmd = srv.commands.get(argv[0])?;
+    if cmd.subcommands.is_empty() || argv.len() < 2 {
+        return Some(cmd);
+    }
+    cmd.subcommands.get(&argv[1].to_ascii_lowercase())
+}
+
+/// Runs one command for a script (Redis's `scriptCall`): the checks a script's command goes
+/// through, then `dispatch::call`. Returns the reply's bytes, or the refusal's text.
+fn script_call(rc: &mut RunCtx, srv: &Server, argv: &[&[u8]]) -> Result<Vec<u8>, String> {
+    // SAFETY: see below (the Lua client outlives the run).
+    let w = unsafe { (*rc.client).worker };
+    let found = lookup(srv, argv);
+    let cmd = match found {
+        Some(c) if c.arity_ok(argv.len()) => c,
+        Some(c) => {
+            return Err(refuse(
+                srv,
+                w,
+                Some(c),
+                "Wrong number of args calling Redis command from script",
+            ))
+        }
+        None => return Err(refuse(srv, w, None, "Unknown Redis command called from script")),
+    };
+    if cmd.has(flag::NOSCRIPT) && !srv.scripts.disable_deny.load(Relaxed) {
+        return Err(refuse(
+            srv,
+            w,
+            Some(cmd),
+            "This Redis command is not allowed from script",
+        ));
+    }
+    if rc.read_only && cmd.flags & (flag::WRITE | flag::MAY_REPLICATE) != 0 {
+        return Err(refuse(
+            srv,
+            w,
+            Some(cmd),
+            "Write commands are not allowed from read-only scripts.",
+        ));
+    }
+    if cmd.has(flag::WRITE) && !rc.wrote && dispatch::writes_refused(srv) {
+        return Err(refuse(srv, w, Some(cmd), &format!("-{}", dispatch::MISCONF)));
+    }
+    if !rc.allow_oom && !rc.wrote && rc.oom_at_start && cmd.has(flag::DENYOOM) {
+        return Err(refuse(srv, w, Some(cmd), &format!("-{}", dispatch::OOM)));
+    }
+    if cmd.has(flag::WRITE) {
+        rc.wrote = true;
+        srv.scripts.run.wrote.store(true, Relaxed);
+    }
+    // SAFETY: the Lua client lives on the `run_script` frame below us for the whole run and
+    // nothing else touches it meanwhile.
+    let client = unsafe { &mut *rc.client };
+    let mut out = Reply::new();
+    out.resp = rc.resp;
+    client.handle.resp.store(rc.resp as usize, Relaxed);
+    client.handle.set_last_cmd(cmd);
+    dispatch::call(srv, client, &mut out, cmd, argv, crate::util::clock::now().0, rc.now_ms);
+    Ok(out.buf)
+}
+
+/// Counts a refused script command in errorstats and the command's rejected calls, as Redis's
+/// scriptCall does, and returns the error text.
+fn refuse(srv: &Server, worker: usize, cmd: Option<&Command>, text: &str) -> String {
+    let full = convert::error_text(text);
+    srv.stats.error(full.split(' ').next().unwrap_or("ERR"));
+    if let Some(c) = cmd {
+        crate::server::stats::bump(&c.stats_of(worker).rejected_calls, 1);
+    }
+    text.to_string()
+}
+
+impl Engine {
+    fn new(srv: &Server, worker: usize) -> mlua::Result<Engine> {
+        // SAFETY: `debug` is needed by the error handler and removed from the globals before any
+        // script runs; no C modules can be loaded (no `package`).
+        let lua = unsafe {
+            Lua::unsafe_new_with(
+                StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG,
+                LuaOptions::default(),
+            )
+        };
+        // The preloaded libraries go in first, so the sandbox makes them read-only too.
+        super::libs::register_all(&lua)?;
+        let raw = lua.create_table()?;
+        raw.set(
+            "call",
+            lua.create_function(|lua, args: MultiValue| {
+                let (v, is_err) = redis_call(lua, &args)?;
+                if is_err {
+                    if let Value::Table(t) = v {
+                        return raise_table(t);
+                    }
+                }
+                Ok(v)
+            })?,
+        )?;
+        raw.set(
+            "pcall",
+            lua.create_function(|lua, args: MultiValue| Ok(redis_call(lua, &args)?.0))?,
+        )?;
+        raw.set(
+            "acl_check_cmd",
+            lua.create_function(|lua, args: MultiValue| {
+                let argv = match args_to_argv(&args) {
+                    Ok(a) => a,
+                    Err(msg) => return raise(lua, &format!("ERR {msg}")),
+                };
+                let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+                match with_run(|_, srv| lookup(srv, &refs).is_some()) {
+                    Some(true) => Ok(true),
+                    _ => raise(lua, "ERR Invalid command passed to redis.acl_check_cmd()"),
+                }
+            })?,
+        )?;
+        raw.set(
+            "sha1hex",
+            lua.create_function(|lua, args: MultiValue| {
+                if args.len() != 1 {
+                    return raise(lua, "ERR wrong number of arguments");
+                }
+                let s = match args.into_iter().next() {
+                    Some(v) => lua.coerce_string(v)?.map(|s| s.as_bytes().to_vec()).unwrap_or_default(),
+                    None => Vec::new(),
+                };
+                Ok(super::sha1_hex(&s))
+            })?,
+        )?;
+        raw.set(
+            "error_text",
+            lua.create_function(|_, s: mlua::LuaString| Ok(convert::error_text(&s.to_string_lossy())))?,
+        )?;
+        raw.set(
+            "log",
+            lua.create_function(|lua, args: MultiValue| {
+                if args.len() < 2 {
+                    return raise(lua, "ERR redis.log() requires two arguments or more.");
+                }
+                let mut it = args.into_iter();
+                let Some(level) = it.next().and_then(|v| lua.coerce_number(v).ok().flatten()) else {
+                    return raise(lua, "ERR First argument must be a number (log level).");
+                };
+                let level = level as i64;
+                if !(0..=3).contains(&level) {
+                    return raise(lua, "ERR Invalid debug level.");
+                }
+                let mut msg = Vec::new();
+                for (j, v) in it.enumerate() {
+                    if let Ok(Some(s)) = lua.coerce_string(v) {
+                        if j != 0 {
+                            msg.push(b' ');
+                        }
+                        msg.extend_from_slice(&s.as_bytes());
+                    }
+                }
+                log::log(level as u8, &String::from_utf8_lossy(&msg));
+                Ok(())
+            })?,
+        )?;
+        raw.set(
+            "setresp",
+            lua.create_function(|lua, args: MultiValue| {
+                if args.len() != 1 {
+                    return raise(lua, "ERR redis.setresp() requires one argument.");
+                }
+                let n = args
+                    .into_iter()
+                    .next()
+                    .and_then(|v| lua.coerce_number(v).ok().flatten())
+                    .unwrap_or(0.0) as i64;
+                if n != 2 && n != 3 {
+                    return raise(lua, "ERR RESP version must be 2 or 3.");
+                }
+                match with_run(|rc, _| rc.resp = n as u8) {
+                    Some(()) => Ok(()),
+                    None => raise(lua, "ERR redis.setresp can only be called inside a script invocation"),
+                }
+            })?,
+        )?;
+        raw.set(
+            "set_repl",
+            lua.create_function(|lua, args: MultiValue| {
+                if args.len() != 1 {
+                    return raise(lua, "ERR redis.set_repl() requires two arguments.");
+                }
+                let n = args
+                    .into_iter()
+                    .next()
+                    .and_then(|v| lua.coerce_number(v).ok().flatten())
+                    .unwrap_or(0.0) as i64;
+                if n & !3 != 0 {
+                    return raise(
+                        lua,
+                        "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+                    );
+                }
+                Ok(())
+            })?,
+        )?;
+        raw.set("take_error", lua.create_function(|_, v: Value| Ok(take_error(v)))?)?;
+        raw.set(
+            "rand",
+            lua.create_function(|_, ()| Ok((lrand48() % i32::MAX as u32) as f64 / i32::MAX as f64))?,
+        )?;
+        raw.set(
+            "srand",
+            lua.create_function(|_, seed: f64| {
+                srand48(seed as i64 as i32);
+                Ok(())
+            })?,
+        )?;
+        raw.set(
+            "killed",
+            lua.create_function(|_, ()| Ok(with_run(|_, srv| srv.scripts.run.kill.load(Relaxed)).unwrap_or(false)))?,
+        )?;
+        let globals = lua.globals();
+        let (env, runner): (Table, Function) =
+            lua.load(SANDBOX)
+                .set_name("=redis")
+                .call((raw, crate::REDIS_VERSION, version_num()))?;
+        lua.set_globals(env.clone())?;
+        let handle = Arc::new(ClientHandle::new(
+            0,
+            "lua".into(),
+            String::new(),
+            -1,
+            crate::server::unix_ms(),
+        ));
+        let mut client = Client::new(handle, worker, true);
+        client.in_script = true;
+        Ok(Engine {
+            lua,
+            generation: srv.scripts.generation.load(Relaxed),
+            funcs: HashMap::new(),
+            runner,
+            globals,
+            env,
+            client: Some(client),
+            runs: 0,
+        })
+    }
+
+    /// Compiles a script body (without its shebang, keeping its line feed so line numbers are
+    /// the user's).
+    fn compile(&self, script: &Script) -> Result<Function, String> {
+        let body = script.body.get(script.shebang_len..).unwrap_or_default();
+        self.lua
+            .load(body)
+            .set_name("@user_script")
+            .set_mode(ChunkMode::Text)
+            .set_environment(self.env.clone())
+            .into_function()
+            .map_err(|e| match e {
+                mlua::Error::SyntaxError { message, .. } => message,
+                other => other.to_string(),
+            })
+    }
+}
+
+/// Runs `f` with this thread's engine, building it first (or again after SCRIPT FLUSH).
+fn with_engine<R>(srv: &Server, worker: usize, f: impl FnOnce(&mut Engine) -> R) -> Result<R, String> {
+    ENGINE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let generation = srv.scripts.generation.load(Relaxed);
+        if slot.as_ref().is_none_or(|e| e.generation != generation) {
+            // Drop the old VM first: its memory goes before the new one's is taken.
+            *slot = None;
+            *slot = Some(Engine::new(srv, worker).map_err(|e| format!("ERR Error creating the Lua VM: {e}"))?);
+        }
+        match slot.as_mut() {
+            Some(e) => Ok(f(e)),
+            None => Err("ERR Lua VM unavailable".to_string()),
+        }
+    })
+}
+
+/// Checks that a script body compiles (EVAL of a new script, SCRIPT LOAD) on this thread's VM,
+/// keeping the compiled function.
+pub fn compile(srv: &Server, worker: usize, sha: &str, script: &Script) -> Result<(), String> {
+    with_engine(srv, worker, |eng| {
+        let f = eng
+            .compile(script)
+            .map_err(|m| format!("ERR Error compiling script (new function): {m}"))?;
+        eng.funcs.insert(sha.to_string(), f);
+        Ok(())
+    })?
+}
+
+/// Runs a cached script for the client of `ctx` and writes its reply (EVAL and friends; the
+/// caller checked numkeys). `ro` is set for EVAL_RO / EVALSHA_RO.
+pub fn run_script(ctx: &mut Ctx, sha: &str, script: &Script, keys: &[&[u8]], args: &[&[u8]], ro: bool) {
+    let caller = Caller {
+        worker: ctx.client.worker,
+        db: ctx.client.db,
+        now_ms: ctx.now_ms,
+    };
+    run_on_this_thread(ctx.srv, caller, ctx.out, sha, script, keys, args, ro)
+}
+
+/// Who runs a script: the caller's worker (its VM and statistics slot), database and time.
+#[derive(Clone, Copy)]
+pub struct Caller {
+    pub worker: usize,
+    pub db: usize,
+    pub now_ms: i64,
+}
+
+/// Runs a script on the current thread's VM and writes its reply to `out`. The caller holds the
+/// world lock.
+#[allow(clippy::too_many_arguments)]
+pub fn run_on_this_thread(
+    srv: &Server,
+    caller: Caller,
+    out: &mut Reply,
+    sha: &str,
+    script: &Script,
+    keys: &[&[u8]],
+    args: &[&[u8]],
+    ro: bool,
+) {
+    let compat = script.flags & sflag::EVAL_COMPAT != 0;
+    let oom_at_start = crate::server::dispatch::over_maxmemory(srv);
+    // scriptPrepareForRun: what a script declared with a shebang may not do.
+    if !compat {
+        if script.flags & sflag::NO_WRITES == 0 {
+            if dispatch::writes_refused(srv) {
+                return out.error("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts.");
+            }
+            if ro {
+                return out.err("Can not execute a script with write flag using *_ro command.");
+            }
+        }
+        if oom_at_start && script.flags & (sflag::ALLOW_OOM | sflag::NO_WRITES) == 0 {
+            return out
+                .error("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'");
+        }
+    }
+    let read_only = ro || (!compat && script.flags & sflag::NO_WRITES != 0);
+    let allow_oom = !compat && script.flags & sflag::ALLOW_OOM != 0;
+    let worker = caller.worker;
+    let caller_db = caller.db;
+    let now_ms = caller.now_ms;
+    let result = with_engine(srv, worker, |eng| {
+        let func = match eng.funcs.get(sha) {
+            Some(f) => f.clone(),
+            None => match eng.compile(script) {
+                Ok(f) => {
+                    eng.funcs.insert(sha.to_string(), f.clone());
+                    f
+                }
+                Err(m) => {
+                    return Err(format!("ERR Error compiling script (new function): {m}"));
+                }
+            },
+        };
+        let lua = &eng.lua;
+        let set_array = |name: &str, items: &[&[u8]]| -> mlua::Result<()> {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, a) in items.iter().enumerate() {
+                t.raw_set(i + 1, lua.create_string(a)?)?;
+            }
+            eng.globals.raw_set(name, t)
+        };
+        if let Err(e) = set_array("KEYS", keys).and_then(|_| set_array("ARGV", args)) {
+            return Err(format!("ERR Error running script {sha}, {e}"));
+        }
+        let Some(mut client) = eng.client.take() else {
+            return Err("ERR Lua client unavailable".to_string());
+        };
+        client.select(caller_db);
+        let mut rc = RunCtx {
+            srv: srv as *const Server,
+            client: &mut client as *mut Client,
+            resp: 2,
+            read_only,
+            allow_oom,
+            oom_at_start,
+            wrote: false,
+            now_ms,
+            start: Instant::now(),
+        };
+        let state = &srv.scripts.run;
+        state.kill.store(false, Relaxed);
+        state.wrote.store(false, Relaxed);
+        state.timed_out.store(false, Relaxed);
+        state.eval_mode.store(true, Relaxed);
+        state.start_ms.store(now_ms, Relaxed);
+        state.running.store(true, Relaxed);
+        RUN.with(|r| r.set(&mut rc as *mut RunCtx));
+        let hooked = srv.config.hot.busy_reply_threshold.load(Relaxed) > 0;
+        if hooked {
+            let sha = sha.to_string();
+            let _ = lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
+                time_check(&sha)
+            });
+        }
+        let outcome = eng.runner.call::<(bool, Value)>(func);
+        if hooked {
+            lua.remove_hook();
+        }
+        RUN.with(|r| r.set(std::ptr::null_mut()));
+        PENDING.with(|p| p.borrow_mut().take());
+        eng.client = Some(client);
+        let killed = state.kill.load(Relaxed);
+        state.running.store(false, Relaxed);
+        state.timed_out.store(false, Relaxed);
+        state.kill.store(false, Relaxed);
+        let script_resp = rc.resp;
+        match outcome {
+            Ok((true, v)) => convert::lua_to_reply(out, &v, script_resp),
+            Ok((false, v)) => write_error(out, sha, &v, killed),
+            Err(e) => out.error(&format!("ERR Error running script {sha}, {e}")),
+        }
+        // Free KEYS/ARGV now rather than at the next run.
+        let _ = eng.globals.raw_set("KEYS", Value::Nil);
+        let _ = eng.globals.raw_set("ARGV", Value::Nil);
+        eng.runs += 1;
+        if eng.runs % GC_PERIOD == 0 {
+            for _ in 0..GC_PERIOD {
+                if lua.gc_step().unwrap_or(true) {
+                    break;
+                }
+            }
+        }
+        srv.scripts.note_vm_memory(worker, lua.used_memory() as u64);
+        Ok(())
+    });
+    if let Ok(Err(e)) | Err(e) = result {
+        out.error(&e);
+    }
+}
+
+/// The reply for a script that raised an error: its `{err=, source=, line=}` table as Redis
+/// 7.0 words it (`<err> script: <sha>, on <source>:<line>.`).
+fn write_error(out: &mut Reply, sha: &str, v: &Value, killed: bool) {
+    let Value::Table(t) = v else {
+        return out.error(&format!("ERR Error running script {sha}, execution failure"));
+    };
+    let err = convert::table_error(t);
+    let mut text = match (&err, killed) {
+        (_, true) => KILLED.to_string(),
+        (Some(e), _) => e.text.clone(),
+        (None, _) => "ERR unknown error".to_string(),
+    };
+    let source = match t.raw_get::<Value>("source") {
+        Ok(Value::String(s)) => Some(s.to_string_lossy()),
+        _ => None,
+    };
+    let line = match t.raw_get::<Value>("line") {
+        Ok(Value::Integer(i)) => Some(i.to_string()),
+        Ok(Value::Number(n)) => Some(crate::util::num::fmt_double_human(n)),
+        Ok(Value::String(s)) => Some(s.to_string_lossy()),
+        _ => None,
+    };
+    if let (Some(source), Some(line)) = (source, line) {
+        text.push_str(&format!(" script: {sha}, on {source}:{line}."));
+    }
+    match err {
+        Some(e) if e.no_stats && !killed => convert::error_uncounted(out, &text),
+        _ => out.error(&text),
+    }
+}
+
+/// The count hook: marks the script timed out past `busy-reply-threshold` (other clients then
+/// get BUSY) and stops it once SCRIPT KILL asked.
+fn time_check(sha: &str) -> mlua::Result<VmState> {
+    let stop = with_run(|rc, srv| {
+        let state = &srv.scripts.run;
+        if !state.timed_out.load(Relaxed) {
+            let elapsed = rc.start.elapsed().as_millis() as i64;
+            if elapsed < srv.config.hot.busy_reply_threshold.load(Relaxed) {
+                return false;
+            }
+            log::warning(&format!(
+                "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the SCRIPT KILL command. Script name is: {sha}."
+            ));
+            state.timed_out.store(true, Relaxed);
+        }
+        if state.kill.load(Relaxed) {
+            log::warning("Lua script killed by user with SCRIPT KILL.");
+            return true;
+        }
+        false
+    });
+    if stop == Some(true) {
+        return Err(mlua::Error::runtime(KILLED));
+    }
+    Ok(VmState::Continue)
+}
+
+/// A script handed to the script thread by a worker.
+pub struct Job {
+    pub srv: Arc<Server>,
+    /// The parked caller: the reply is delivered through it.
+    pub waiter: Arc<crate::server::blocking::Waiter>,
+    pub caller: Caller,
+    /// The caller's RESP version (of the reply).
+    pub resp: u8,
+    /// EVAL, EVALSHA... (for its failed calls).
+    pub command: &'static str,
+    pub sha: String,
+    pub script: Arc<Script>,
+    /// The whole command line (EVAL, script or SHA, numkeys, keys, arguments).
+    pub argv: Vec<Vec<u8>>,
+    pub numkeys: usize,
+    pub ro: bool,
+}
+
+/// Sends a script to the script thread (started on first use). Scripts run there, not on the
+/// caller's worker, so a script past its time limit does not stall the other connections of
+/// that worker: they get BUSY like everyone else, and can SCRIPT KILL it.
+pub fn submit(job: Job) {
+    static RUNNER: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> = std::sync::OnceLock::new();
+    let tx = RUNNER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let spawned = std::thread::Builder::new().name("ochre-lua".into()).spawn(move || {
+            while let Ok(job) = rx.recv() {
+                run_job(job);
+            }
+        });
+        if let Err(e) = spawned {
+            log::warning(&format!("Failed to start the script thread: {e}"));
+        }
+        std::sync::Mutex::new(tx)
+    });
+    let sent = match tx.lock() {
+        Ok(tx) => tx.send(job),
+        Err(p) => p.into_inner().send(job),
+    };
+    // Without a script thread the job comes back: run it here rather than leave the client
+    // parked forever.
+    if let Err(std::sync::mpsc::SendError(job)) = sent {
+        run_job(job);
+    }
+}
+
+/// Records what `dispatch::call` could not when the script was handed over: the script's time
+/// (commandstats, slowlog, latency monitor) and its error reply (errorstats, failed calls).
+fn account(srv: &Server, job: &Job, cmd: &Command, argv: &[&[u8]], out: &mut Reply, start_ns: i64) {
+    use crate::server::stats::bump;
+    let us = ((crate::server::unix_ns() - start_ns).max(0) / 1000) as u64;
+    let cs = cmd.stats_of(job.caller.worker);
+    bump(&cs.usec, us);
+    if out.errors > 0 {
+        if let Some(code) = out.last_error.take() {
+            srv.stats.error(&code);
+        }
+        bump(&cs.failed_calls, 1);
+    }
+    let slower_than = srv.config.hot.slowlog_log_slower_than.load(Relaxed);
+    if slower_than >= 0 && us as i64 >= slower_than {
+        let client = Client::new(job.waiter.handle.clone(), job.caller.worker, true);
+        srv.slowlog.record(srv, &client, cmd, argv, us, job.caller.now_ms);
+    }
+    let threshold = srv.config.hot.latency_monitor_threshold.load(Relaxed);
+    if threshold > 0 && (us / 1000) as i64 >= threshold {
+        srv.latency.add("command", us / 1000, job.caller.now_ms);
+    }
+}
+
+/// Runs a job with the whole server stopped and delivers its reply to the parked caller.
+fn run_job(job: Job) {
+    let srv: &Server = &job.srv;
+    let mut out = Reply::new();
+    out.resp = job.resp;
+    {
+        let _world = srv.world.exclusive();
+        let start_ns = crate::server::unix_ns();
+        let argv: Vec<&[u8]> = job.argv.iter().map(|a| a.as_slice()).collect();
+        let split = (3 + job.numkeys).min(argv.len());
+        let (keys, args) = (&argv[3.min(split)..split], &argv[split..]);
+        // The script thread's VM memory is counted in its own slot, after the workers'.
+        let caller = Caller {
+            worker: srv.workers,
+            ..job.caller
+        };
+        run_on_this_thread(srv, caller, &mut out, &job.sha, &job.script, keys, args, job.ro);
+        if let Some(cmd) = srv.commands.get(job.command.as_bytes()) {
+            account(srv, &job, cmd, &argv, &mut out, start_ns);
+        }
+        // Clients blocked on keys the script filled are served before its reply leaves.
+        if crate::server::blocking::has_ready() {
+            crate::server::blocking::serve_ready(srv);
+        }
+    }
+    if job.waiter.claim() {
+        job.waiter.deliver(&out);
+    }
+}
