@@ -57,12 +57,20 @@ struct Quicklist {
     len: usize,
 }
 
-/// A node's header: its element count, with [`PLAIN`] set when it holds one element at least as
-/// long as the packed threshold (such a node is never merged into).
-const HDR: usize = 4;
+/// A node's header: its element count (4 bytes), with [`PLAIN`] set when it holds one element
+/// at least as long as the packed threshold (such a node is never merged into), then the length
+/// of the free gap before its first element (2 bytes).
+///
+/// The gap makes LPUSH O(1): the head node of a long list keeps free room in front of its first
+/// element, so a push writes into it instead of moving the whole node (up to 8 KB) one element to
+/// the right, which is what Redis's listpack does. LPOP widens the gap the same way. A node that
+/// stops being the head, and a one-node list, are kept without a gap.
+const HDR: usize = 6;
 const PLAIN: u32 = 1 << 31;
+/// Largest gap kept in front of a head node; pushes reopen one this size when it is used up.
+const MAX_GAP: usize = 4096;
 
-/// One packed node: `[header][element]...`.
+/// One packed node: `[header][gap][element]...`.
 #[derive(Clone)]
 struct Node {
     buf: Vec<u8>,
@@ -164,6 +172,10 @@ fn header(buf: &[u8]) -> u32 {
     u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]])
 }
 
+fn gap(buf: &[u8]) -> usize {
+    u16::from_le_bytes([buf[4], buf[5]]) as usize
+}
+
 impl<'a> NodeRef<'a> {
     fn count(self) -> usize {
         (header(self.0) & !PLAIN) as usize
@@ -173,17 +185,23 @@ impl<'a> NodeRef<'a> {
         header(self.0) & PLAIN != 0
     }
 
-    /// Bytes of the node, header included (so a full node is exactly an allocator size class,
-    /// 8 KB by default, as a listpack's size includes its header).
+    /// Bytes of the node, header included and gap excluded (so a full node without a gap is
+    /// exactly an allocator size class, 8 KB by default, as a listpack's size includes its
+    /// header).
     fn bytes(self) -> usize {
-        self.0.len()
+        self.0.len() - gap(self.0)
+    }
+
+    /// Where the first element starts.
+    fn first(self) -> usize {
+        HDR + gap(self.0)
     }
 
     /// Byte offset of element `i` (walking from the nearer end).
     fn offset_of(self, i: usize) -> usize {
         let count = self.count();
         if i <= count / 2 {
-            let mut pos = HDR;
+            let mut pos = self.first();
             for _ in 0..i {
                 pos = read_fwd(self.0, pos).2;
             }
@@ -206,7 +224,7 @@ impl<'a> NodeRef<'a> {
     fn iter(self) -> NodeIter<'a> {
         NodeIter {
             buf: self.0,
-            pos: HDR,
+            pos: self.first(),
             end: self.0.len(),
         }
     }
@@ -224,6 +242,7 @@ impl Node {
     fn empty(plain: bool) -> Node {
         let mut buf = Vec::with_capacity(HDR);
         buf.extend_from_slice(&(if plain { PLAIN } else { 0 }).to_le_bytes());
+        buf.extend_from_slice(&[0, 0]);
         Node { buf }
     }
 
@@ -245,7 +264,25 @@ impl Node {
 
     fn set_count(&mut self, count: usize) {
         let h = (header(&self.buf) & PLAIN) | count as u32;
-        self.buf[..HDR].copy_from_slice(&h.to_le_bytes());
+        self.buf[..4].copy_from_slice(&h.to_le_bytes());
+    }
+
+    fn gap(&self) -> usize {
+        gap(&self.buf)
+    }
+
+    fn set_gap(&mut self, g: usize) {
+        self.buf[4..HDR].copy_from_slice(&(g as u16).to_le_bytes());
+    }
+
+    /// Drops the gap and any spare capacity (a node that is no longer the head).
+    fn compact(&mut self) {
+        let g = self.gap();
+        if g > 0 {
+            self.buf.drain(HDR..HDR + g);
+            self.set_gap(0);
+        }
+        self.buf.shrink_to_fit();
     }
 
     fn push_back(&mut self, v: &[u8]) {
@@ -253,17 +290,48 @@ impl Node {
         self.set_count(self.count() + 1);
     }
 
-    fn push_front(&mut self, v: &[u8]) {
-        self.buf.splice(HDR..HDR, encode(v));
+    /// Adds an element in front. With `spare`, a gap is (re)opened in front when there is no
+    /// room, so the following pushes are O(1); without it the node stays exact.
+    fn push_front(&mut self, v: &[u8], spare: bool) {
+        let e = entry_size(v.len());
+        let g = self.gap();
+        if g < e {
+            if !spare {
+                self.buf.splice(HDR + g..HDR + g, encode(v));
+                self.set_count(self.count() + 1);
+                return;
+            }
+            // Reopen a gap proportional to the node, so each byte is moved O(1) times.
+            let want = (self.buf.len() - HDR - g).clamp(64, MAX_GAP).max(e);
+            let mut buf = Vec::with_capacity(self.buf.len() - g + want);
+            buf.extend_from_slice(&self.buf[..HDR]);
+            buf.resize(HDR + want, 0);
+            buf.extend_from_slice(&self.buf[HDR + g..]);
+            self.buf = buf;
+            self.set_gap(want);
+        }
+        let g = self.gap();
+        let at = HDR + g - e;
+        let mut tmp = Vec::with_capacity(e);
+        encode_into(&mut tmp, v);
+        self.buf[at..at + e].copy_from_slice(&tmp);
+        self.set_gap(g - e);
         self.set_count(self.count() + 1);
     }
 
     fn pop(&mut self, end: End) -> Vec<u8> {
         let v = match end {
             End::Left => {
-                let (d, n, next) = read_fwd(&self.buf, HDR);
+                let first = self.r().first();
+                let (d, n, next) = read_fwd(&self.buf, first);
                 let v = self.buf[d..d + n].to_vec();
-                self.buf.drain(HDR..next);
+                // Widen the gap (O(1)) while it stays small; else close it.
+                if next - HDR <= MAX_GAP {
+                    self.set_gap(next - HDR);
+                } else {
+                    self.buf.drain(HDR..next);
+                    self.set_gap(0);
+                }
                 v
             }
             End::Right => {
@@ -421,7 +489,8 @@ impl List {
     fn settle(&mut self) {
         if let Repr::Many(ql) = &mut self.0 {
             if ql.nodes.len() <= 1 {
-                let node = ql.nodes.pop_back().unwrap_or_else(|| Node::empty(false));
+                let mut node = ql.nodes.pop_back().unwrap_or_else(|| Node::empty(false));
+                node.compact();
                 self.0 = Repr::One(node.buf.into_boxed_slice());
             }
         }
@@ -454,7 +523,7 @@ impl List {
                     debug_assert!(!plain);
                     match end {
                         End::Right => n.push_back(v),
-                        End::Left => n.push_front(v),
+                        End::Left => n.push_front(v, false),
                     }
                 });
             }
@@ -475,10 +544,10 @@ impl List {
             End::Left => {
                 if let Some(n) = ql.nodes.front_mut() {
                     if n.r().allows(v.len(), fill) {
-                        n.push_front(v);
+                        n.push_front(v, true);
                         return;
                     }
-                    n.buf.shrink_to_fit();
+                    n.compact();
                 }
                 ql.nodes.push_front(Node::with(v));
             }
@@ -493,7 +562,7 @@ impl List {
         if let Repr::One(b) = &mut self.0 {
             return Some(List::with_one(b, |n| {
                 let v = n.pop(end);
-                n.buf.shrink_to_fit();
+                n.compact();
                 v
             }));
         }
@@ -682,6 +751,7 @@ impl List {
                 End::Left => {
                     let pos = node.r().offset_of(n);
                     node.buf.drain(HDR..pos);
+                    node.set_gap(0);
                 }
                 End::Right => {
                     let pos = node.r().offset_of(c - n);
@@ -712,7 +782,7 @@ impl List {
             let node = &mut ql.nodes[ni];
             // Spans of the matching elements, in the direction of the scan.
             let mut spans = Vec::new();
-            let mut pos = HDR;
+            let mut pos = node.r().first();
             while pos < node.buf.len() {
                 let (d, n, next) = read_fwd(&node.buf, pos);
                 if &node.buf[d..d + n] == v {
@@ -968,6 +1038,38 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn head_gap_keeps_order_and_memory() {
+        // LPUSH-built lists use the head node's gap; order, indexing, LPOP and LTRIM agree
+        // with a model, and only the head node keeps a gap.
+        let mut l = List::new();
+        let mut m: VecDeque<Vec<u8>> = VecDeque::new();
+        for i in 0..50_000u32 {
+            let v = format!("element:{i:012}").into_bytes();
+            l.push(End::Left, &v);
+            m.push_front(v);
+        }
+        assert_eq!(collect(&l), m.iter().cloned().collect::<Vec<_>>());
+        for i in (0..m.len()).step_by(997) {
+            assert_eq!(l.get(i), Some(&m[i][..]));
+        }
+        if let Repr::Many(ql) = &l.0 {
+            let gaps: usize = ql.nodes.iter().skip(1).map(|n| n.gap()).sum();
+            assert_eq!(gaps, 0, "only the head node has a gap");
+            assert!(ql.nodes[0].gap() <= MAX_GAP);
+        }
+        for _ in 0..20_000 {
+            assert_eq!(l.pop(End::Left), m.pop_front());
+        }
+        l.trim(End::Left, 7);
+        m.drain(..7);
+        l.push(End::Left, b"x");
+        m.push_front(b"x".to_vec());
+        assert_eq!(collect(&l), m.iter().cloned().collect::<Vec<_>>());
+        let rev: Vec<Vec<u8>> = l.iter().rev().map(|x| x.to_vec()).collect();
+        assert_eq!(rev, m.iter().rev().cloned().collect::<Vec<_>>());
     }
 
     #[test]
