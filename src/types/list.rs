@@ -282,7 +282,16 @@ impl Node {
             self.buf.drain(HDR..HDR + g);
             self.set_gap(0);
         }
-        self.buf.shrink_to_fit();
+        self.seal();
+    }
+
+    /// Gives back spare capacity by moving into an exact-size allocation. (`shrink_to_fit` is a
+    /// `realloc`, which mimalloc answers in place when the new size is at least half the block:
+    /// a full 8 KB node grown to a 12 KB block would keep all 12 KB.)
+    fn seal(&mut self) {
+        if self.buf.capacity() > self.buf.len() {
+            self.buf = self.buf.as_slice().to_vec();
+        }
     }
 
     fn push_back(&mut self, v: &[u8]) {
@@ -537,7 +546,7 @@ impl List {
                         n.push_back(v);
                         return;
                     }
-                    n.buf.shrink_to_fit();
+                    n.seal();
                 }
                 ql.nodes.push_back(Node::with(v));
             }
