@@ -149,14 +149,19 @@ fn encode_table(out: &mut Vec<u8>, t: &Table, level: u32) -> LibResult<()> {
             encode(out, &v, level + 1)?;
         }
     } else {
-        let mut pairs = Vec::new();
+        // Count first, then encode while iterating: holding every key and value at once would
+        // need one mlua reference slot each, and Lua 5.1 caps those near 8000 (a 100,000-key
+        // map failed with "out of Lua stack").
+        let mut n = 0usize;
         for pair in t.pairs::<Value, Value>() {
-            pairs.push(pair?);
+            pair?;
+            n += 1;
         }
-        encode_header(out, pairs.len(), 0x80, 0xde);
-        for (k, v) in &pairs {
-            encode(out, k, level + 1)?;
-            encode(out, v, level + 1)?;
+        encode_header(out, n, 0x80, 0xde);
+        for pair in t.pairs::<Value, Value>() {
+            let (k, v) = pair?;
+            encode(out, &k, level + 1)?;
+            encode(out, &v, level + 1)?;
         }
     }
     Ok(())
@@ -444,6 +449,16 @@ mod tests {
         // A cycle stops at 16 levels: 16 one-element arrays, then nil.
         let cyclic = hex(&lua, "(function() local t = {} t[1] = t return cmsgpack.pack(t) end)()");
         assert_eq!(cyclic, "91".repeat(16) + "c0");
+    }
+
+    #[test]
+    fn big_map_round_trips() {
+        // More keys than Lua 5.1 has reference slots (the suite's smoke test packs 100,000).
+        let lua = lua();
+        let expr = "(function() local m = {} for i = 1, 100000 do m[tostring(i)] = i end \
+                    local u = cmsgpack.unpack(cmsgpack.pack(m)) local c = 0 \
+                    for _ in pairs(u) do c = c + 1 end return c .. ',' .. u['777'] end)()";
+        assert_eq!(eval(&lua, expr), "100000,777");
     }
 
     #[test]
