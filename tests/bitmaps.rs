@@ -12,8 +12,7 @@ fn rb(c: &mut Raw, args: &[&[u8]]) -> Vec<u8> {
 
 /// Sends a command and returns its raw reply as text.
 fn r(c: &mut Raw, args: &[&str]) -> String {
-    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    String::from_utf8_lossy(&c.cmd(&args)).into_owned()
+    c.cmd_str(args)
 }
 
 fn int(n: i64) -> String {

@@ -10,8 +10,7 @@ use common::{Raw, Server};
 use std::time::{Duration, Instant};
 
 fn r(c: &mut Raw, args: &[&str]) -> String {
-    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    String::from_utf8_lossy(&c.cmd(&args)).into_owned()
+    c.cmd_str(args)
 }
 
 fn send(c: &mut Raw, args: &[&str]) {

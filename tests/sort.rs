@@ -22,8 +22,7 @@ fn strs(c: &mut Connection, args: &[&str]) -> Vec<String> {
 
 /// The raw reply of a command as text.
 fn r(c: &mut Raw, args: &[&str]) -> String {
-    let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-    String::from_utf8_lossy(&c.cmd(&a)).into_owned()
+    c.cmd_str(args)
 }
 
 #[test]

@@ -8,8 +8,7 @@ use common::{Raw, Reference, Server};
 use std::time::Duration;
 
 fn r(c: &mut Raw, args: &[&str]) -> String {
-    let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-    String::from_utf8_lossy(&c.cmd(&a)).into_owned()
+    c.cmd_str(args)
 }
 
 fn send(c: &mut Raw, args: &[&str]) {

@@ -9,8 +9,7 @@ use std::time::Duration;
 
 /// Sends a command and returns its raw reply as text.
 fn r(c: &mut Raw, args: &[&str]) -> String {
-    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    String::from_utf8_lossy(&c.cmd(&args)).into_owned()
+    c.cmd_str(args)
 }
 
 /// The RESP encoding of a bulk string.

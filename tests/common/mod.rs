@@ -162,6 +162,12 @@ impl Raw {
         self.read_reply()
     }
 
+    /// [`Raw::cmd`] with text arguments, the raw reply as text (for exact-reply assertions).
+    pub fn cmd_str(&mut self, args: &[&str]) -> String {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        String::from_utf8_lossy(&self.cmd(&args)).into_owned()
+    }
+
     /// Whether the server closed the connection within the read timeout: an orderly close
     /// (read returns 0) or a reset (a server that closes with unread input sends RST).
     pub fn closed(&mut self) -> bool {
