@@ -428,3 +428,79 @@ fn dump_restore_with_reference() {
     }
     r(&mut a, &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "0"]);
 }
+
+/// A long list keeps its interior nodes compressed: every command that reaches into the middle
+/// (LINDEX, LRANGE, LSET, LINSERT, LREM, LPOS, LTRIM, RPOP down into compressed nodes) agrees
+/// with a model, and the list costs well under its raw element bytes.
+#[test]
+fn long_list_with_compressed_interior_nodes() {
+    let srv = Server::start();
+    let mut con = srv.client();
+    let mut model: Vec<String> = (0..60_000)
+        .map(|i| format!("item:{:08x}", (i as u64).wrapping_mul(2654435761) % 100_000_000))
+        .collect();
+    for chunk in model.chunks(1000) {
+        let _: () = redis::cmd("RPUSH").arg("big").arg(chunk).query(&mut con).unwrap();
+    }
+    let usage: i64 = redis::cmd("MEMORY").arg("USAGE").arg("big").query(&mut con).unwrap();
+    assert!(usage < 60_000 * 12, "MEMORY USAGE {usage} for 60,000 13-byte elements");
+    for i in [0usize, 1, 777, 30_000, 45_123, 59_999] {
+        let got: String = redis::cmd("LINDEX").arg("big").arg(i).query(&mut con).unwrap();
+        assert_eq!(got, model[i]);
+    }
+    let got: Vec<String> = redis::cmd("LRANGE")
+        .arg("big")
+        .arg(29_990)
+        .arg(30_500)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(got, model[29_990..=30_500]);
+    let _: () = redis::cmd("LSET")
+        .arg("big")
+        .arg(20_000)
+        .arg("changed")
+        .query(&mut con)
+        .unwrap();
+    model[20_000] = "changed".into();
+    let _: i64 = redis::cmd("LINSERT")
+        .arg("big")
+        .arg("BEFORE")
+        .arg(&model[40_000])
+        .arg("inserted")
+        .query(&mut con)
+        .unwrap();
+    model.insert(40_000, "inserted".into());
+    let pos: i64 = redis::cmd("LPOS").arg("big").arg("inserted").query(&mut con).unwrap();
+    assert_eq!(pos, 40_000);
+    let removed: i64 = redis::cmd("LREM")
+        .arg("big")
+        .arg(0)
+        .arg(&model[10_000])
+        .query(&mut con)
+        .unwrap();
+    let victim = model[10_000].clone();
+    model.retain(|v| *v != victim);
+    assert_eq!(removed, 1);
+    let _: () = redis::cmd("LTRIM")
+        .arg("big")
+        .arg(5_000)
+        .arg(-5_000)
+        .query(&mut con)
+        .unwrap();
+    model = model[5_000..model.len() - 4_999].to_vec();
+    for _ in 0..3_000 {
+        let v: String = redis::cmd("RPOP").arg("big").query(&mut con).unwrap();
+        assert_eq!(Some(v), model.pop());
+    }
+    let all: Vec<String> = redis::cmd("LRANGE").arg("big").arg(0).arg(-1).query(&mut con).unwrap();
+    assert_eq!(all, model);
+    let dump: Vec<u8> = redis::cmd("DUMP").arg("big").query(&mut con).unwrap();
+    let _: () = redis::cmd("RESTORE")
+        .arg("copy")
+        .arg(0)
+        .arg(dump)
+        .query(&mut con)
+        .unwrap();
+    let all: Vec<String> = redis::cmd("LRANGE").arg("copy").arg(0).arg(-1).query(&mut con).unwrap();
+    assert_eq!(all, model);
+}

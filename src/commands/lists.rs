@@ -297,7 +297,7 @@ fn lrange(ctx: &mut Ctx, args: &[&[u8]]) {
     let n = (end - start + 1) as usize;
     ctx.out.array(n);
     for v in l.range(start as usize, n) {
-        ctx.out.bulk(v);
+        ctx.out.bulk(&v);
     }
 }
 
@@ -314,7 +314,7 @@ fn lindex(ctx: &mut Ctx, args: &[&[u8]]) {
     };
     let Some(index) = arg_i64(ctx.out, args[2]) else { return };
     match l.resolve(index).and_then(|i| l.get(i)) {
-        Some(v) => ctx.out.bulk(v),
+        Some(v) => ctx.out.bulk(&v),
         None => ctx.out.null(),
     }
 }
@@ -383,7 +383,7 @@ fn lpos(ctx: &mut Ctx, args: &[&[u8]]) {
     };
     let len = l.len();
     let limit = if maxlen == 0 { len } else { maxlen.min(len) };
-    let items: Box<dyn Iterator<Item = &[u8]>> = if from_tail {
+    let items: Box<dyn Iterator<Item = std::borrow::Cow<[u8]>>> = if from_tail {
         Box::new(l.iter().rev())
     } else {
         Box::new(l.iter())
@@ -443,7 +443,7 @@ fn linsert(ctx: &mut Ctx, args: &[&[u8]]) {
         }
         Ok(Some(l)) => l,
     };
-    let Some(pos) = l.iter().position(|v| v == pivot) else {
+    let Some(pos) = l.iter().position(|v| *v == *pivot) else {
         ctx.out.int(-1);
         return;
     };

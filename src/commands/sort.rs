@@ -365,9 +365,9 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) {
     match value {
         Some(Value::List(l)) if ranged => {
             if o.desc {
-                items.extend(l.iter().rev().skip(skip).take(take).map(Item::new));
+                items.extend(l.iter().rev().skip(skip).take(take).map(|v| Item::new(&v)));
             } else {
-                items.extend(l.range(skip, take).map(Item::new));
+                items.extend(l.range(skip, take).map(|v| Item::new(&v)));
             }
         }
         Some(Value::ZSet(z)) if ranged => {
@@ -381,7 +381,7 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) {
                 true
             });
         }
-        Some(Value::List(l)) => items.extend(l.iter().map(Item::new)),
+        Some(Value::List(l)) => items.extend(l.iter().map(|v| Item::new(&v))),
         Some(Value::Set(s)) => items.extend(s.iter().map(|m| Item::new(&m.bytes()))),
         Some(Value::ZSet(z)) => z.for_each(&mut |m, _| items.push(Item::new(m))),
         _ => {}
