@@ -170,6 +170,16 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) {
         (b"digest", 2) => digest(ctx),
         (b"digest-value", _) => digest_value(ctx, &args[2..]),
         (b"reload", _) => reload(ctx, &args[2..]),
+        (b"loadaof", 2) => match crate::persistence::aof::reload(ctx.srv) {
+            Ok(()) => {
+                log::warning("Append Only File loaded by DEBUG LOADAOF");
+                ctx.out.ok()
+            }
+            Err(e) => {
+                log::warning(&e);
+                ctx.out.err("Error loading the AOF")
+            }
+        },
         (b"populate", 3..=5) => populate(ctx, args),
         (b"protocol", 3) => protocol(ctx, args[2]),
         (b"htstats", 3) => htstats(ctx, args[2]),

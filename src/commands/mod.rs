@@ -52,6 +52,16 @@ impl<'a> Ctx<'a> {
         srv.keyspace.db(self.client.db)
     }
 
+    /// Logs `argv` (AOF, replicas) instead of this command's own arguments; called several
+    /// times, it logs several commands (`server::propagate`). An empty `argv` logs nothing but
+    /// still replaces. Costs one relaxed load while nothing is logged.
+    #[inline]
+    pub fn propagate(&self, argv: &[&[u8]]) {
+        if self.srv.propagation.active() {
+            crate::server::propagate::explicit(argv);
+        }
+    }
+
     /// Keyspace statistics (for lazy expiry).
     pub fn ks_stats(&self) -> &'a crate::keyspace::KeyspaceStats {
         let srv: &'a Server = self.srv;

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandDef] = &[
+    def("bgrewriteaof", 1, "admin noscript no_async_loading", (0, 0, 0), "", "server", "1.0.0", "Asynchronously rewrite the append-only file", bgrewriteaof),
     def("bgsave", -1, "admin noscript no_async_loading", (0, 0, 0), "", "server", "1.0.0", "Asynchronously save the dataset to disk", bgsave),
     container("config", "server", "2.0.0", "A container for server configuration commands", CONFIG),
     def("dbsize", 1, "readonly fast", (0, 0, 0), "@keyspace", "server", "1.0.0", "Return the number of keys in the selected database", dbsize),
@@ -138,6 +139,14 @@ fn save(ctx: &mut Ctx, _args: &[&[u8]]) {
     match crate::persistence::save::save(ctx.srv) {
         Ok(()) => ctx.out.ok(),
         Err(e) => ctx.out.error(&e),
+    }
+}
+
+/// BGREWRITEAOF: rewrites the AOF (base plus a new incremental file) without fork.
+fn bgrewriteaof(ctx: &mut Ctx, _args: &[&[u8]]) {
+    match crate::persistence::aof::start_rewrite(ctx.srv, false) {
+        Ok(()) => ctx.out.simple("Background append only file rewriting started"),
+        Err(e) => ctx.out.error(e),
     }
 }
 
@@ -307,6 +316,22 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) {
             };
             ctx.out.error(msg);
             return;
+        }
+    }
+    if changed.contains(&"appendfsync") {
+        crate::persistence::aof::config_changed(ctx.srv);
+    }
+    if changed.contains(&"appendonly") {
+        let on = cfg.get_bool("appendonly");
+        if on && !ctx.srv.propagation.active() {
+            crate::persistence::aof::config_changed(ctx.srv);
+            if let Err(e) = crate::persistence::aof::start_rewrite(ctx.srv, true) {
+                log::warning(&format!(
+                    "Redis needs to enable the AOF but can't trigger a background AOF rewrite operation: {e}"
+                ));
+            }
+        } else if !on && ctx.srv.propagation.active() {
+            crate::persistence::aof::disable(ctx.srv);
         }
     }
     if changed.contains(&"slowlog-max-len") {

@@ -180,6 +180,8 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) {
     let size = s.len();
     let Some(count) = count else {
         let m = s.remove_nth((random_u64() % size as u64) as usize);
+        // Logged as what it removed (Redis rewrites SPOP as SREM).
+        ctx.propagate(&[b"SREM", key, &m]);
         let old = if s.is_empty() { shard.remove(key) } else { None };
         notify(ctx, ev::SET, "spop", key);
         if old.is_some() {
@@ -205,15 +207,21 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) {
         drop(shard);
         drop(old);
         ctx.dirty(size as u64);
+        ctx.propagate(&[b"DEL", key]);
         return;
     }
     ctx.out.set(count);
     let remaining = size - count;
+    // The popped members, when writes are logged: SREM in batches of 1024, as Redis.
+    let mut popped: Option<Vec<Vec<u8>>> = ctx.srv.propagation.active().then(Vec::new);
     if remaining * 5 > count {
         // Few to pop: remove them one by one.
         for _ in 0..count {
             let m = s.remove_nth((random_u64() % s.len() as u64) as usize);
             ctx.out.bulk(&m);
+            if let Some(p) = popped.as_mut() {
+                p.push(m.to_vec());
+            }
         }
     } else {
         // Most go: draw the few that stay into a new set (created for its first member, as
@@ -232,7 +240,11 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) {
                 k.next();
                 continue;
             }
-            reply_member(ctx.out, s.nth(i));
+            let m = s.nth(i);
+            if let Some(p) = popped.as_mut() {
+                p.push(m.bytes().into_owned());
+            }
+            reply_member(ctx.out, m);
         }
         if let Some(ns) = newset {
             *s = ns;
@@ -240,6 +252,11 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) {
     }
     drop(shard);
     ctx.dirty(count as u64);
+    for batch in popped.unwrap_or_default().chunks(1024) {
+        let mut argv: Vec<&[u8]> = vec![b"SREM", key];
+        argv.extend(batch.iter().map(|m| m.as_slice()));
+        ctx.propagate(&argv);
+    }
 }
 
 fn srandmember(ctx: &mut Ctx, args: &[&[u8]]) {

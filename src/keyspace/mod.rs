@@ -45,6 +45,23 @@ pub static EVENT_FLAGS: std::sync::atomic::AtomicU32 = std::sync::atomic::Atomic
 /// The `new` class (`server::notify::NEW`).
 const NOTIFY_NEW: u32 = 1 << 14;
 
+/// Set while writes are propagated (AOF on): a lookup may then delete an expired key only on a
+/// thread that holds the propagation order mutex ([`MAY_EXPIRE`]); elsewhere it treats the key
+/// as absent and leaves it, as a Redis replica does (`server::propagate`).
+pub static PROPAGATING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+thread_local! {
+    /// This thread holds the propagation order mutex (or replays the AOF): its lookups may
+    /// delete expired keys while [`PROPAGATING`] is set.
+    pub static MAY_EXPIRE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a lookup may delete an expired key now (see [`PROPAGATING`]).
+#[inline]
+fn may_delete_expired() -> bool {
+    !PROPAGATING.load(Relaxed) || MAY_EXPIRE.with(|c| c.get())
+}
+
 /// See [`KEY_EVENTS`].
 pub type KeyEventHook = Box<dyn Fn(u32, &str, usize, &[u8]) + Send + Sync>;
 
@@ -91,7 +108,7 @@ impl Shard {
     #[inline]
     pub fn get_mut(&mut self, key: &[u8], now_ms: i64, stats: &KeyspaceStats) -> Option<&mut Entry> {
         if self.volatile > 0 && self.dict.get(key).is_some_and(|e| e.is_expired(now_ms)) {
-            if stats.expire_paused_until.load(Relaxed) <= now_ms {
+            if stats.expire_paused_until.load(Relaxed) <= now_ms && may_delete_expired() {
                 self.expire_key(key, stats);
             }
             return None;

@@ -758,6 +758,8 @@ fn run_job(job: Job) {
     out.resp = job.resp;
     {
         let _world = srv.world.exclusive();
+        // The script's writes are one unit of the log (wrapped in MULTI/EXEC when several).
+        let scope = crate::server::propagate::enter(srv);
         let start_ns = crate::server::unix_ns();
         let argv: Vec<&[u8]> = job.argv.iter().map(|a| a.as_slice()).collect();
         let split = (3 + job.numkeys).min(argv.len());
@@ -775,7 +777,11 @@ fn run_job(job: Job) {
         if crate::server::blocking::has_ready() {
             crate::server::blocking::serve_ready(srv);
         }
+        if let Some(scope) = scope {
+            scope.finish(srv);
+        }
     }
+    crate::persistence::aof::wait_for_sync(srv);
     if job.waiter.claim() {
         job.waiter.deliver(&out);
     }

@@ -276,6 +276,7 @@ pub fn serve_ready(srv: &Server) {
                     // A waiter that is gone but still queued is removed by its own connection
                     // too; removing it here keeps the queue moving.
                     if outcome == Outcome::Served {
+                        super::propagate::served(srv, w.db, &w.argv, &key);
                         srv.blocking.remove(&w);
                         touch_served(srv, &w);
                     } else {

@@ -243,6 +243,8 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
             }
         }
         if !out.buf.is_empty() {
+            // appendfsync always: no reply leaves before the writes it acknowledges are on disk.
+            crate::persistence::aof::wait_for_sync(srv);
             handle.note_reply_bytes(out.buf.len());
             super::stats::bump(&wstats.net_output, out.buf.len() as u64);
             // Bytes on their way out count against the Pub/Sub output limit with the queue.

@@ -28,6 +28,7 @@ pub fn run(srv: Arc<Server>) {
         clients_cron(&srv);
         super::evict::cron(&srv, Duration::from_millis(500 / hz));
         crate::persistence::save::check_save_rules(&srv);
+        crate::persistence::aof::cron(&srv);
         // Active expiry stops while clients are paused (the dataset must not change then).
         if srv.active_expire_enabled.load(Relaxed) && srv.pause.until_ms.load(Relaxed) <= unix_ms() {
             active_expire(&srv, &mut db_cursor, &mut shard_cursor, hz);
@@ -94,6 +95,8 @@ fn active_expire(srv: &Server, db_cursor: &mut usize, shard_cursor: &mut usize, 
         let db = srv.keyspace.db(*db_cursor);
         loop {
             let now = unix_ms();
+            // While writes are logged, deletions are logged too: order mutex before the shard.
+            let scope = super::propagate::enter_plain(srv);
             let mut shard = db.lock_index(*shard_cursor);
             if shard.volatile == 0 {
                 break;
@@ -113,6 +116,7 @@ fn active_expire(srv: &Server, db_cursor: &mut usize, shard_cursor: &mut usize, 
                         sampled += 1;
                         if e.expire <= now {
                             expired += 1;
+                            super::propagate::expired(srv, db_index, k);
                             super::notify::notify_srv(srv, super::notify::EXPIRED, "expired", k, db_index);
                             return true;
                         }
@@ -128,6 +132,9 @@ fn active_expire(srv: &Server, db_cursor: &mut usize, shard_cursor: &mut usize, 
             shard.volatile -= expired;
             shard.expire_cursor = next;
             drop(shard);
+            if let Some(scope) = scope {
+                scope.finish(srv);
+            }
             if expired > 0 {
                 stats.expired_keys.fetch_add(expired as u64, Relaxed);
             }
@@ -178,6 +185,10 @@ pub fn wait_for_shutdown(srv: &Arc<Server>) -> i32 {
                 if crate::persistence::save::save(srv).is_err() {
                     log::warning("Error trying to save the DB, can't exit.");
                 }
+            }
+            if srv.propagation.active() {
+                log::notice("Calling fsync() on the AOF file.");
+                crate::persistence::aof::flush(srv);
             }
             let pidfile = srv.config.get("pidfile");
             if !pidfile.is_empty() {

@@ -220,7 +220,11 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     // leaves (Redis's handleClientsBlockedOnKeys after call()); after a whole EXEC, not after
     // each of its commands.
     if super::blocking::has_ready() {
+        let scope = super::propagate::enter(srv);
         super::blocking::serve_ready(srv);
+        if let Some(scope) = scope {
+            scope.finish(srv);
+        }
     }
 }
 
@@ -285,6 +289,17 @@ pub fn call(
 ) {
     let write = cmd.has(flag::WRITE);
     let dirty_before = if write { srv.stats.dirty.load(Relaxed) } else { 0 };
+    // While writes are logged, a write (or an EXEC, a script) holds the order mutex from before
+    // its handler until its effects are appended (`server::propagate`).
+    let propagating = srv.propagation.active();
+    let scope = if propagating && (write || cmd.def.exclusive) {
+        super::propagate::enter(srv)
+    } else {
+        None
+    };
+    if propagating && write {
+        super::propagate::command_started();
+    }
     out.errors = 0;
     let mut ctx = Ctx {
         srv,
@@ -293,6 +308,9 @@ pub fn call(
         now_ms,
     };
     (cmd.def.handler)(&mut ctx, argv);
+    if propagating && write {
+        super::propagate::command_done(srv, client.db, argv, srv.stats.dirty.load(Relaxed) != dirty_before);
+    }
     // Touched inside the world-lock scope, so no EXEC can run between the change and the touch.
     // The watch count is read after the command, so a WATCH that registered while it ran is seen.
     if write && srv.watches.active() && srv.stats.dirty.load(Relaxed) != dirty_before {
@@ -300,6 +318,9 @@ pub fn call(
     }
     if write && !srv.blocking.is_empty() && srv.stats.dirty.load(Relaxed) != dirty_before {
         super::blocking::signal_command(srv, client.db, cmd, argv);
+    }
+    if let Some(scope) = scope {
+        scope.finish(srv);
     }
     let elapsed_ns = crate::util::clock::elapsed_ns(start);
     let us = elapsed_ns / 1000;

@@ -202,6 +202,7 @@ pub fn perform(srv: &Server, worker: Option<usize>) -> Outcome {
             continue;
         };
         let before = allocator::thread_net();
+        let scope = super::propagate::enter_plain(srv);
         let removed = {
             let mut shard = srv.keyspace.db(db).lock(&key);
             // The pool's candidates may have changed since they were sampled.
@@ -216,8 +217,16 @@ pub fn perform(srv: &Server, worker: Option<usize>) -> Outcome {
             }
         };
         let Some((k, e)) = removed else {
+            if let Some(scope) = scope {
+                scope.finish(srv);
+            }
             continue;
         };
+        if let Some(scope) = scope {
+            let verb: &[u8] = if lazy { b"UNLINK" } else { b"DEL" };
+            super::propagate::push(db, vec![verb.to_vec(), key.to_vec()]);
+            scope.finish(srv);
+        }
         if lazy {
             crate::keyspace::lazyfree::free_value(e.value);
         } else {

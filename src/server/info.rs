@@ -283,16 +283,7 @@ pub fn build(srv: &Server, sections: &Sections) -> String {
         line!("rdb_last_cow_size:0");
         line!("rdb_last_load_keys_expired:{}", rdb.keys_expired_on_load.load(Relaxed));
         line!("rdb_last_load_keys_loaded:{}", rdb.keys_loaded.load(Relaxed));
-        line!("aof_enabled:{}", (cfg.get("appendonly") == "yes") as u8);
-        line!("aof_rewrite_in_progress:0");
-        line!("aof_rewrite_scheduled:0");
-        line!("aof_last_rewrite_time_sec:-1");
-        line!("aof_current_rewrite_time_sec:-1");
-        line!("aof_last_bgrewrite_status:ok");
-        line!("aof_rewrites:0");
-        line!("aof_rewrites_consecutive_failures:0");
-        line!("aof_last_write_status:ok");
-        line!("aof_last_cow_size:0");
+        s.push_str(&crate::persistence::aof::info(srv, cfg.get("appendonly") == "yes"));
         line!("module_fork_in_progress:0");
         line!("module_fork_last_cow_size:0");
     }

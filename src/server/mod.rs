@@ -17,6 +17,7 @@ pub mod log;
 pub mod monitor;
 pub mod multi;
 pub mod notify;
+pub mod propagate;
 pub mod pubsub;
 pub mod slowlog;
 pub mod stats;
@@ -152,6 +153,10 @@ pub struct Server {
     pub pubsub: pubsub::PubSub,
     /// The Lua script cache and the running script's state.
     pub scripts: crate::scripting::Scripts,
+    /// Write propagation: the order mutex and whether writes are logged.
+    pub propagation: propagate::Propagation,
+    /// The append-only file.
+    pub aof: crate::persistence::aof::Aof,
 }
 
 impl Server {
@@ -393,6 +398,8 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         watches: Default::default(),
         pubsub: Default::default(),
         scripts: Default::default(),
+        propagation: Default::default(),
+        aof: Default::default(),
         config: cfg,
     });
     // The banner line the Redis test suite waits for (` PID: <pid>`), then the start-up log.
@@ -411,6 +418,7 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         let me = Arc::downgrade(&srv);
         let _ = srv.keyspace.stats.on_expired.set(Box::new(move |db, key| {
             if let Some(srv) = me.upgrade() {
+                propagate::expired(&srv, db, key);
                 notify::notify_srv(&srv, notify::EXPIRED, "expired", key, db);
             }
         }));
@@ -423,7 +431,17 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
     }
     write_pidfile(&srv.config);
     log::warning("Server initialized");
-    if let Err(msg) = crate::persistence::save::load_at_startup(&srv) {
+    // With appendonly yes the AOF is the dataset (Redis's loadDataFromDisk); otherwise the dump.
+    let loaded = if srv.config.get_bool("appendonly") {
+        crate::persistence::aof::load_at_startup(&srv)
+    } else {
+        crate::persistence::save::load_at_startup(&srv)
+    };
+    if let Err(msg) = loaded {
+        log::warning(&msg);
+        return 1;
+    }
+    if let Err(msg) = crate::persistence::aof::open_at_startup(&srv) {
         log::warning(&msg);
         return 1;
     }

@@ -1,0 +1,1015 @@
+//! The append-only file (Redis 7's multi-part AOF, `aof.c`).
+//!
+//! * **Layout.** In `dir`/`appenddirname`: a manifest `<appendfilename>.manifest` (Redis's
+//!   line format, `file <name> seq <n> type <b|h|i>`), one base file `<name>.<seq>.base.rdb`
+//!   (RDB, `aof-use-rdb-preamble yes`) or `.base.aof` (commands), and incremental files
+//!   `<name>.<seq>.incr.aof` that receive the log. History files (`h`) are deleted after a
+//!   rewrite. A legacy single `appendonly.aof` in `dir` is moved into the directory as the base.
+//! * **Appending.** `server::propagate` calls [`feed`] with the order mutex held, so the log
+//!   order is the total order of writes. Appends go to an in-memory buffer; the writer thread
+//!   writes it to the current incremental file and fsyncs per `appendfsync`: `always` after
+//!   every write (a connection waits in [`wait_for_sync`] before it sends replies: group
+//!   commit), `everysec` once a second, `no` never.
+//! * **Rewrite without fork.** Under the world lock (exclusive) and the order mutex, the
+//!   dataset is encoded (`snapshot::encode`, the one place that takes snapshots) and appends
+//!   switch to a new incremental file at the same instant; the base is written on a
+//!   background thread, fsynced, and the manifest replaced atomically; then history goes.
+//! * **Loading.** Manifest → base (RDB or commands) → incremental files, each command run
+//!   through `dispatch::call` on an internal client with propagation off.
+
+use super::snapshot;
+use crate::server::propagate::Effect;
+use crate::server::{log, unix_ms, Server};
+use parking_lot::{Condvar, Mutex};
+use std::cell::Cell;
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+/// `appendfsync` values.
+pub const FSYNC_NO: u8 = 0;
+pub const FSYNC_EVERYSEC: u8 = 1;
+pub const FSYNC_ALWAYS: u8 = 2;
+
+/// One file named by the manifest.
+#[derive(Clone)]
+pub struct FileInfo {
+    pub name: String,
+    pub seq: u64,
+    /// `b` base, `h` history, `i` incremental.
+    pub kind: char,
+}
+
+/// The manifest: which files make up the AOF.
+#[derive(Clone, Default)]
+pub struct Manifest {
+    pub base: Option<FileInfo>,
+    pub history: Vec<FileInfo>,
+    pub incr: Vec<FileInfo>,
+    pub base_seq: u64,
+    pub incr_seq: u64,
+}
+
+impl Manifest {
+    /// The manifest file's text, in Redis's order: base, history, incremental.
+    fn text(&self) -> String {
+        let mut s = String::new();
+        for f in self.base.iter().chain(&self.history).chain(&self.incr) {
+            s.push_str(&format!("file {} seq {} type {}\n", f.name, f.seq, f.kind));
+        }
+        s
+    }
+
+    /// Parses a manifest, with Redis's error texts.
+    fn parse(text: &str) -> Result<Manifest, String> {
+        let mut m = Manifest::default();
+        let mut lines = 0;
+        let mut max_seq = 0;
+        for raw in text.split_inclusive('\n') {
+            lines += 1;
+            if raw.starts_with('#') {
+                continue;
+            }
+            if !raw.ends_with('\n') {
+                return Err("The AOF manifest file contains too long line".into());
+            }
+            let line = raw.trim_matches([' ', '\t', '\r', '\n']);
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if line.is_empty() || words.len() < 6 || !words.len().is_multiple_of(2) {
+                return Err("Invalid AOF manifest file format".into());
+            }
+            let (mut name, mut seq, mut kind) = (None, 0u64, None);
+            for kv in words.chunks(2) {
+                match kv[0].to_ascii_lowercase().as_str() {
+                    "file" => {
+                        let n = kv[1].trim_matches('"');
+                        if n.contains('/') {
+                            return Err("File can't be a path, just a filename".into());
+                        }
+                        name = Some(n.to_string());
+                    }
+                    "seq" => seq = kv[1].parse().unwrap_or(0),
+                    "type" => kind = kv[1].chars().next(),
+                    _ => {}
+                }
+            }
+            let (Some(name), Some(kind)) = (name, kind) else {
+                return Err("Invalid AOF manifest file format".into());
+            };
+            if seq == 0 {
+                return Err("Invalid AOF manifest file format".into());
+            }
+            let info = FileInfo { name, seq, kind };
+            match kind {
+                'b' => {
+                    if m.base.is_some() {
+                        return Err("Found duplicate base file information".into());
+                    }
+                    m.base_seq = seq;
+                    m.base = Some(info);
+                }
+                'h' => m.history.push(info),
+                'i' => {
+                    if seq <= max_seq {
+                        return Err("Found a non-monotonic sequence number".into());
+                    }
+                    max_seq = seq;
+                    m.incr_seq = seq;
+                    m.incr.push(info);
+                }
+                _ => return Err("Unknown AOF file type".into()),
+            }
+        }
+        if lines == 0 {
+            return Err("Found an empty AOF manifest".into());
+        }
+        Ok(m)
+    }
+}
+
+/// Appends not yet handed to the writer.
+#[derive(Default)]
+struct Buf {
+    data: Vec<u8>,
+    /// Bytes ever appended (offsets for `appendfsync always`; never reset).
+    appended: u64,
+    /// The database the log last selected (-1: none yet in this file).
+    selected_db: i64,
+    /// Unix seconds of the last `#TS:` annotation.
+    last_ts: i64,
+}
+
+/// The incremental file being appended to.
+struct Current {
+    file: File,
+    /// Bytes written to it.
+    size: u64,
+    last_fsync: Instant,
+    dirty: bool,
+}
+
+/// AOF state shared by every thread.
+pub struct Aof {
+    buf: Mutex<Buf>,
+    wake: Condvar,
+    file: Mutex<Option<Current>>,
+    synced: Mutex<u64>,
+    synced_cv: Condvar,
+    pub manifest: Mutex<Manifest>,
+    pub fsync_mode: AtomicU8,
+    pub rewrite_in_progress: AtomicBool,
+    pub rewrite_scheduled: AtomicBool,
+    pub last_rewrite_ok: AtomicBool,
+    pub last_write_ok: AtomicBool,
+    pub rewrites: AtomicU64,
+    pub last_rewrite_secs: AtomicI64,
+    pub rewrite_started_ms: AtomicI64,
+    /// Base file size after the last rewrite (auto-aof-rewrite-percentage's reference).
+    pub base_size: AtomicU64,
+    /// Base plus incremental bytes.
+    pub current_size: AtomicU64,
+    writer_started: AtomicBool,
+}
+
+impl Default for Aof {
+    fn default() -> Self {
+        Aof {
+            buf: Mutex::new(Buf {
+                selected_db: -1,
+                ..Default::default()
+            }),
+            wake: Condvar::new(),
+            file: Mutex::new(None),
+            synced: Mutex::new(0),
+            synced_cv: Condvar::new(),
+            manifest: Mutex::new(Manifest::default()),
+            fsync_mode: AtomicU8::new(FSYNC_EVERYSEC),
+            rewrite_in_progress: AtomicBool::new(false),
+            rewrite_scheduled: AtomicBool::new(false),
+            last_rewrite_ok: AtomicBool::new(true),
+            last_write_ok: AtomicBool::new(true),
+            rewrites: AtomicU64::new(0),
+            last_rewrite_secs: AtomicI64::new(-1),
+            rewrite_started_ms: AtomicI64::new(0),
+            base_size: AtomicU64::new(0),
+            current_size: AtomicU64::new(0),
+            writer_started: AtomicBool::new(false),
+        }
+    }
+}
+
+thread_local! {
+    /// The log offset just past this thread's last append (what its replies wait for under
+    /// `appendfsync always`).
+    static LAST_APPEND: Cell<u64> = const { Cell::new(0) };
+}
+
+fn dir(srv: &Server) -> PathBuf {
+    PathBuf::from(srv.config.get("appenddirname"))
+}
+
+fn manifest_name(srv: &Server) -> String {
+    format!("{}.manifest", srv.config.get("appendfilename"))
+}
+
+/// Reads `appendfsync` into the atomic the hot paths read.
+pub fn config_changed(srv: &Server) {
+    let mode = match srv.config.get("appendfsync").as_str() {
+        "always" => FSYNC_ALWAYS,
+        "no" => FSYNC_NO,
+        _ => FSYNC_EVERYSEC,
+    };
+    srv.aof.fsync_mode.store(mode, Relaxed);
+}
+
+fn resp(out: &mut Vec<u8>, argv: &[Vec<u8>]) {
+    out.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
+    for a in argv {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+fn select(b: &mut Buf, db: usize) {
+    if b.selected_db != db as i64 {
+        let mut d = Vec::new();
+        resp(&mut d, &[b"SELECT".to_vec(), db.to_string().into_bytes()]);
+        b.data.extend_from_slice(&d);
+        b.selected_db = db as i64;
+    }
+}
+
+/// Appends a unit's effects to the log (the caller holds the order mutex).
+pub fn feed(srv: &Server, effects: &[Effect], wrap: bool) {
+    let aof = &srv.aof;
+    let mut b = aof.buf.lock();
+    let before = b.data.len();
+    if srv.config.get_bool("aof-timestamp-enabled") {
+        let now = unix_ms() / 1000;
+        if now != b.last_ts {
+            b.data.extend_from_slice(format!("#TS:{now}\r\n").as_bytes());
+            b.last_ts = now;
+        }
+    }
+    if wrap {
+        select(&mut b, effects[0].db);
+        resp(&mut b.data, &[b"MULTI".to_vec()]);
+    }
+    for e in effects {
+        select(&mut b, e.db);
+        resp(&mut b.data, &e.argv);
+    }
+    if wrap {
+        resp(&mut b.data, &[b"EXEC".to_vec()]);
+    }
+    b.appended += (b.data.len() - before) as u64;
+    let at = b.appended;
+    drop(b);
+    LAST_APPEND.with(|c| c.set(at));
+    aof.wake.notify_one();
+}
+
+/// Under `appendfsync always`: waits until everything this thread appended is fsynced (called
+/// by a connection before it sends replies, by the script thread before it delivers one).
+#[inline]
+pub fn wait_for_sync(srv: &Server) {
+    if !srv.propagation.active() || srv.aof.fsync_mode.load(Relaxed) != FSYNC_ALWAYS {
+        return;
+    }
+    let want = LAST_APPEND.with(|c| c.get());
+    if want == 0 {
+        return;
+    }
+    let mut s = srv.aof.synced.lock();
+    while *s < want && srv.propagation.active() {
+        srv.aof.synced_cv.wait_for(&mut s, Duration::from_millis(50));
+    }
+}
+
+/// Writes `data` to the current file and fsyncs as the policy says; `force` fsyncs anyway.
+fn write_out(srv: &Server, cur: &mut Option<Current>, data: &[u8], upto: u64, force: bool) {
+    let mode = srv.aof.fsync_mode.load(Relaxed);
+    if let Some(c) = cur.as_mut() {
+        if !data.is_empty() {
+            match c.file.write_all(data) {
+                Ok(()) => {
+                    c.size += data.len() as u64;
+                    c.dirty = true;
+                    srv.aof.current_size.fetch_add(data.len() as u64, Relaxed);
+                    srv.aof.last_write_ok.store(true, Relaxed);
+                }
+                Err(e) => {
+                    log::warning(&format!("Error writing to the AOF file: {e}"));
+                    srv.aof.last_write_ok.store(false, Relaxed);
+                }
+            }
+        }
+        let due = mode == FSYNC_ALWAYS || (mode == FSYNC_EVERYSEC && c.last_fsync.elapsed() >= Duration::from_secs(1));
+        if c.dirty && (force || due) {
+            let _ = c.file.sync_data();
+            c.dirty = false;
+            c.last_fsync = Instant::now();
+        }
+    }
+    let mut s = srv.aof.synced.lock();
+    if upto > *s {
+        *s = upto;
+    }
+    drop(s);
+    srv.aof.synced_cv.notify_all();
+}
+
+/// Moves whatever is buffered into the current file; `fsync` forces an fsync.
+fn drain(srv: &Server, cur: &mut Option<Current>, fsync: bool) {
+    let (data, upto) = {
+        let mut b = srv.aof.buf.lock();
+        (std::mem::take(&mut b.data), b.appended)
+    };
+    write_out(srv, cur, &data, upto, fsync);
+}
+
+/// The writer thread: hands buffered appends to the file and fsyncs.
+fn writer(srv: std::sync::Arc<Server>) {
+    loop {
+        {
+            let mut b = srv.aof.buf.lock();
+            if b.data.is_empty() {
+                srv.aof.wake.wait_for(&mut b, Duration::from_millis(1000));
+            }
+        }
+        if srv.shutdown_requested.load(Relaxed) && !srv.propagation.active() {
+            return;
+        }
+        let mut cur = srv.aof.file.lock();
+        drain(&srv, &mut cur, false);
+    }
+}
+
+fn start_writer(srv: &Server) {
+    if srv.aof.writer_started.swap(true, Relaxed) {
+        return;
+    }
+    if let Some(me) = srv.me.get().and_then(|w| w.upgrade()) {
+        let _ = std::thread::Builder::new()
+            .name("ochre-aof".into())
+            .spawn(move || writer(me));
+    }
+}
+
+/// Writes bytes to `path` through a temporary file, fsynced, then renamed.
+fn write_file(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = dir.join(format!("temp-{name}"));
+    let mut f = File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, dir.join(name))?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+fn persist_manifest(srv: &Server, m: &Manifest) -> Result<(), String> {
+    write_file(&dir(srv), &manifest_name(srv), m.text().as_bytes())
+        .map_err(|e| format!("Can't persist the AOF manifest file {}: {e}", manifest_name(srv)))
+}
+
+fn file_size(srv: &Server, name: &str) -> u64 {
+    std::fs::metadata(dir(srv).join(name)).map(|m| m.len()).unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start-up: load, then open the incremental file
+// ---------------------------------------------------------------------------------------------
+
+/// Reads the manifest from disk (an absent directory or manifest is an empty one).
+fn load_manifest(srv: &Server) -> Result<Manifest, String> {
+    let path = dir(srv).join(manifest_name(srv));
+    match std::fs::read(&path) {
+        Ok(b) => Manifest::parse(&String::from_utf8_lossy(&b))
+            .inspect_err(|_| log::warning("\n*** FATAL AOF MANIFEST FILE ERROR ***\n")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
+        Err(e) => Err(format!(
+            "Fatal error: can't open the AOF manifest {}: {e}",
+            manifest_name(srv)
+        )),
+    }
+}
+
+/// Moves a legacy single-file `appendonly.aof` into the AOF directory as the base (Redis 7.0's
+/// `aofUpgradePrepare`).
+fn upgrade_legacy(srv: &Server, m: &mut Manifest) -> Result<(), String> {
+    let name = srv.config.get("appendfilename");
+    let d = dir(srv);
+    std::fs::create_dir_all(&d).map_err(|e| format!("Can't open or create append-only dir {}: {e}", d.display()))?;
+    m.base_seq = 1;
+    m.base = Some(FileInfo {
+        name: name.clone(),
+        seq: 1,
+        kind: 'b',
+    });
+    persist_manifest(srv, m)?;
+    std::fs::rename(&name, d.join(&name)).map_err(|e| {
+        format!(
+            "Error trying to rename the existing AOF to old AOF directory {}: {e}",
+            d.display()
+        )
+    })?;
+    log::notice(&format!(
+        "Successfully migrated an old-style AOF file ({name}) into the AOF directory ({}).",
+        d.display()
+    ));
+    Ok(())
+}
+
+/// Loads the AOF at start-up (`appendonly yes`). Err(message) is fatal.
+pub fn load_at_startup(srv: &Server) -> Result<(), String> {
+    config_changed(srv);
+    let mut m = load_manifest(srv)?;
+    let legacy = srv.config.get("appendfilename");
+    let d = dir(srv);
+    if std::path::Path::new(&legacy).is_file()
+        && (!d.is_dir()
+            || (m.base.is_none() && m.incr.is_empty())
+            || (m.incr.is_empty() && m.base.as_ref().is_some_and(|b| b.name == legacy) && !d.join(&legacy).exists()))
+    {
+        upgrade_legacy(srv, &mut m)?;
+    }
+    *srv.aof.manifest.lock() = m.clone();
+    if m.base.is_none() && m.incr.is_empty() {
+        return Ok(());
+    }
+    let start = Instant::now();
+    let files: Vec<FileInfo> = m.base.iter().chain(&m.incr).cloned().collect();
+    let mut total = 0;
+    for f in &files {
+        match std::fs::metadata(d.join(&f.name)) {
+            Ok(md) => total += md.len(),
+            Err(e) => {
+                log::warning(&format!("The append log file {} doesn't exist: {e}", f.name));
+                return Err("AOF loading failed".into());
+            }
+        }
+    }
+    if total == 0 {
+        return Ok(());
+    }
+    for (i, f) in files.iter().enumerate() {
+        let last = i + 1 == files.len();
+        let t = Instant::now();
+        let what = if f.kind == 'b' { "base" } else { "incr" };
+        match load_file(srv, &f.name) {
+            Loaded::Ok | Loaded::Empty => {}
+            Loaded::Truncated if last => {}
+            Loaded::Truncated => {
+                log::warning("Fatal error: the truncated file is not the last file");
+                return Err("AOF loading failed".into());
+            }
+            Loaded::Failed => return Err("AOF loading failed".into()),
+        }
+        log::notice(&format!(
+            "DB loaded from {what} file {}: {:.3} seconds",
+            f.name,
+            t.elapsed().as_secs_f64()
+        ));
+    }
+    srv.aof.current_size.store(total, Relaxed);
+    srv.aof
+        .base_size
+        .store(m.base.as_ref().map_or(0, |b| file_size(srv, &b.name)), Relaxed);
+    log::notice(&format!(
+        "DB loaded from append only file: {:.3} seconds",
+        start.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// After loading (`appendonly yes`): creates a base file when there is none, opens the last
+/// incremental file (or a new one), persists the manifest and turns propagation on.
+pub fn open_at_startup(srv: &Server) -> Result<(), String> {
+    config_changed(srv);
+    if !srv.config.get_bool("appendonly") {
+        return Ok(());
+    }
+    let d = dir(srv);
+    std::fs::create_dir_all(&d).map_err(|e| format!("Can't open or create append-only dir {}: {e}", d.display()))?;
+    let mut m = srv.aof.manifest.lock().clone();
+    if m.base.is_none() && m.incr.is_empty() {
+        let (name, bytes) = base_bytes(srv, &mut m);
+        write_file(&d, &name, &bytes).map_err(|e| format!("Can't write the AOF base file {name}: {e}"))?;
+        log::notice(&format!("Creating AOF base file {name} on server start"));
+        srv.aof.base_size.store(bytes.len() as u64, Relaxed);
+        srv.aof.current_size.store(bytes.len() as u64, Relaxed);
+    }
+    let opened = m.incr.last().cloned();
+    let incr = match &opened {
+        Some(f) => f.clone(),
+        None => new_incr(srv, &mut m),
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(d.join(&incr.name))
+        .map_err(|e| format!("Can't open the append-only file {}: {e}", incr.name))?;
+    persist_manifest(srv, &m)?;
+    let size = file.metadata().map(|md| md.len()).unwrap_or(0);
+    *srv.aof.file.lock() = Some(Current {
+        file,
+        size,
+        last_fsync: Instant::now(),
+        dirty: false,
+    });
+    *srv.aof.manifest.lock() = m;
+    if opened.is_some() {
+        log::notice(&format!("Opening AOF incr file {} on server start", incr.name));
+    } else {
+        log::notice(&format!("Creating AOF incr file {} on server start", incr.name));
+    }
+    delete_history(srv);
+    srv.propagation.set_active(true);
+    start_writer(srv);
+    Ok(())
+}
+
+/// Names a new base file (marking the old one history) and encodes the dataset for it.
+fn base_bytes(srv: &Server, m: &mut Manifest) -> (String, Vec<u8>) {
+    let preamble = srv.config.get_bool("aof-use-rdb-preamble");
+    if let Some(mut old) = m.base.take() {
+        old.kind = 'h';
+        m.history.push(old);
+    }
+    m.base_seq += 1;
+    let name = format!(
+        "{}.{}.base.{}",
+        srv.config.get("appendfilename"),
+        m.base_seq,
+        if preamble { "rdb" } else { "aof" }
+    );
+    m.base = Some(FileInfo {
+        name: name.clone(),
+        seq: m.base_seq,
+        kind: 'b',
+    });
+    (name, dataset_bytes(srv, preamble))
+}
+
+/// The whole dataset as a base file: an RDB image, or commands (strings as SET, other types
+/// as RESTORE of their DUMP payload; TTLs as PEXPIREAT).
+fn dataset_bytes(srv: &Server, preamble: bool) -> Vec<u8> {
+    let now = unix_ms();
+    let mut locked = snapshot::lock_all_dbs(&srv.keyspace);
+    if preamble {
+        return snapshot::encode(&mut locked, srv.config.get_bool("rdbcompression"), now);
+    }
+    let mut out = Vec::new();
+    if srv.config.get_bool("aof-timestamp-enabled") {
+        out.extend_from_slice(format!("#TS:{}\r\n", now / 1000).as_bytes());
+    }
+    for (i, db) in locked.iter_mut().enumerate() {
+        let mut selected = false;
+        for shard in db.shards() {
+            shard.dict.for_each(|k, e| {
+                if e.is_expired(now) {
+                    return;
+                }
+                if !selected {
+                    resp(&mut out, &[b"SELECT".to_vec(), i.to_string().into_bytes()]);
+                    selected = true;
+                }
+                match e.value.as_bytes() {
+                    Some(b) => resp(&mut out, &[b"SET".to_vec(), k.to_vec(), b.into_owned()]),
+                    None => resp(
+                        &mut out,
+                        &[
+                            b"RESTORE".to_vec(),
+                            k.to_vec(),
+                            b"0".to_vec(),
+                            super::rdb::dump_payload(&e.value, false),
+                        ],
+                    ),
+                }
+                if e.expire != 0 {
+                    resp(
+                        &mut out,
+                        &[b"PEXPIREAT".to_vec(), k.to_vec(), e.expire.to_string().into_bytes()],
+                    );
+                }
+            });
+        }
+    }
+    out
+}
+
+fn new_incr(srv: &Server, m: &mut Manifest) -> FileInfo {
+    m.incr_seq += 1;
+    let f = FileInfo {
+        name: format!("{}.{}.incr.aof", srv.config.get("appendfilename"), m.incr_seq),
+        seq: m.incr_seq,
+        kind: 'i',
+    };
+    m.incr.push(f.clone());
+    f
+}
+
+/// Deletes the history files and drops them from the manifest.
+fn delete_history(srv: &Server) {
+    let mut m = srv.aof.manifest.lock();
+    if m.history.is_empty() {
+        return;
+    }
+    let d = dir(srv);
+    for h in std::mem::take(&mut m.history) {
+        log::notice(&format!("Removing the history file {} in the background", h.name));
+        let _ = std::fs::remove_file(d.join(&h.name));
+    }
+    let _ = persist_manifest(srv, &m);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading one file
+// ---------------------------------------------------------------------------------------------
+
+enum Loaded {
+    Ok,
+    Empty,
+    Truncated,
+    Failed,
+}
+
+/// Loads one AOF file (RDB image or commands), with Redis's log lines.
+fn load_file(srv: &Server, name: &str) -> Loaded {
+    let path = dir(srv).join(name);
+    let data = match std::fs::read(&path) {
+        Ok(d) => d,
+        Err(e) => {
+            log::warning(&format!(
+                "Fatal error: can't open the append log file {name} for reading: {e}"
+            ));
+            return Loaded::Failed;
+        }
+    };
+    if data.is_empty() {
+        return Loaded::Empty;
+    }
+    if data.starts_with(b"REDIS") {
+        log::notice("Reading RDB base file on AOF loading...");
+        let mut locked = snapshot::lock_all_dbs(&srv.keyspace);
+        let opts = snapshot::LoadOptions {
+            now_ms: unix_ms(),
+            lru: srv.lru_clock(),
+            allow_dup: true,
+        };
+        return match snapshot::load(&mut locked, &data, &opts) {
+            Ok(_) => Loaded::Ok,
+            Err(_) => {
+                log::warning(&format!("Error reading the RDB base file {name}, AOF loading aborted"));
+                Loaded::Failed
+            }
+        };
+    }
+    crate::server::propagate::loading(|| replay(srv, name, &path, &data))
+}
+
+/// How parsing one command of the file ended.
+enum Parsed {
+    Command(Vec<Vec<u8>>, usize),
+    Annotation(usize),
+    Eof,
+    Truncated,
+    Format,
+}
+
+fn line_at(data: &[u8], pos: usize) -> Option<(&[u8], usize)> {
+    let end = data[pos..].iter().position(|&c| c == b'\n')? + pos;
+    Some((&data[pos..end], end + 1))
+}
+
+fn parse_command(data: &[u8], pos: usize) -> Parsed {
+    if pos >= data.len() {
+        return Parsed::Eof;
+    }
+    let Some((line, mut at)) = line_at(data, pos) else {
+        return if data[pos] == b'*' || data[pos] == b'#' {
+            Parsed::Truncated
+        } else {
+            Parsed::Format
+        };
+    };
+    if line.first() == Some(&b'#') {
+        return Parsed::Annotation(at);
+    }
+    if line.first() != Some(&b'*') {
+        return Parsed::Format;
+    }
+    let num = |l: &[u8]| -> Option<i64> {
+        std::str::from_utf8(l.get(1..)?)
+            .ok()?
+            .trim_end_matches('\r')
+            .parse()
+            .ok()
+    };
+    let argc = match num(line) {
+        Some(n) if n >= 1 => n as usize,
+        _ => return Parsed::Format,
+    };
+    let mut argv = Vec::with_capacity(argc.min(1024));
+    for _ in 0..argc {
+        let Some((l, next)) = line_at(data, at) else {
+            return Parsed::Truncated;
+        };
+        if l.first() != Some(&b'$') {
+            return Parsed::Format;
+        }
+        let Some(len) = num(l).filter(|&n| n >= 0) else {
+            return Parsed::Format;
+        };
+        let len = len as usize;
+        if next + len + 2 > data.len() {
+            return Parsed::Truncated;
+        }
+        argv.push(data[next..next + len].to_vec());
+        at = next + len + 2;
+    }
+    Parsed::Command(argv, at)
+}
+
+/// Runs a file's commands on an internal client.
+fn replay(srv: &Server, name: &str, path: &std::path::Path, data: &[u8]) -> Loaded {
+    let handle = std::sync::Arc::new(crate::server::client::ClientHandle::new(
+        u64::MAX,
+        String::new(),
+        String::new(),
+        -1,
+        unix_ms(),
+    ));
+    let mut client = crate::server::client::Client::new(handle, 0, true);
+    let mut out = crate::protocol::reply::Reply::new();
+    let (mut pos, mut valid_up_to, mut before_multi) = (0usize, 0usize, 0usize);
+    let truncated = loop {
+        // Blocking commands answer at once: replay never blocks.
+        client.in_exec = true;
+        match parse_command(data, pos) {
+            Parsed::Eof => {
+                if client.multi.tx.is_some() {
+                    log::warning(&format!("Revert incomplete MULTI/EXEC transaction in AOF file {name}"));
+                    valid_up_to = before_multi;
+                    break true;
+                }
+                return Loaded::Ok;
+            }
+            Parsed::Annotation(next) => pos = next,
+            Parsed::Truncated => break true,
+            Parsed::Format => {
+                log::warning(&format!(
+                    "Bad file format reading the append only file {name}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>"
+                ));
+                return Loaded::Failed;
+            }
+            Parsed::Command(argv, next) => {
+                let args: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+                let Some(cmd) = srv.commands.get(args[0]) else {
+                    log::warning(&format!(
+                        "Unknown command '{}' reading the append only file {name}",
+                        String::from_utf8_lossy(args[0])
+                    ));
+                    return Loaded::Failed;
+                };
+                let cmd = match crate::server::dispatch::lookup(srv, &mut out, &args) {
+                    Some(c) => c,
+                    None => cmd,
+                };
+                if cmd.full_name == "multi" {
+                    before_multi = valid_up_to;
+                }
+                if client.multi.tx.is_some() && cmd.full_name != "exec" {
+                    crate::server::multi::queue(&mut client, &args, cmd.flags);
+                } else {
+                    let (start, now_ns) = crate::util::clock::now();
+                    crate::server::dispatch::call(srv, &mut client, &mut out, cmd, &args, start, now_ns / 1_000_000);
+                }
+                out.buf.clear();
+                pos = next;
+                valid_up_to = pos;
+            }
+        }
+    };
+    debug_assert!(truncated);
+    if srv.config.get_bool("aof-load-truncated") {
+        log::warning(&format!("!!! Warning: short read while loading the AOF file {name}!!!"));
+        log::warning(&format!("!!! Truncating the AOF {name} at offset {valid_up_to} !!!"));
+        let ok = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_len(valid_up_to as u64));
+        match ok {
+            Ok(()) => {
+                log::warning(&format!(
+                    "AOF {name} loaded anyway because aof-load-truncated is enabled"
+                ));
+                return Loaded::Truncated;
+            }
+            Err(e) => log::warning(&format!("Error truncating the AOF file {name}: {e}")),
+        }
+    }
+    log::warning(&format!(
+        "Unexpected end of file reading the append only file {name}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."
+    ));
+    Loaded::Failed
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rewrite, enable/disable, DEBUG LOADAOF, shutdown, cron
+// ---------------------------------------------------------------------------------------------
+
+/// BGREWRITEAOF (and, with `enable`, CONFIG SET appendonly yes): starts a rewrite on a
+/// background thread.
+pub fn start_rewrite(srv: &Server, enable: bool) -> Result<(), &'static str> {
+    if srv.aof.rewrite_in_progress.swap(true, Relaxed) {
+        return Err("ERR Background append only file rewriting already in progress");
+    }
+    let Some(me) = srv.me.get().and_then(|w| w.upgrade()) else {
+        srv.aof.rewrite_in_progress.store(false, Relaxed);
+        return Err("ERR server is shutting down");
+    };
+    srv.aof.rewrite_started_ms.store(unix_ms(), Relaxed);
+    log::notice("Background append only file rewriting started");
+    let spawned = std::thread::Builder::new().name("ochre-aofrw".into()).spawn(move || {
+        let srv = &*me;
+        let ok = rewrite(srv, enable);
+        if let Err(e) = &ok {
+            log::warning(&format!("Background AOF rewrite failed: {e}"));
+        }
+        srv.aof.last_rewrite_ok.store(ok.is_ok(), Relaxed);
+        let started = srv.aof.rewrite_started_ms.swap(0, Relaxed);
+        srv.aof.last_rewrite_secs.store((unix_ms() - started) / 1000, Relaxed);
+        srv.aof.rewrite_in_progress.store(false, Relaxed);
+    });
+    if spawned.is_err() {
+        srv.aof.rewrite_in_progress.store(false, Relaxed);
+        return Err("ERR could not start the AOF rewrite");
+    }
+    Ok(())
+}
+
+/// One rewrite: snapshot and switch to a new incremental file at one instant (world lock plus
+/// order mutex), then write the base and replace the manifest.
+fn rewrite(srv: &Server, enable: bool) -> Result<(), String> {
+    let d = dir(srv);
+    std::fs::create_dir_all(&d).map_err(|e| format!("Can't open or create append-only dir {}: {e}", d.display()))?;
+    let (base_name, bytes, mut m) = {
+        let _world = srv.world.exclusive();
+        crate::server::propagate::exclusive(srv, || -> Result<_, String> {
+            let on = srv.propagation.active();
+            let mut m = if on {
+                srv.aof.manifest.lock().clone()
+            } else {
+                load_manifest(srv)?
+            };
+            let mut next = m.clone();
+            let (base_name, bytes) = base_bytes(srv, &mut next);
+            if !on && !enable {
+                // AOF off: only a base file and its manifest, no incremental file.
+                next.history
+                    .extend(next.incr.drain(..).map(|f| FileInfo { kind: 'h', ..f }));
+                *srv.aof.manifest.lock() = m;
+                return Ok((base_name, bytes, next));
+            }
+            let enabling = !on;
+            // Appends from now on go to a new incremental file.
+            let incr = new_incr(srv, &mut m);
+            let file = File::create(d.join(&incr.name))
+                .map_err(|e| format!("Can't open the append-only file {}: {e}", incr.name))?;
+            persist_manifest(srv, &m)?;
+            log::notice(&format!("Creating AOF incr file {} on background rewrite", incr.name));
+            let mut cur = srv.aof.file.lock();
+            drain(srv, &mut cur, true);
+            *cur = Some(Current {
+                file,
+                size: 0,
+                last_fsync: Instant::now(),
+                dirty: false,
+            });
+            srv.aof.buf.lock().selected_db = -1;
+            *srv.aof.manifest.lock() = m.clone();
+            if enabling {
+                srv.propagation.set_active(true);
+                start_writer(srv);
+            }
+            Ok((base_name, bytes, next))
+        })?
+    };
+    write_file(&d, &base_name, &bytes).map_err(|e| format!("Write error writing append only file on disk: {e}"))?;
+    // The new base replaces the old base and every incremental file but the newest.
+    let mut live = srv.aof.manifest.lock();
+    let newest = if srv.propagation.active() {
+        live.incr.last().cloned()
+    } else {
+        None
+    };
+    for f in live
+        .incr
+        .iter()
+        .filter(|f| Some(&f.name) != newest.as_ref().map(|n| &n.name))
+    {
+        m.history.push(FileInfo { kind: 'h', ..f.clone() });
+    }
+    m.incr = newest.into_iter().collect();
+    m.incr_seq = m.incr_seq.max(live.incr_seq);
+    persist_manifest(srv, &m)?;
+    *live = m;
+    drop(live);
+    srv.aof.base_size.store(bytes.len() as u64, Relaxed);
+    let incr_size = srv.aof.file.lock().as_ref().map_or(0, |c| c.size);
+    srv.aof.current_size.store(bytes.len() as u64 + incr_size, Relaxed);
+    srv.aof.rewrites.fetch_add(1, Relaxed);
+    log::notice("Background AOF rewrite terminated with success");
+    delete_history(srv);
+    log::notice("Background AOF rewrite finished successfully");
+    Ok(())
+}
+
+/// CONFIG SET appendonly no: flushes, fsyncs and closes the log.
+pub fn disable(srv: &Server) {
+    crate::server::propagate::exclusive(srv, || {
+        srv.propagation.set_active(false);
+        let mut cur = srv.aof.file.lock();
+        drain(srv, &mut cur, true);
+        *cur = None;
+    });
+    srv.aof.synced_cv.notify_all();
+}
+
+/// Writes and fsyncs whatever is buffered (SHUTDOWN, DEBUG LOADAOF).
+pub fn flush(srv: &Server) {
+    let mut cur = srv.aof.file.lock();
+    drain(srv, &mut cur, true);
+}
+
+/// DEBUG LOADAOF: flush the log, empty the dataset and load it back from the files. The caller
+/// holds the world lock exclusively.
+pub fn reload(srv: &Server) -> Result<(), String> {
+    flush(srv);
+    {
+        let mut locked = snapshot::lock_all_dbs(&srv.keyspace);
+        for db in locked.iter_mut() {
+            for s in db.shards() {
+                s.clear();
+            }
+        }
+    }
+    let m = srv.aof.manifest.lock().clone();
+    for f in m.base.iter().chain(&m.incr) {
+        if let Loaded::Failed = load_file(srv, &f.name) {
+            return Err(format!("AOF loading of {} failed", f.name));
+        }
+    }
+    Ok(())
+}
+
+/// The cron's part: auto-aof-rewrite-percentage / min-size.
+pub fn cron(srv: &Server) {
+    if !srv.propagation.active() || srv.aof.rewrite_in_progress.load(Relaxed) {
+        return;
+    }
+    let pct = srv.config.get_i64("auto-aof-rewrite-percentage");
+    let min = srv.config.get_i64("auto-aof-rewrite-min-size").max(0) as u64;
+    let size = srv.aof.current_size.load(Relaxed);
+    if pct <= 0 || size < min {
+        return;
+    }
+    let base = srv.aof.base_size.load(Relaxed).max(1);
+    let growth = (size * 100 / base).saturating_sub(100);
+    if growth >= pct as u64 {
+        log::notice(&format!("Starting automatic rewriting of AOF on {growth}% growth"));
+        let _ = start_rewrite(srv, false);
+    }
+}
+
+/// INFO persistence's `aof_*` lines.
+pub fn info(srv: &Server, enabled: bool) -> String {
+    let a = &srv.aof;
+    let started = a.rewrite_started_ms.load(Relaxed);
+    let mut s = format!(
+        "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:{}\r\naof_last_cow_size:0\r\n",
+        enabled as u8,
+        a.rewrite_in_progress.load(Relaxed) as u8,
+        a.rewrite_scheduled.load(Relaxed) as u8,
+        a.last_rewrite_secs.load(Relaxed),
+        if started > 0 { (unix_ms() - started) / 1000 } else { -1 },
+        if a.last_rewrite_ok.load(Relaxed) { "ok" } else { "err" },
+        a.rewrites.load(Relaxed),
+        if a.last_write_ok.load(Relaxed) { "ok" } else { "err" },
+    );
+    if enabled {
+        s.push_str(&format!(
+            "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:0\r\naof_buffer_length:{}\r\naof_pending_bio_fsync:0\r\naof_delayed_fsync:0\r\n",
+            a.current_size.load(Relaxed),
+            a.base_size.load(Relaxed),
+            a.buf.lock().data.len(),
+        ));
+    }
+    s
+}
