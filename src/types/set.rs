@@ -203,7 +203,7 @@ impl Set {
             let n = is_len(b);
             let mut t = Table::with_capacity(n);
             for i in 0..n {
-                t.insert_new(num::i64_to_bytes(is_get(b, i)).into_boxed_slice());
+                t.insert_new(num::i64_to_bytes(is_get(b, i)).into());
             }
             *self = Set::Table(Box::new(t));
         }
