@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Server CPU per request for EVALSHA of a 3-command script and PUBLISH to one subscriber,
+Ochre against redis-server in one run (the two workloads issue 4 asks for, which
+../shared/bench/compare.sh does not have).
+
+Method, as compare.sh's: both servers pinned to CPU 1, redis-benchmark to CPU 0, -c 50 -P 16,
+the same request count for both, rounds alternating A,B / B,A; server CPU is the sum over all
+its threads of /proc/PID/task/*/schedstat run time. Quote the paired ratios, never the
+absolute figures (the machine is shared).
+
+usage: scripts/bench-script-pubsub.py [--rounds 5] [--n 300000]
+       [--a 'redis-server --port {port} ...'] [--b 'target/release/ochre-server --port {port} ...']
+"""
+import argparse
+import glob
+import os
+import socket
+import statistics
+import subprocess
+import time
+
+SCRIPT = ("redis.call('INCR', KEYS[1]); redis.call('SET', KEYS[2], ARGV[1]); "
+          "return redis.call('GET', KEYS[2])")
+
+
+def cmd(port, *args):
+    """One command over a fresh connection; returns the raw reply line(s)."""
+    s = socket.create_connection(("127.0.0.1", port))
+    req = b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in (x.encode() for x in args))
+    s.sendall(req)
+    data = s.recv(65536)
+    s.close()
+    return data
+
+
+def start(template, port):
+    p = subprocess.Popen(["taskset", "-c", "1", "bash", "-c", "exec " + template.format(port=port)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            if cmd(port, "PING").startswith(b"+PONG"):
+                return p
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("server did not start: " + template)
+
+
+def cpu_ns(pid):
+    total = 0
+    for f in glob.glob("/proc/%d/task/*/schedstat" % pid):
+        try:
+            total += int(open(f).read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+def run(port, pid, n, args):
+    c0 = cpu_ns(pid)
+    subprocess.run(["taskset", "-c", "0", "redis-benchmark", "-p", str(port), "-c", "50", "-P", "16",
+                    "-n", str(n), "-r", "100000", "-q"] + args,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return (cpu_ns(pid) - c0) / 1000.0 / n  # us per request
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--a", default='redis-server --port {port} --bind 127.0.0.1 --save "" --appendonly no')
+    ap.add_argument("--b", default=os.path.join(os.path.dirname(__file__), "..", "target", "release",
+                                                "ochre-server") + ' --port {port} --save ""')
+    ap.add_argument("--name-a", default="redis")
+    ap.add_argument("--name-b", default="ochre")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--n", type=int, default=300000)
+    a = ap.parse_args()
+    servers = []
+    for name, tmpl, port in ((a.name_a, a.a, 7240), (a.name_b, a.b, 7241)):
+        p = start(tmpl, port)
+        sha = cmd(port, "SCRIPT", "LOAD", SCRIPT).split(b"\r\n")[1].decode()
+        # One subscriber that reads everything (redis-cli keeps up with the stream).
+        sub = subprocess.Popen(["taskset", "-c", "0", "redis-cli", "-p", str(port), "SUBSCRIBE", "ch"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        servers.append((name, port, p, sha, sub))
+    time.sleep(0.5)
+    workloads = {
+        "EVALSHA (3 commands)": lambda s: ["EVALSHA", s[3], "2", "counter:__rand_int__", "key:__rand_int__", "xxx"],
+        "PUBLISH (1 subscriber)": lambda s: ["PUBLISH", "ch", "hello-world-message"],
+    }
+    try:
+        print("# server CPU us/request at -c 50 -P 16, %d requests per run, %d rounds" % (a.n, a.rounds))
+        print("%-24s %10s %10s %8s  (min-max)" % ("workload", a.name_a, a.name_b, "b/a"))
+        for wl, argf in workloads.items():
+            per = {s[0]: [] for s in servers}
+            ratios = []
+            for r in range(a.rounds):
+                order = servers if r % 2 == 0 else servers[::-1]
+                got = {}
+                for s in order:
+                    got[s[0]] = run(s[1], s[2].pid, a.n, argf(s))
+                    per[s[0]].append(got[s[0]])
+                ratios.append(got[a.name_b] / got[a.name_a])
+            print("%-24s %10.3f %10.3f %8.3f  (%.3f-%.3f)" % (
+                wl, statistics.median(per[a.name_a]), statistics.median(per[a.name_b]),
+                statistics.median(ratios), min(ratios), max(ratios)))
+    finally:
+        for s in servers:
+            s[4].kill()
+            s[2].kill()
+
+
+if __name__ == "__main__":
+    main()
