@@ -318,8 +318,14 @@ impl DirServer {
             if let Ok(Some(_)) = child.try_wait() {
                 return None;
             }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(DirServer { port, child });
+            // Ready once it answers PING (the port may be open while it still loads, or
+            // just before it exits on a refused file).
+            if let Ok(mut sock) = TcpStream::connect(("127.0.0.1", port)) {
+                let _ = sock.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut buf = [0u8; 7];
+                if sock.write_all(b"PING\r\n").is_ok() && sock.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n" {
+                    return Some(DirServer { port, child });
+                }
             }
             std::thread::sleep(Duration::from_millis(5));
         }
