@@ -3,71 +3,15 @@
 //! replays as absolute, BGREWRITEAOF then restart, truncated tails.
 mod common;
 
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A server on a directory that outlives it (killed with SIGKILL when dropped).
-struct Proc {
-    port: u16,
-    child: Child,
-}
+use common::{tmpdir, DirServer as Proc};
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
+/// A server with the AOF on, on a directory that outlives it.
 fn spawn(dir: &std::path::Path, extra: &[&str]) -> Option<Proc> {
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ochre-server"))
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-        .arg("--dir")
-        .arg(dir)
-        .args(["--appendonly", "yes", "--enable-debug-command", "yes"])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return None;
-        }
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(Proc { port, child });
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
-}
-
-impl Proc {
-    fn con(&self) -> redis::Connection {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
-            .expect("client")
-            .get_connection()
-            .expect("connect")
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn tmpdir(tag: &str) -> std::path::PathBuf {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let d = std::env::temp_dir().join(format!("ochre-aof-{}-{tag}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("mkdir");
-    d
+    let mut args = vec!["--appendonly", "yes"];
+    args.extend_from_slice(extra);
+    Proc::spawn(dir, &args)
 }
 
 fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&str]) -> T {
@@ -254,4 +198,129 @@ fn config_set_appendonly_at_run_time_creates_the_aof() {
     let info: String = q(&mut c, &["INFO", "persistence"]);
     assert!(info.contains("aof_enabled:1"), "{info}");
     assert!(srv.alive());
+}
+
+/// Writes an AOF directory by hand: a manifest text and files (name, bytes).
+fn write_aof_dir(dir: &std::path::Path, manifest: &[u8], files: &[(&str, &[u8])]) {
+    let d = dir.join("appendonlydir");
+    std::fs::create_dir_all(&d).expect("mkdir");
+    std::fs::write(d.join("appendonly.aof.manifest"), manifest).expect("manifest");
+    for (name, bytes) in files {
+        std::fs::write(d.join(name), bytes).expect("file");
+    }
+}
+
+fn resp(args: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+    }
+    out
+}
+
+fn incr_manifest() -> &'static [u8] {
+    b"file appendonly.aof.1.incr.aof seq 1 type i\n"
+}
+
+#[test]
+fn loading_never_expires_a_key_so_later_commands_meet_it() {
+    // Redis replays `PEXPIREAT list <past>` then `RPUSH list bar` on the old list (nothing
+    // expires while loading); the list expires once loaded.
+    let dir = tmpdir("noexpiry");
+    let mut aof = resp(&["RPUSH", "list", "foo"]);
+    aof.extend(resp(&["PEXPIREAT", "list", "1000"]));
+    aof.extend(resp(&["RPUSH", "list", "bar"]));
+    write_aof_dir(&dir, incr_manifest(), &[("appendonly.aof.1.incr.aof", &aof)]);
+    let p = spawn(&dir, &[]).expect("start");
+    let mut c = p.con();
+    assert_eq!(q::<i64>(&mut c, &["LLEN", "list"]), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn incr_len(dir: &std::path::Path) -> u64 {
+    let d = dir.join("appendonlydir");
+    std::fs::read_dir(&d)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".incr.aof"))
+        .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+        .sum()
+}
+
+#[test]
+fn acknowledged_writes_are_in_the_file_and_no_op_reads_add_nothing() {
+    // everysec: the reply leaves after the write reached the file (not yet fsynced), so its
+    // size moves before the reply; GETEX without options and a failed write log nothing;
+    // FLUSHDB of an empty database is logged anyway.
+    let dir = tmpdir("written");
+    let p = spawn(&dir, &[]).expect("start");
+    let mut c = p.con();
+    let _: () = q(&mut c, &["SET", "foo", "bar"]);
+    let before = incr_len(&dir);
+    assert!(before > 0, "SET acknowledged but not written");
+    let _: String = q(&mut c, &["GETEX", "foo"]);
+    assert_eq!(incr_len(&dir), before, "GETEX without options must not append");
+    let _: () = q(&mut c, &["FLUSHDB"]);
+    let after_one = incr_len(&dir);
+    let _: () = q(&mut c, &["FLUSHDB"]);
+    assert!(
+        incr_len(&dir) > after_one,
+        "FLUSHDB of an empty database must be logged"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn manifest_lines_over_1024_bytes_are_refused() {
+    let dir = tmpdir("longline");
+    let mut m = b"file appendonly.aof.1.incr.aof seq 1 type i".to_vec();
+    m.extend(std::iter::repeat_n(b' ', 1000));
+    m.extend_from_slice(b" x y\n");
+    write_aof_dir(&dir, &m, &[("appendonly.aof.1.incr.aof", &resp(&["SET", "a", "1"]))]);
+    assert!(
+        spawn(&dir, &[]).is_none(),
+        "a manifest line over 1024 bytes must be refused"
+    );
+    // The same entry on a short line loads.
+    write_aof_dir(&dir, incr_manifest(), &[]);
+    let p = spawn(&dir, &[]).expect("start");
+    assert_eq!(q::<String>(&mut p.con(), &["GET", "a"]), "1");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn file_names_with_spaces_are_quoted_in_the_manifest() {
+    let dir = tmpdir("quoted");
+    let p = spawn(&dir, &["--appendfilename", "my file.aof"]).expect("start");
+    let mut c = p.con();
+    let _: () = q(&mut c, &["SET", "k", "v"]);
+    let m = std::fs::read_to_string(dir.join("appendonlydir/my file.aof.manifest")).expect("manifest");
+    assert!(m.contains("file \"my file.aof.1.incr.aof\" seq 1 type i"), "{m}");
+    drop(c);
+    drop(p);
+    let p = spawn(&dir, &["--appendfilename", "my file.aof"]).expect("restart");
+    assert_eq!(q::<String>(&mut p.con(), &["GET", "k"]), "v");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_legacy_aof_with_an_rdb_preamble_and_a_command_tail_loads_whole() {
+    // Redis 6's single appendonly.aof: an RDB image, then the commands logged after it.
+    let dir = tmpdir("legacy");
+    let rdb_dir = tmpdir("legacy-rdb");
+    {
+        let p = common::DirServer::spawn(&rdb_dir, &[]).expect("start");
+        let mut c = p.con();
+        let _: () = q(&mut c, &["SET", "k1", "v1"]);
+        let _: () = q(&mut c, &["SAVE"]);
+    }
+    let mut legacy = std::fs::read(rdb_dir.join("dump.rdb")).expect("dump");
+    legacy.extend(resp(&["SET", "k2", "v2"]));
+    std::fs::write(dir.join("appendonly.aof"), &legacy).expect("write");
+    let p = spawn(&dir, &[]).expect("start");
+    let mut c = p.con();
+    assert_eq!(q::<String>(&mut c, &["GET", "k1"]), "v1");
+    assert_eq!(q::<String>(&mut c, &["GET", "k2"]), "v2");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&rdb_dir);
 }

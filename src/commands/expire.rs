@@ -115,7 +115,9 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], name: &str, basetime: i64, seco
             return ctx.out.int(0);
         }
     }
-    if when <= ctx.now_ms {
+    // While the AOF loads a past time is kept (Redis's checkAlreadyExpired): later commands in
+    // the file still see the key.
+    if when <= ctx.now_ms && !crate::keyspace::value::loading() {
         shard.remove(key);
         notify(ctx, ev::GENERIC, "del", key);
     } else {

@@ -83,6 +83,8 @@ fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) {
     crate::server::multi::touch_db(ctx.srv, ctx.client.db, None);
     let n = flush_db(ctx.db(), lazy);
     ctx.dirty(n as u64);
+    // Logged even when the database was already empty (Redis's forceCommandPropagation).
+    crate::server::propagate::explicit(args);
     ctx.out.ok();
 }
 
@@ -144,8 +146,8 @@ fn save(ctx: &mut Ctx, _args: &[&[u8]]) {
 
 /// BGREWRITEAOF: rewrites the AOF (base plus a new incremental file) without fork.
 fn bgrewriteaof(ctx: &mut Ctx, _args: &[&[u8]]) {
-    match crate::persistence::aof::start_rewrite(ctx.srv, false) {
-        Ok(()) => ctx.out.simple("Background append only file rewriting started"),
+    match crate::persistence::aof::bgrewriteaof(ctx.srv) {
+        Ok(status) => ctx.out.simple(status),
         Err(e) => ctx.out.error(e),
     }
 }
@@ -324,12 +326,7 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) {
     if changed.contains(&"appendonly") {
         let on = cfg.get_bool("appendonly");
         if on && !ctx.srv.propagation.active() {
-            crate::persistence::aof::config_changed(ctx.srv);
-            if let Err(e) = crate::persistence::aof::start_rewrite(ctx.srv, true) {
-                log::warning(&format!(
-                    "Redis needs to enable the AOF but can't trigger a background AOF rewrite operation: {e}"
-                ));
-            }
+            crate::persistence::aof::enable(ctx.srv);
         } else if !on && ctx.srv.propagation.active() {
             crate::persistence::aof::disable(ctx.srv);
         }

@@ -263,10 +263,25 @@ impl Entry {
         }
     }
 
+    /// Whether the key's time has passed. Never while this thread replays the AOF
+    /// ([`NO_EXPIRY`]).
     #[inline]
     pub fn is_expired(&self, now_ms: i64) -> bool {
-        self.expire != 0 && self.expire <= now_ms
+        self.expire != 0 && self.expire <= now_ms && !loading()
     }
+}
+
+thread_local! {
+    /// Set while this thread replays the AOF: no key counts as expired (Redis's `keyIsExpired`
+    /// while loading), so each logged command meets the keys as they were when it was logged;
+    /// `PEXPIREAT k <past>` followed by `RPUSH k` extends the old list, which then expires.
+    pub static NO_EXPIRY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// See [`NO_EXPIRY`].
+#[inline]
+pub fn loading() -> bool {
+    NO_EXPIRY.with(|c| c.get())
 }
 
 #[cfg(test)]

@@ -57,41 +57,59 @@ impl Manifest {
     fn text(&self) -> String {
         let mut s = String::new();
         for f in self.base.iter().chain(&self.history).chain(&self.incr) {
-            s.push_str(&format!("file {} seq {} type {}\n", f.name, f.seq, f.kind));
+            // A name with spaces or special bytes is quoted, as Redis's sdscatrepr writes it.
+            let plain = f.name.bytes().all(|c| c.is_ascii_graphic() && c != b'\\' && c != b'"');
+            let name = if plain {
+                f.name.clone()
+            } else {
+                crate::util::text::repr(f.name.as_bytes())
+            };
+            s.push_str(&format!("file {name} seq {} type {}\n", f.seq, f.kind));
         }
         s
     }
 
-    /// Parses a manifest, with Redis's error texts.
-    fn parse(text: &str) -> Result<Manifest, String> {
+    /// Parses a manifest, with Redis's error texts. Lines are read as Redis's `fgets` with a
+    /// 1024-byte buffer reads them, so a longer line is refused; words split as
+    /// `sdssplitargs` splits them (quoted names).
+    fn parse(text: &[u8]) -> Result<Manifest, String> {
+        const MAX_LINE: usize = 1024;
         let mut m = Manifest::default();
         let mut lines = 0;
         let mut max_seq = 0;
-        for raw in text.split_inclusive('\n') {
+        let mut rest = text;
+        while !rest.is_empty() {
+            let len = rest
+                .iter()
+                .take(MAX_LINE)
+                .position(|&c| c == b'\n')
+                .map_or(rest.len().min(MAX_LINE), |i| i + 1);
+            let (raw, tail) = rest.split_at(len);
+            rest = tail;
             lines += 1;
-            if raw.starts_with('#') {
+            if raw.first() == Some(&b'#') {
                 continue;
             }
-            if !raw.ends_with('\n') {
+            if raw.last() != Some(&b'\n') {
                 return Err("The AOF manifest file contains too long line".into());
             }
-            let line = raw.trim_matches([' ', '\t', '\r', '\n']);
-            let words: Vec<&str> = line.split_whitespace().collect();
+            let line = raw.trim_ascii();
+            let words = crate::protocol::parser::split_owned(line).unwrap_or_default();
             if line.is_empty() || words.len() < 6 || !words.len().is_multiple_of(2) {
                 return Err("Invalid AOF manifest file format".into());
             }
             let (mut name, mut seq, mut kind) = (None, 0u64, None);
             for kv in words.chunks(2) {
-                match kv[0].to_ascii_lowercase().as_str() {
-                    "file" => {
-                        let n = kv[1].trim_matches('"');
-                        if n.contains('/') {
+                let value = String::from_utf8_lossy(&kv[1]);
+                match kv[0].to_ascii_lowercase().as_slice() {
+                    b"file" => {
+                        if value.contains('/') {
                             return Err("File can't be a path, just a filename".into());
                         }
-                        name = Some(n.to_string());
+                        name = Some(value.into_owned());
                     }
-                    "seq" => seq = kv[1].parse().unwrap_or(0),
-                    "type" => kind = kv[1].chars().next(),
+                    b"seq" => seq = value.parse().unwrap_or(0),
+                    b"type" => kind = value.chars().next(),
                     _ => {}
                 }
             }
@@ -157,10 +175,14 @@ pub struct Aof {
     file: Mutex<Option<Current>>,
     synced: Mutex<u64>,
     synced_cv: Condvar,
+    /// The log offset written to the file (not necessarily fsynced).
+    written: AtomicU64,
     pub manifest: Mutex<Manifest>,
     pub fsync_mode: AtomicU8,
     pub rewrite_in_progress: AtomicBool,
     pub rewrite_scheduled: AtomicBool,
+    /// The scheduled rewrite turns the AOF on (CONFIG SET appendonly yes during a BGSAVE).
+    scheduled_enable: AtomicBool,
     pub last_rewrite_ok: AtomicBool,
     pub last_write_ok: AtomicBool,
     pub rewrites: AtomicU64,
@@ -184,10 +206,12 @@ impl Default for Aof {
             file: Mutex::new(None),
             synced: Mutex::new(0),
             synced_cv: Condvar::new(),
+            written: AtomicU64::new(0),
             manifest: Mutex::new(Manifest::default()),
             fsync_mode: AtomicU8::new(FSYNC_EVERYSEC),
             rewrite_in_progress: AtomicBool::new(false),
             rewrite_scheduled: AtomicBool::new(false),
+            scheduled_enable: AtomicBool::new(false),
             last_rewrite_ok: AtomicBool::new(true),
             last_write_ok: AtomicBool::new(true),
             rewrites: AtomicU64::new(0),
@@ -272,15 +296,27 @@ pub fn feed(srv: &Server, effects: &[Effect], wrap: bool) {
     aof.wake.notify_one();
 }
 
-/// Under `appendfsync always`: waits until everything this thread appended is fsynced (called
-/// by a connection before it sends replies, by the script thread before it delivers one).
+/// Called by a connection before it sends replies (by the script thread before it delivers
+/// one): under `appendfsync always` waits until everything this thread appended is fsynced;
+/// otherwise makes sure it is written to the file (Redis writes the AOF buffer before it sends
+/// replies), so a killed process loses no acknowledged write, whichever thread writes.
 #[inline]
 pub fn wait_for_sync(srv: &Server) {
-    if !srv.propagation.active() || srv.aof.fsync_mode.load(Relaxed) != FSYNC_ALWAYS {
+    if !srv.propagation.active() {
         return;
     }
     let want = LAST_APPEND.with(|c| c.get());
     if want == 0 {
+        return;
+    }
+    if srv.aof.fsync_mode.load(Relaxed) != FSYNC_ALWAYS {
+        if srv.aof.written.load(Relaxed) < want {
+            // Whoever gets the file first writes everything buffered, for all waiters.
+            let mut cur = srv.aof.file.lock();
+            if srv.aof.written.load(Relaxed) < want {
+                drain(srv, &mut cur, Sync::Never);
+            }
+        }
         return;
     }
     let mut s = srv.aof.synced.lock();
@@ -289,8 +325,31 @@ pub fn wait_for_sync(srv: &Server) {
     }
 }
 
-/// Writes `data` to the current file and fsyncs as the policy says; `force` fsyncs anyway.
-fn write_out(srv: &Server, cur: &mut Option<Current>, data: &[u8], upto: u64, force: bool) {
+/// A blocked client served by another thread: its reply acknowledges that thread's append, so
+/// this connection waits (in [`wait_for_sync`]) for everything logged so far. Taking the order
+/// mutex waits until the serving unit has appended its effects.
+pub fn adopt_appends(srv: &Server) {
+    if !srv.propagation.active() {
+        return;
+    }
+    let at = crate::server::propagate::exclusive(srv, || srv.aof.buf.lock().appended);
+    LAST_APPEND.with(|c| c.set(c.get().max(at)));
+}
+
+/// When [`write_out`] fsyncs.
+#[derive(Clone, Copy, PartialEq)]
+enum Sync {
+    /// As `appendfsync` says.
+    Due,
+    /// Now, whatever the policy.
+    Force,
+    /// Not here (a connection writing the buffer before its replies: the writer thread
+    /// fsyncs, so no client waits on an `everysec` fsync).
+    Never,
+}
+
+/// Writes `data` to the current file and fsyncs as `sync` says.
+fn write_out(srv: &Server, cur: &mut Option<Current>, data: &[u8], upto: u64, sync: Sync) {
     let mode = srv.aof.fsync_mode.load(Relaxed);
     if let Some(c) = cur.as_mut() {
         if !data.is_empty() {
@@ -308,11 +367,16 @@ fn write_out(srv: &Server, cur: &mut Option<Current>, data: &[u8], upto: u64, fo
             }
         }
         let due = mode == FSYNC_ALWAYS || (mode == FSYNC_EVERYSEC && c.last_fsync.elapsed() >= Duration::from_secs(1));
-        if c.dirty && (force || due) {
+        if c.dirty && (sync == Sync::Force || (sync == Sync::Due && due)) {
             let _ = c.file.sync_data();
             c.dirty = false;
             c.last_fsync = Instant::now();
         }
+    }
+    srv.aof.written.fetch_max(upto, Relaxed);
+    if sync == Sync::Never && mode == FSYNC_ALWAYS {
+        // Written, not fsynced: `synced` must not move.
+        return;
     }
     let mut s = srv.aof.synced.lock();
     if upto > *s {
@@ -322,13 +386,13 @@ fn write_out(srv: &Server, cur: &mut Option<Current>, data: &[u8], upto: u64, fo
     srv.aof.synced_cv.notify_all();
 }
 
-/// Moves whatever is buffered into the current file; `fsync` forces an fsync.
-fn drain(srv: &Server, cur: &mut Option<Current>, fsync: bool) {
+/// Moves whatever is buffered into the current file, fsyncing as `sync` says.
+fn drain(srv: &Server, cur: &mut Option<Current>, sync: Sync) {
     let (data, upto) = {
         let mut b = srv.aof.buf.lock();
         (std::mem::take(&mut b.data), b.appended)
     };
-    write_out(srv, cur, &data, upto, fsync);
+    write_out(srv, cur, &data, upto, sync);
 }
 
 /// The writer thread: hands buffered appends to the file and fsyncs.
@@ -344,7 +408,7 @@ fn writer(srv: std::sync::Arc<Server>) {
             return;
         }
         let mut cur = srv.aof.file.lock();
-        drain(&srv, &mut cur, false);
+        drain(&srv, &mut cur, Sync::Due);
     }
 }
 
@@ -389,8 +453,7 @@ fn file_size(srv: &Server, name: &str) -> u64 {
 fn load_manifest(srv: &Server) -> Result<Manifest, String> {
     let path = dir(srv).join(manifest_name(srv));
     match std::fs::read(&path) {
-        Ok(b) => Manifest::parse(&String::from_utf8_lossy(&b))
-            .inspect_err(|_| log::warning("\n*** FATAL AOF MANIFEST FILE ERROR ***\n")),
+        Ok(b) => Manifest::parse(&b).inspect_err(|_| log::warning("\n*** FATAL AOF MANIFEST FILE ERROR ***\n")),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
         Err(e) => Err(format!(
             "Fatal error: can't open the AOF manifest {}: {e}",
@@ -425,7 +488,8 @@ fn upgrade_legacy(srv: &Server, m: &mut Manifest) -> Result<(), String> {
     Ok(())
 }
 
-/// Loads the AOF at start-up (`appendonly yes`). Err(message) is fatal.
+/// Loads the AOF at start-up (`appendonly yes`). Err(message) is fatal (empty: already logged,
+/// and the suite reads the last log line).
 pub fn load_at_startup(srv: &Server) -> Result<(), String> {
     config_changed(srv);
     let mut m = load_manifest(srv)?;
@@ -450,7 +514,7 @@ pub fn load_at_startup(srv: &Server) -> Result<(), String> {
             Ok(md) => total += md.len(),
             Err(e) => {
                 log::warning(&format!("The append log file {} doesn't exist: {e}", f.name));
-                return Err("AOF loading failed".into());
+                return Err(String::new());
             }
         }
     }
@@ -466,9 +530,9 @@ pub fn load_at_startup(srv: &Server) -> Result<(), String> {
             Loaded::Truncated if last => {}
             Loaded::Truncated => {
                 log::warning("Fatal error: the truncated file is not the last file");
-                return Err("AOF loading failed".into());
+                return Err(String::new());
             }
-            Loaded::Failed => return Err("AOF loading failed".into()),
+            Loaded::Failed => return Err(String::new()),
         }
         log::notice(&format!(
             "DB loaded from {what} file {}: {:.3} seconds",
@@ -662,15 +726,22 @@ fn load_file(srv: &Server, name: &str) -> Loaded {
             lru: srv.lru_clock(),
             allow_dup: true,
         };
-        return match snapshot::load(&mut locked, &data, &opts) {
-            Ok(_) => Loaded::Ok,
+        let used = match snapshot::load_prefix(&mut locked, &data, &opts) {
+            Ok((_, used)) => used,
             Err(_) => {
                 log::warning(&format!("Error reading the RDB base file {name}, AOF loading aborted"));
-                Loaded::Failed
+                return Loaded::Failed;
             }
         };
+        drop(locked);
+        if used >= data.len() {
+            return Loaded::Ok;
+        }
+        // An old single-file AOF: commands follow the RDB preamble.
+        log::notice("Reading the remaining AOF tail...");
+        return crate::server::propagate::loading(|| replay(srv, name, &path, &data, used));
     }
-    crate::server::propagate::loading(|| replay(srv, name, &path, &data))
+    crate::server::propagate::loading(|| replay(srv, name, &path, &data, 0))
 }
 
 /// How parsing one command of the file ended.
@@ -736,8 +807,8 @@ fn parse_command(data: &[u8], pos: usize) -> Parsed {
     Parsed::Command(argv, at)
 }
 
-/// Runs a file's commands on an internal client.
-fn replay(srv: &Server, name: &str, path: &std::path::Path, data: &[u8]) -> Loaded {
+/// Runs a file's commands, from offset `start`, on an internal client.
+fn replay(srv: &Server, name: &str, path: &std::path::Path, data: &[u8], start: usize) -> Loaded {
     let handle = std::sync::Arc::new(crate::server::client::ClientHandle::new(
         u64::MAX,
         String::new(),
@@ -747,7 +818,7 @@ fn replay(srv: &Server, name: &str, path: &std::path::Path, data: &[u8]) -> Load
     ));
     let mut client = crate::server::client::Client::new(handle, 0, true);
     let mut out = crate::protocol::reply::Reply::new();
-    let (mut pos, mut valid_up_to, mut before_multi) = (0usize, 0usize, 0usize);
+    let (mut pos, mut valid_up_to, mut before_multi) = (start, start, start);
     let truncated = loop {
         // Blocking commands answer at once: replay never blocks.
         client.in_exec = true;
@@ -824,6 +895,35 @@ fn replay(srv: &Server, name: &str, path: &std::path::Path, data: &[u8]) -> Load
 // Rewrite, enable/disable, DEBUG LOADAOF, shutdown, cron
 // ---------------------------------------------------------------------------------------------
 
+/// BGREWRITEAOF: starts a rewrite, or schedules it while a BGSAVE runs (as Redis does while
+/// another child is active; the cron starts it). Ok: the status reply.
+pub fn bgrewriteaof(srv: &Server) -> Result<&'static str, &'static str> {
+    if srv.aof.rewrite_in_progress.load(Relaxed) {
+        return Err("ERR Background append only file rewriting already in progress");
+    }
+    if srv.rdb.bgsave_in_progress.load(Relaxed) {
+        srv.aof.rewrite_scheduled.store(true, Relaxed);
+        return Ok("Background append only file rewriting scheduled");
+    }
+    start_rewrite(srv, false).map(|()| "Background append only file rewriting started")
+}
+
+/// CONFIG SET appendonly yes: the first rewrite opens the log (scheduled while a BGSAVE runs).
+pub fn enable(srv: &Server) {
+    config_changed(srv);
+    if srv.rdb.bgsave_in_progress.load(Relaxed) || srv.aof.rewrite_in_progress.load(Relaxed) {
+        srv.aof.scheduled_enable.store(true, Relaxed);
+        srv.aof.rewrite_scheduled.store(true, Relaxed);
+        log::warning("AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
+        return;
+    }
+    if let Err(e) = start_rewrite(srv, true) {
+        log::warning(&format!(
+            "Redis needs to enable the AOF but can't trigger a background AOF rewrite operation: {e}"
+        ));
+    }
+}
+
 /// BGREWRITEAOF (and, with `enable`, CONFIG SET appendonly yes): starts a rewrite on a
 /// background thread.
 pub fn start_rewrite(srv: &Server, enable: bool) -> Result<(), &'static str> {
@@ -885,7 +985,7 @@ fn rewrite(srv: &Server, enable: bool) -> Result<(), String> {
             persist_manifest(srv, &m)?;
             log::notice(&format!("Creating AOF incr file {} on background rewrite", incr.name));
             let mut cur = srv.aof.file.lock();
-            drain(srv, &mut cur, true);
+            drain(srv, &mut cur, Sync::Force);
             *cur = Some(Current {
                 file,
                 size: 0,
@@ -936,7 +1036,7 @@ pub fn disable(srv: &Server) {
     crate::server::propagate::exclusive(srv, || {
         srv.propagation.set_active(false);
         let mut cur = srv.aof.file.lock();
-        drain(srv, &mut cur, true);
+        drain(srv, &mut cur, Sync::Force);
         *cur = None;
     });
     srv.aof.synced_cv.notify_all();
@@ -945,7 +1045,7 @@ pub fn disable(srv: &Server) {
 /// Writes and fsyncs whatever is buffered (SHUTDOWN, DEBUG LOADAOF).
 pub fn flush(srv: &Server) {
     let mut cur = srv.aof.file.lock();
-    drain(srv, &mut cur, true);
+    drain(srv, &mut cur, Sync::Force);
 }
 
 /// DEBUG LOADAOF: flush the log, empty the dataset and load it back from the files. The caller
@@ -969,9 +1069,21 @@ pub fn reload(srv: &Server) -> Result<(), String> {
     Ok(())
 }
 
-/// The cron's part: auto-aof-rewrite-percentage / min-size.
+/// The cron's part: a scheduled rewrite once no BGSAVE runs, auto-aof-rewrite-percentage /
+/// min-size.
 pub fn cron(srv: &Server) {
-    if !srv.propagation.active() || srv.aof.rewrite_in_progress.load(Relaxed) {
+    if srv.aof.rewrite_in_progress.load(Relaxed) || srv.rdb.bgsave_in_progress.load(Relaxed) {
+        return;
+    }
+    if srv.aof.rewrite_scheduled.swap(false, Relaxed) {
+        let enable = srv.aof.scheduled_enable.swap(false, Relaxed);
+        if enable && !srv.config.get_bool("appendonly") {
+            return; // Turned off again before it could start.
+        }
+        let _ = start_rewrite(srv, enable);
+        return;
+    }
+    if !srv.propagation.active() {
         return;
     }
     let pct = srv.config.get_i64("auto-aof-rewrite-percentage");

@@ -519,7 +519,13 @@ pub struct LoadedEntry<'a> {
 
 /// Parses a whole RDB file, calling `f` for each key. Checks the header and, when the file has
 /// one (a zero checksum means "not computed", as Redis writes with `rdbchecksum no`), the CRC64.
-pub fn load_snapshot(data: &[u8], mut f: impl FnMut(LoadedEntry) -> Result<()>) -> Result<()> {
+pub fn load_snapshot(data: &[u8], f: impl FnMut(LoadedEntry) -> Result<()>) -> Result<()> {
+    load_snapshot_prefix(data, f).map(|_| ())
+}
+
+/// As [`load_snapshot`], for an RDB image followed by more data (an AOF file with an RDB
+/// preamble and a command tail): returns the bytes the image took.
+pub fn load_snapshot_prefix(data: &[u8], mut f: impl FnMut(LoadedEntry) -> Result<()>) -> Result<usize> {
     if data.len() < 9 || &data[..5] != b"REDIS" {
         return Err(RdbError::Corrupt("wrong signature"));
     }
@@ -547,7 +553,7 @@ pub fn load_snapshot(data: &[u8], mut f: impl FnMut(LoadedEntry) -> Result<()>) 
                         return Err(RdbError::Checksum);
                     }
                 }
-                return Ok(());
+                return Ok(r.pos());
             }
             opcode::SELECTDB => db = usize::try_from(r.len()?).map_err(|_| RdbError::Corrupt("db"))?,
             opcode::RESIZEDB => {

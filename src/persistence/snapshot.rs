@@ -39,8 +39,14 @@ pub struct LoadOptions {
 
 /// Loads an RDB file into the locked databases. Returns the number of keys loaded.
 pub fn load(dbs: &mut [Locked], data: &[u8], opts: &LoadOptions) -> Result<usize, RdbError> {
+    load_prefix(dbs, data, opts).map(|(n, _)| n)
+}
+
+/// As [`load`], for an RDB image followed by more data (an AOF's RDB preamble): returns the
+/// keys loaded and the bytes the image took.
+pub fn load_prefix(dbs: &mut [Locked], data: &[u8], opts: &LoadOptions) -> Result<(usize, usize), RdbError> {
     let mut n = 0;
-    rdb::load_snapshot(data, |e| {
+    let used = rdb::load_snapshot_prefix(data, |e| {
         let db = dbs
             .get_mut(e.db)
             .ok_or(RdbError::Corrupt("database index out of range"))?;
@@ -61,5 +67,5 @@ pub fn load(dbs: &mut [Locked], data: &[u8], opts: &LoadOptions) -> Result<usize
         n += 1;
         Ok(())
     })?;
-    Ok(n)
+    Ok((n, used))
 }

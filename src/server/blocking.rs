@@ -407,6 +407,8 @@ pub fn check(srv: &Server, client: &mut Client, out: &mut Reply) -> bool {
     loop {
         match w.state() {
             SERVED => {
+                // The serving thread logged the pop: the reply waits for that append too.
+                crate::persistence::aof::adopt_appends(srv);
                 // The reply sits in the pending buffer; it goes before anything produced next.
                 let mut p = w.handle.pending.lock();
                 out.buf.extend_from_slice(&p);

@@ -438,7 +438,10 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         crate::persistence::save::load_at_startup(&srv)
     };
     if let Err(msg) = loaded {
-        log::warning(&msg);
+        // An empty message: the loader already logged why, and Redis's last line is that.
+        if !msg.is_empty() {
+            log::warning(&msg);
+        }
         return 1;
     }
     if let Err(msg) = crate::persistence::aof::open_at_startup(&srv) {

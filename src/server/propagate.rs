@@ -224,8 +224,9 @@ pub fn push(db: usize, argv: Vec<Vec<u8>>) {
     });
 }
 
-/// Runs `f` as the AOF loader: nothing it does is logged and lookups may expire keys.
+/// Runs `f` as the AOF loader: nothing it does is logged and no key expires.
 pub fn loading<T>(f: impl FnOnce() -> T) -> T {
+    crate::keyspace::value::NO_EXPIRY.with(|c| c.set(true));
     PENDING.with(|p| {
         let mut p = p.borrow_mut();
         p.loading = true;
@@ -233,6 +234,7 @@ pub fn loading<T>(f: impl FnOnce() -> T) -> T {
         set_depth(&mut p, d);
     });
     let r = f();
+    crate::keyspace::value::NO_EXPIRY.with(|c| c.set(false));
     PENDING.with(|p| {
         let mut p = p.borrow_mut();
         p.loading = false;

@@ -290,3 +290,71 @@ impl Drop for Reference {
         let _ = self.child.wait();
     }
 }
+
+/// A server on a directory that outlives it, for persistence tests that restart on the same
+/// files (killed with SIGKILL when dropped, so dropping it is a crash).
+pub struct DirServer {
+    pub port: u16,
+    pub child: Child,
+}
+
+impl DirServer {
+    /// Starts a server in `dir` with extra `--directive value` arguments; `None` when it
+    /// exits during start-up (a refused file, say).
+    pub fn spawn(dir: &std::path::Path, args: &[&str]) -> Option<DirServer> {
+        let port = free_port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ochre-server"))
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .arg("--dir")
+            .arg(dir)
+            .args(["--enable-debug-command", "yes"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return None;
+            }
+            // Ready once it answers PING (the port may be open while it still loads, or
+            // just before it exits on a refused file).
+            if let Ok(mut sock) = TcpStream::connect(("127.0.0.1", port)) {
+                let _ = sock.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut buf = [0u8; 7];
+                if sock.write_all(b"PING\r\n").is_ok() && sock.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n" {
+                    return Some(DirServer { port, child });
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+
+    pub fn con(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .expect("client")
+            .get_connection()
+            .expect("connect")
+    }
+}
+
+impl Drop for DirServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh empty folder under the temp dir, unique per process and call.
+pub fn tmpdir(tag: &str) -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("ochre-{}-{tag}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("mkdir");
+    d
+}
