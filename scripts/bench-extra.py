@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Server CPU per request for EVALSHA of a 3-command script and PUBLISH to one subscriber,
-Ochre against redis-server in one run (the two workloads issue 4 asks for, which
-../shared/bench/compare.sh does not have).
+"""Workloads that ../shared/bench does not have, Ochre against redis-server in one run:
+server CPU per request for EVALSHA of a 3-command script, PUBLISH to one subscriber and XADD
+of two small fields (issues 4 and 6), and the bytes per entry of a 1M-entry stream.
 
 Method, as compare.sh's: both servers pinned to CPU 1, redis-benchmark to CPU 0, -c 50 -P 16,
 the same request count for both, rounds alternating A,B / B,A; server CPU is the sum over all
 its threads of /proc/PID/task/*/schedstat run time. Quote the paired ratios, never the
 absolute figures (the machine is shared).
 
-usage: scripts/bench-script-pubsub.py [--rounds 5] [--n 300000]
+Stream memory: each server is filled with 1,000,000 `XADD stream * f1 <8 bytes> f2 <8 bytes>`
+(pipelined) and reports INFO used_memory and VmRSS growth per entry.
+
+usage: scripts/bench-extra.py [--rounds 5] [--n 300000] [--entries 1000000]
        [--a 'redis-server --port {port} ...'] [--b 'target/release/ochre-server --port {port} ...']
 """
 import argparse
@@ -73,6 +76,7 @@ def main():
     ap.add_argument("--name-b", default="ochre")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--n", type=int, default=300000)
+    ap.add_argument("--entries", type=int, default=1000000)
     a = ap.parse_args()
     servers = []
     for name, tmpl, port in ((a.name_a, a.a, 7240), (a.name_b, a.b, 7241)):
@@ -86,6 +90,7 @@ def main():
     workloads = {
         "EVALSHA (3 commands)": lambda s: ["EVALSHA", s[3], "2", "counter:__rand_int__", "key:__rand_int__", "xxx"],
         "PUBLISH (1 subscriber)": lambda s: ["PUBLISH", "ch", "hello-world-message"],
+        "XADD (2 fields)": lambda s: ["XADD", "stream", "*", "f1", "v1:__rand_int__", "f2", "v2"],
     }
     try:
         print("# server CPU us/request at -c 50 -P 16, %d requests per run, %d rounds" % (a.n, a.rounds))
@@ -103,10 +108,44 @@ def main():
             print("%-24s %10.3f %10.3f %8.3f  (%.3f-%.3f)" % (
                 wl, statistics.median(per[a.name_a]), statistics.median(per[a.name_b]),
                 statistics.median(ratios), min(ratios), max(ratios)))
+        for s in servers:
+            s[4].kill()
+            s[2].kill()
+        servers = []
+        stream_memory(a)
     finally:
         for s in servers:
             s[4].kill()
             s[2].kill()
+
+
+def used_and_rss(port, pid):
+    info = cmd(port, "INFO", "memory").decode(errors="replace")
+    used = next(int(l.split(":")[1]) for l in info.split("\r\n") if l.startswith("used_memory:"))
+    rss = next(int(l.split()[1]) * 1024 for l in open("/proc/%d/status" % pid) if l.startswith("VmRSS:"))
+    return used, rss
+
+
+def stream_memory(a):
+    n = a.entries
+    payload = b"".join(b"*7\r\n$4\r\nXADD\r\n$6\r\nstream\r\n$1\r\n*\r\n$2\r\nf1\r\n$8\r\n%08d\r\n"
+                       b"$2\r\nf2\r\n$8\r\n%08d\r\n" % (i, n - i) for i in range(n))
+    print("# stream of %d entries, 2 fields of 8 bytes each: bytes per entry (growth)" % n)
+    print("%-8s %12s %12s" % ("server", "used B/e", "RSS B/e"))
+    res = {}
+    for name, tmpl, port in ((a.name_a, a.a, 7242), (a.name_b, a.b, 7243)):
+        p = start(tmpl, port)
+        time.sleep(0.5)
+        u0, r0 = used_and_rss(port, p.pid)
+        subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input=payload,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        time.sleep(1.5)
+        u1, r1 = used_and_rss(port, p.pid)
+        p.kill()
+        res[name] = ((u1 - u0) / n, (r1 - r0) / n)
+        print("%-8s %12.1f %12.1f" % (name, res[name][0], res[name][1]))
+    print("# %s/%s: used %.3f, RSS %.3f" % (a.name_b, a.name_a, res[a.name_b][0] / res[a.name_a][0],
+                                           res[a.name_b][1] / res[a.name_a][1]))
 
 
 if __name__ == "__main__":
