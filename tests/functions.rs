@@ -88,7 +88,6 @@ fn cases() -> Vec<Vec<String>> {
         s(&["FUNCTION", "LIST", "LIBRARYNAME"]),
         s(&["FUNCTION", "LIST", "WITHCODE", "WITHCODE"]),
         s(&["FUNCTION", "STATS"]),
-        s(&["FUNCTION", "DUMP"]),
         // FCALL.
         s(&["FCALL", "f1", "2", "a", "b", "c"]),
         s(&["FCALL", "f2", "1", "k", "arg"]),
@@ -116,6 +115,7 @@ fn cases() -> Vec<Vec<String>> {
         s(&["FUNCTION", "KILL"]),
         s(&["FUNCTION", "DELETE", "lib2"]),
         s(&["FUNCTION", "LIST"]),
+        s(&["FUNCTION", "DUMP"]),
         s(&["FUNCTION", "FLUSH"]),
         s(&["FUNCTION", "STATS"]),
         s(&["FUNCTION", "HELP"]),
@@ -320,4 +320,37 @@ fn functions_survive_reload_and_restart_and_read_redis_files() {
     assert_eq!(r(&mut c2, &["FCALL", "from_redis", "0"]), "$1\r\nr\r\n");
     assert_eq!(r(&mut c2, &["FCALL", "kept", "0"]), "$4\r\nkept\r\n");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn blocking_reads_refused_and_failures_counted() {
+    let srv = Server::start();
+    let mut c = srv.raw();
+    let code = lib(
+        "reads",
+        "redis.register_function('xr', function() return redis.call('xread', 'BLOCK', '0', 'STREAMS', 's', '$') end)\n\
+         redis.register_function('passon', function() return redis.pcall('incr', 'str') end)",
+    );
+    r(&mut c, &["FUNCTION", "LOAD", &code]);
+    let reply = r(&mut c, &["FCALL", "xr", "0"]);
+    assert!(
+        reply.starts_with("-ERR xread command is not allowed with BLOCK option from scripts"),
+        "{reply}"
+    );
+    // An error passed on from redis.pcall is counted once in errorstats, and FCALL failed.
+    r(&mut c, &["SET", "str", "x"]);
+    r(&mut c, &["CONFIG", "RESETSTAT"]);
+    assert_eq!(
+        r(&mut c, &["FCALL", "passon", "0"]),
+        "-ERR value is not an integer or out of range\r\n"
+    );
+    let stats = r(&mut c, &["INFO", "commandstats"]);
+    let fcall = stats
+        .lines()
+        .find(|l| l.starts_with("cmdstat_fcall:"))
+        .unwrap_or_default();
+    assert!(fcall.starts_with("cmdstat_fcall:calls=1,"), "{stats}");
+    assert!(fcall.ends_with("rejected_calls=0,failed_calls=1"), "{stats}");
+    let errs = r(&mut c, &["INFO", "errorstats"]);
+    assert!(errs.contains("errorstat_ERR:count=1\r\n"), "{errs}");
 }

@@ -1039,6 +1039,10 @@ fn account(srv: &Server, job: &Job, cmd: &Command, argv: &[&[u8]], out: &mut Rep
         if let Some(code) = out.last_error.take() {
             srv.stats.error(&code);
         }
+    }
+    // An error the script passed on from a failed command was counted in errorstats then, but
+    // the script's command still failed (Redis's afterErrorReply with NO_STATS_UPDATE).
+    if out.buf.first() == Some(&b'-') {
         bump(&cs.failed_calls, 1);
     }
     let slower_than = srv.config.hot.slowlog_log_slower_than.load(Relaxed);
