@@ -354,3 +354,26 @@ fn blocking_reads_refused_and_failures_counted() {
     let errs = r(&mut c, &["INFO", "errorstats"]);
     assert!(errs.contains("errorstat_ERR:count=1\r\n"), "{errs}");
 }
+
+#[test]
+fn keys_do_not_expire_under_a_running_function() {
+    let srv = Server::start();
+    let mut c = srv.raw();
+    // A fast cron: without the world lock, active expiry would run many times in the sleep.
+    r(&mut c, &["CONFIG", "SET", "hz", "500"]);
+    r(&mut c, &["DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1"]);
+    let code = lib(
+        "time",
+        "redis.register_function('frozen', function(k)\n\
+           redis.call('set', k[1], 'v', 'px', '1')\n\
+           redis.call('debug', 'sleep', '0.1')\n\
+           return redis.call('exists', k[1])\n\
+         end)",
+    );
+    r(&mut c, &["FUNCTION", "LOAD", &code]);
+    for _ in 0..3 {
+        assert_eq!(r(&mut c, &["FCALL", "frozen", "1", "key"]), ":1\r\n");
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(r(&mut c, &["EXISTS", "key"]), ":0\r\n");
+}

@@ -93,6 +93,11 @@ fn active_expire(srv: &Server, db_cursor: &mut usize, shard_cursor: &mut usize, 
         }
         let db = srv.keyspace.db(*db_cursor);
         loop {
+            // Not while a script or EXEC holds the world: they see time stopped, and a key they
+            // made must not expire under them (Redis runs neither beside them).
+            let Some(_world) = srv.world.try_shared(0) else {
+                return;
+            };
             let now = unix_ms();
             let mut shard = db.lock_index(*shard_cursor);
             if shard.volatile == 0 {
