@@ -279,8 +279,12 @@ impl Registry {
     /// FUNCTION DELETE: false when there is no such library.
     pub fn delete(&self, name: &[u8]) -> bool {
         let name = String::from_utf8_lossy(name);
-        self.update(|libs| libs.unlink(&name).map(|_| ()).ok_or_else(String::new))
-            .is_ok()
+        let mut libs = self.libs.write();
+        let found = libs.unlink(&name).is_some();
+        if found {
+            self.generation.fetch_add(1, Relaxed);
+        }
+        found
     }
 
     /// FUNCTION FLUSH (and FLUSH-policy RESTORE): with `lazy`, the old libraries are freed on
