@@ -26,7 +26,8 @@ DEFAULT_UNITS="unit/printver unit/protocol unit/keyspace unit/type/string unit/t
 unit/info-command unit/quit unit/bitops unit/bitfield unit/dump unit/introspection
 unit/introspection-2 unit/latency-monitor unit/slowlog unit/other unit/info unit/scan
 integration/redis-cli unit/pause unit/replybufsize unit/type/hash unit/type/set unit/type/zset
-unit/hyperloglog unit/geo unit/type/list-3 unit/sort unit/type/list unit/multi unit/type/stream unit/type/stream-cgroups unit/pubsub"
+unit/hyperloglog unit/geo unit/type/list-3 unit/sort unit/type/list unit/multi unit/type/stream unit/type/stream-cgroups unit/pubsub
+unit/scripting unit/functions"
 
 update=0
 spawn=0

@@ -426,7 +426,7 @@ fn reload(ctx: &mut Ctx, opts: &[&[u8]]) {
     // either before or after the reload, never half loaded.
     let mut locked = snapshot::lock_all_dbs(&ctx.srv.keyspace);
     if save {
-        let bytes = snapshot::encode(&mut locked, compress, now);
+        let bytes = snapshot::encode(&mut locked, compress, now, &ctx.srv.scripts.functions.codes());
         let tmp = format!("temp-{}.rdb", std::process::id());
         if let Err(e) = std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, &path)) {
             drop(locked);
@@ -455,6 +455,16 @@ fn reload(ctx: &mut Ctx, opts: &[&[u8]]) {
         lru,
         allow_dup: merge,
     };
+    // Functions first: a library that exists already (NOFLUSH without MERGE) fails the load.
+    let functions = &ctx.srv.scripts.functions;
+    if flush {
+        functions.flush(false);
+    }
+    if let Err(e) = functions.load_rdb(ctx.srv, ctx.client.worker, &data, merge) {
+        drop(locked);
+        log::warning(&format!("Error loading the RDB dump's functions: {e}"));
+        return ctx.out.err("Error trying to load the RDB dump");
+    }
     let res = snapshot::load(&mut locked, &data, &opts);
     drop(locked);
     match res {

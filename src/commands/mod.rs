@@ -12,6 +12,7 @@ pub mod connection;
 pub mod debug;
 pub mod dump;
 pub mod expire;
+pub mod functions;
 pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
@@ -463,6 +464,7 @@ fn families() -> Vec<&'static [CommandDef]> {
         pubsub::COMMANDS,
         streams::COMMANDS,
         scripting::COMMANDS,
+        functions::COMMANDS,
     ]
 }
 

@@ -28,7 +28,7 @@ static SCRIPT: &[CommandDef] = &[
 ];
 
 /// EVAL's keys: `numkeys` of them after the script (none when `numkeys` is not valid).
-fn eval_keys(args: &[&[u8]]) -> Vec<usize> {
+pub fn eval_keys(args: &[&[u8]]) -> Vec<usize> {
     let n = args.get(2).and_then(|a| crate::util::num::parse_i64(a)).unwrap_or(0);
     if n <= 0 || n as usize > args.len().saturating_sub(3) {
         return Vec::new();
@@ -111,12 +111,37 @@ fn eval_generic(ctx: &mut Ctx, args: &[&[u8]], by_sha: bool, ro: bool) {
             None => return,
         }
     };
-    let split = 3 + numkeys as usize;
-    // Inside EXEC the world is already stopped: run here. Otherwise the script thread runs it
-    // and this connection waits for the reply (see `engine::submit`).
+    let command = match (by_sha, ro) {
+        (false, false) => "eval",
+        (true, false) => "evalsha",
+        (false, true) => "eval_ro",
+        (true, true) => "evalsha_ro",
+    };
+    run_target(
+        ctx,
+        args,
+        engine::Target::Script { sha, script },
+        command,
+        numkeys as usize,
+        ro,
+    );
+}
+
+/// Runs a script or function whose numkeys was checked. Inside EXEC the world is already
+/// stopped: it runs here. Otherwise the script thread runs it and this connection waits for the
+/// reply (see `engine::submit`).
+pub fn run_target(
+    ctx: &mut Ctx,
+    args: &[&[u8]],
+    target: engine::Target,
+    command: &'static str,
+    numkeys: usize,
+    ro: bool,
+) {
+    let split = 3 + numkeys;
     let srv_arc = ctx.srv.me.get().and_then(|w| w.upgrade());
     let Some(srv_arc) = srv_arc.filter(|_| !ctx.client.in_exec) else {
-        return engine::run_script(ctx, &sha, &script, &args[3..split], &args[split..], ro);
+        return engine::run_script(ctx, &target, &args[3..split], &args[split..], ro);
     };
     let waiter = crate::server::blocking::park_for_script(ctx.client);
     engine::submit(engine::Job {
@@ -128,16 +153,10 @@ fn eval_generic(ctx: &mut Ctx, args: &[&[u8]], by_sha: bool, ro: bool) {
             now_ms: ctx.now_ms,
         },
         resp: ctx.out.resp,
-        command: match (by_sha, ro) {
-            (false, false) => "eval",
-            (true, false) => "evalsha",
-            (false, true) => "eval_ro",
-            (true, true) => "evalsha_ro",
-        },
-        sha,
-        script,
+        command,
+        target,
         argv: args.iter().map(|a| a.to_vec()).collect(),
-        numkeys: split - 3,
+        numkeys,
         ro,
     });
 }
@@ -146,10 +165,13 @@ fn eval_generic(ctx: &mut Ctx, args: &[&[u8]], by_sha: bool, ro: bool) {
 /// shebang declares, or None (the command's own) for scripts without one or not known yet.
 pub fn command_flags(srv: &crate::server::Server, cmd: &super::Command, args: &[&[u8]]) -> Option<u32> {
     use super::flag;
-    if cmd.def.group != "scripting" || !cmd.def.name.starts_with("eval") || args.len() < 2 {
+    let name = cmd.def.name;
+    if cmd.def.group != "scripting" || !(name.starts_with("eval") || name.starts_with("fcall")) || args.len() < 2 {
         return None;
     }
-    let script_flags = if cmd.def.name.starts_with("evalsha") {
+    let script_flags = if name.starts_with("fcall") {
+        srv.scripts.functions.function(args[1])?.1.flags
+    } else if name.starts_with("evalsha") {
         srv.scripts.get(args[1])?.flags
     } else {
         scripting::parse_shebang(args[1]).ok()?.0
@@ -213,15 +235,23 @@ fn script_help(ctx: &mut Ctx, _args: &[&[u8]]) {
 
 /// SCRIPT KILL (Redis's `scriptKill`): stops a running script that has not written.
 fn script_kill(ctx: &mut Ctx, _args: &[&[u8]]) {
+    kill_running(ctx, true)
+}
+
+/// SCRIPT KILL (`is_eval`) and FUNCTION KILL: each stops only its own kind, and nothing that
+/// already wrote.
+pub fn kill_running(ctx: &mut Ctx, is_eval: bool) {
     let run = &ctx.srv.scripts.run;
     if !run.running.load(Relaxed) {
         return ctx.out.error("NOTBUSY No scripts in execution right now.");
     }
     if run.wrote.load(Relaxed) {
-        return ctx.out.error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
+        return ctx.out.error(scripting::UNKILLABLE);
     }
-    if !run.eval_mode.load(Relaxed) {
-        return ctx.out.error(scripting::BUSY_FUNCTION);
+    match (is_eval, run.eval_mode.load(Relaxed)) {
+        (true, false) => return ctx.out.error(scripting::BUSY_FUNCTION),
+        (false, true) => return ctx.out.error(scripting::BUSY_EVAL),
+        _ => {}
     }
     run.kill.store(true, Relaxed);
     ctx.out.ok();

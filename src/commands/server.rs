@@ -1,5 +1,5 @@
 //! Server commands: INFO CONFIG DBSIZE FLUSHDB FLUSHALL FLUSH TIME LASTSAVE SAVE BGSAVE SHUTDOWN
-//! ROLE LOLWUT FUNCTION FLUSH, with Redis 7.0's replies and error texts (`server.c`,
+//! ROLE LOLWUT, with Redis 7.0's replies and error texts (`server.c`,
 //! `config.c`, `db.c`).
 
 use super::{container, def, help_reply, CommandDef, Ctx};
@@ -15,7 +15,6 @@ pub static COMMANDS: &[CommandDef] = &[
     def("flush", -1, "write", (0, 0, 0), "@keyspace @dangerous", "server", "1.0.0", "Remove all keys from the current database and return how many were removed", flush),
     def("flushall", -1, "write", (0, 0, 0), "@keyspace @dangerous", "server", "1.0.0", "Remove all keys from all databases", flushall),
     def("flushdb", -1, "write", (0, 0, 0), "@keyspace @dangerous", "server", "1.0.0", "Remove all keys from the current database", flushdb),
-    container("function", "scripting", "7.0.0", "A container for function commands", FUNCTION),
     def("info", -1, "loading stale sentinel", (0, 0, 0), "@dangerous", "server", "1.0.0", "Get information and statistics about the server", info_cmd),
     def("lastsave", 1, "loading stale fast", (0, 0, 0), "@admin @dangerous", "server", "1.0.0", "Get the UNIX time stamp of the last successful save to disk", lastsave),
     def("lolwut", -1, "readonly fast", (0, 0, 0), "", "server", "5.0.0", "Display some computer art and the Redis version", lolwut),
@@ -32,11 +31,6 @@ static CONFIG: &[CommandDef] = &[
     def("resetstat", 2, "admin noscript loading stale", (0, 0, 0), "", "server", "2.0.0", "Reset the stats returned by INFO", config_resetstat),
     def("rewrite", 2, "admin noscript loading stale", (0, 0, 0), "", "server", "2.8.0", "Rewrite the configuration file with the in memory configuration", config_rewrite),
     def("set", -4, "admin noscript loading stale", (0, 0, 0), "", "server", "2.0.0", "Set configuration parameters to the given values", config_set),
-];
-
-#[rustfmt::skip]
-static FUNCTION: &[CommandDef] = &[
-    def("flush", -2, "write noscript", (0, 0, 0), "@scripting", "scripting", "7.0.0", "Deleting all functions", function_flush),
 ];
 
 fn dbsize(ctx: &mut Ctx, _args: &[&[u8]]) {
@@ -224,14 +218,6 @@ fn lolwut(ctx: &mut Ctx, args: &[&[u8]]) {
     let art = "\u{2800}\u{28e0}\u{28f4}\u{28fe}\u{28ff}\u{28f7}\u{28e6}\u{28c4}\u{2800}\n\u{28fe}\u{28ff}\u{28ff}\u{28ff}\u{28ff}\u{28ff}\u{28ff}\u{28ff}\u{28f7}\n\u{2819}\u{283b}\u{283f}\u{28ff}\u{28ff}\u{28ff}\u{283f}\u{281f}\u{280b}\n";
     let text = format!("{art}\nOchre (Redis ver. {})\n", crate::REDIS_VERSION);
     ctx.out.verbatim(text.as_bytes());
-}
-
-/// FUNCTION FLUSH [ASYNC|SYNC]: there are no functions yet, so this only checks its argument.
-fn function_flush(ctx: &mut Ctx, args: &[&[u8]]) {
-    if flush_mode(ctx, args, 2).is_none() {
-        return;
-    }
-    ctx.out.ok();
 }
 
 fn config_help(ctx: &mut Ctx, _args: &[&[u8]]) {

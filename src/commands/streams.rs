@@ -633,7 +633,8 @@ struct ReadArgs<'a> {
     noack: bool,
 }
 
-fn parse_read_args<'a>(out: &mut Reply, args: &[&'a [u8]], group_cmd: bool) -> Option<ReadArgs<'a>> {
+/// `in_script`: a script's XREAD may not BLOCK (Redis refuses it rather than answering at once).
+fn parse_read_args<'a>(out: &mut Reply, args: &[&'a [u8]], group_cmd: bool, in_script: bool) -> Option<ReadArgs<'a>> {
     let mut r = ReadArgs {
         block_ms: None,
         count: 0,
@@ -647,6 +648,11 @@ fn parse_read_args<'a>(out: &mut Reply, args: &[&'a [u8]], group_cmd: bool) -> O
         let more = args.len() - i - 1;
         let o = args[i];
         if o.eq_ignore_ascii_case(b"block") && more > 0 {
+            if in_script {
+                let name = String::from_utf8_lossy(args[0]).into_owned();
+                out.err(&format!("{name} command is not allowed with BLOCK option from scripts"));
+                return None;
+            }
             i += 1;
             let Some(ms) = parse_i64(args[i]) else {
                 out.err("timeout is not an integer or out of range");
@@ -785,7 +791,7 @@ fn read_group(
 
 fn xread(ctx: &mut Ctx, args: &[&[u8]]) {
     let group_cmd = args[0].len() == 10;
-    let Some(r) = parse_read_args(ctx.out, args, group_cmd) else {
+    let Some(r) = parse_read_args(ctx.out, args, group_cmd, ctx.client.in_script) else {
         return;
     };
     let keys: Vec<&[u8]> = args[r.streams_at..r.streams_at + r.nstreams].to_vec();
@@ -927,7 +933,7 @@ fn xread(ctx: &mut Ctx, args: &[&[u8]]) {
 fn serve_xread(srv: &Server, w: &Waiter, key: &[u8]) -> Outcome {
     let argv: Vec<&[u8]> = w.argv.iter().map(|a| a.as_slice()).collect();
     let group_cmd = argv.first().is_some_and(|n| n.len() == 10);
-    let Some(r) = parse_read_args(&mut Reply::new(), &argv, group_cmd) else {
+    let Some(r) = parse_read_args(&mut Reply::new(), &argv, group_cmd, false) else {
         return Outcome::Skip;
     };
     // The first occurrence of the key decides its ID, as Redis registers each key once.

@@ -475,6 +475,13 @@ impl Snapshot {
         self.w.string(value);
     }
 
+    /// A library of functions (`FUNCTION2` record with its code), written after the auxiliary
+    /// fields as Redis does.
+    pub fn function(&mut self, code: &[u8]) {
+        self.w.byte(opcode::FUNCTION2);
+        self.w.string(code);
+    }
+
     /// Starts database `db`, which holds `keys` keys of which `expires` have a TTL.
     pub fn select_db(&mut self, db: usize, keys: usize, expires: usize) {
         self.w.byte(opcode::SELECTDB);
@@ -568,7 +575,11 @@ pub fn load_snapshot_prefix(data: &[u8], mut f: impl FnMut(LoadedEntry) -> Resul
                 r.string()?;
                 r.string()?;
             }
-            opcode::MODULE_AUX | opcode::FUNCTION | opcode::FUNCTION2 => return Err(RdbError::Unsupported(t)),
+            // Libraries are read by `function_records` (they need the Lua engine).
+            opcode::FUNCTION2 => {
+                r.string()?;
+            }
+            opcode::MODULE_AUX | opcode::FUNCTION => return Err(RdbError::Unsupported(t)),
             t => {
                 let key = r.string()?;
                 let value = read_value(&mut r, t)?;
@@ -582,6 +593,27 @@ pub fn load_snapshot_prefix(data: &[u8], mut f: impl FnMut(LoadedEntry) -> Resul
                 })?;
                 expire_ms = 0;
             }
+        }
+    }
+}
+
+/// The libraries' code in a file's `FUNCTION2` records. Redis (and Ochre) write them after the
+/// auxiliary fields and before the first database, so only that prefix is read.
+pub fn function_records(data: &[u8]) -> Result<Vec<Vec<u8>>> {
+    if data.len() < 9 || &data[..5] != b"REDIS" {
+        return Err(RdbError::Corrupt("wrong signature"));
+    }
+    let mut r = Reader::new(data);
+    r.bytes(9)?;
+    let mut out = Vec::new();
+    loop {
+        match r.byte()? {
+            opcode::AUX => {
+                r.string()?;
+                r.string()?;
+            }
+            opcode::FUNCTION2 => out.push(r.string()?.into_owned()),
+            _ => return Ok(out),
         }
     }
 }

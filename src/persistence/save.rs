@@ -83,7 +83,7 @@ fn snapshot_bytes(srv: &Server, now_ms: i64) -> (Vec<u8>, u64) {
     let mut locked = snapshot::lock_all_dbs(&srv.keyspace);
     // Changes counted from here on are not in this snapshot.
     let dirty = srv.stats.dirty.load(Relaxed);
-    let bytes = snapshot::encode(&mut locked, compress, now_ms);
+    let bytes = snapshot::encode(&mut locked, compress, now_ms, &srv.scripts.functions.codes());
     (bytes, dirty)
 }
 
@@ -193,6 +193,9 @@ pub fn load_at_startup(srv: &Server) -> Result<(), String> {
         lru: srv.lru_clock(),
         allow_dup: false,
     };
+    if let Err(e) = srv.scripts.functions.load_rdb(srv, srv.workers, &data, false) {
+        return Err(format!("Failed loading the functions of the RDB file: {e}"));
+    }
     match snapshot::load(&mut locked, &data, &opts) {
         Ok(n) => {
             srv.rdb.keys_loaded.store(n as u64, Relaxed);

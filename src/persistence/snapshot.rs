@@ -11,9 +11,12 @@ pub fn lock_all_dbs(ks: &Keyspace) -> Vec<Locked<'_>> {
     ks.dbs.iter().map(|db| db.lock_all()).collect()
 }
 
-/// Encodes all databases as an RDB file.
-pub fn encode(dbs: &mut [Locked], compress: bool, now_ms: i64) -> Vec<u8> {
+/// Encodes all databases as an RDB file, with the function libraries' code (`libraries`).
+pub fn encode(dbs: &mut [Locked], compress: bool, now_ms: i64, libraries: &[Vec<u8>]) -> Vec<u8> {
     let mut snap = rdb::Snapshot::new(compress, now_ms, 0);
+    for code in libraries {
+        snap.function(code);
+    }
     for (i, db) in dbs.iter_mut().enumerate() {
         let (keys, expires) = db.shards().fold((0, 0), |(k, e), s| (k + s.dict.len(), e + s.volatile));
         if keys == 0 {

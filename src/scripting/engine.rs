@@ -8,6 +8,7 @@
 //! the run (no script can start another: EVAL is `noscript`).
 
 use super::convert::{self, error_table};
+use super::functions::FunctionInfo;
 use super::{sflag, Script};
 use crate::commands::{flag, Command, Ctx};
 use crate::protocol::reply::Reply;
@@ -44,6 +45,14 @@ struct Engine {
     /// The client the script's commands run as (taken out while a script runs).
     client: Option<Client>,
     runs: u32,
+    /// The sandbox's `functions` table: `env` (libraries' environment), `loading(on)`, `run`.
+    fenv: Table,
+    floading: Function,
+    frunner: Function,
+    /// The function registry generation `fns` was loaded for (None: not loaded yet).
+    fn_generation: Option<u64>,
+    /// Registered functions by lowercase name.
+    fns: HashMap<String, Function>,
 }
 
 /// The state of the script running now on this thread.
@@ -403,11 +412,15 @@ impl Engine {
             })?,
         )?;
         raw.set(
+            "register_function",
+            lua.create_function(|lua, args: MultiValue| register_function(lua, args))?,
+        )?;
+        raw.set(
             "killed",
             lua.create_function(|_, ()| Ok(with_run(|_, srv| srv.scripts.run.kill.load(Relaxed)).unwrap_or(false)))?,
         )?;
         let globals = lua.globals();
-        let (env, runner): (Table, Function) =
+        let (env, runner, functions): (Table, Function, Table) =
             lua.load(SANDBOX)
                 .set_name("=redis")
                 .call((raw, crate::REDIS_VERSION, version_num()))?;
@@ -430,6 +443,11 @@ impl Engine {
             env,
             client: Some(client),
             runs: 0,
+            fenv: functions.get("env")?,
+            floading: functions.get("loading")?,
+            frunner: functions.get("run")?,
+            fn_generation: None,
+            fns: HashMap::new(),
         })
     }
 
@@ -479,15 +497,265 @@ pub fn compile(srv: &Server, worker: usize, sha: &str, script: &Script) -> Resul
     })?
 }
 
-/// Runs a cached script for the client of `ctx` and writes its reply (EVAL and friends; the
-/// caller checked numkeys). `ro` is set for EVAL_RO / EVALSHA_RO.
-pub fn run_script(ctx: &mut Ctx, sha: &str, script: &Script, keys: &[&[u8]], args: &[&[u8]], ro: bool) {
+// ---------------------------------------------------------------------------------------------
+// Functions: loading libraries (Redis's `function_lua.c`)
+// ---------------------------------------------------------------------------------------------
+
+thread_local! {
+    /// The functions registered by the library loading now on this thread (None: no load,
+    /// so `redis.register_function` refuses).
+    static LOADING: RefCell<Option<Vec<(FunctionInfo, Function)>>> = const { RefCell::new(None) };
+}
+
+/// A Lua value as a string the way `lua_isstring` accepts it (strings and numbers).
+fn lua_string(v: &Value) -> Option<Vec<u8>> {
+    match v {
+        Value::String(s) => Some(s.as_bytes().to_vec()),
+        Value::Integer(i) => Some(i.to_string().into_bytes()),
+        Value::Number(n) => Some(crate::util::num::fmt_double(*n).into_bytes()),
+        _ => None,
+    }
+}
+
+/// `redis.register_function(name, callback)` or `redis.register_function{function_name=,
+/// callback=, description=, flags=}` (Redis's `luaRegisterFunction`), only while a library
+/// loads.
+fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
+    if LOADING.with(|l| l.borrow().is_none()) {
+        return raise(
+            lua,
+            "ERR redis.register_function can only be called on FUNCTION LOAD command",
+        );
+    }
+    let (name, desc, callback, flags) = match read_register_args(args) {
+        Ok(x) => x,
+        Err(msg) => return raise(lua, &format!("ERR {msg}")),
+    };
+    if !super::functions::valid_name(&name) {
+        return raise(lua, &format!("ERR {}", super::functions::BAD_NAME));
+    }
+    let name = String::from_utf8_lossy(&name).into_owned();
+    let added = LOADING.with(|l| {
+        let mut l = l.borrow_mut();
+        let list = l.as_mut()?;
+        if list.iter().any(|(f, _)| f.name == name) {
+            return None;
+        }
+        list.push((FunctionInfo { name, desc, flags }, callback));
+        Some(())
+    });
+    match added {
+        Some(()) => Ok(()),
+        None => raise(lua, "ERR Function already exists in the library"),
+    }
+}
+
+type RegisterArgs = (Vec<u8>, Option<Vec<u8>>, Function, u32);
+
+fn read_register_args(args: MultiValue) -> Result<RegisterArgs, &'static str> {
+    let mut it = args.into_iter();
+    match (it.next(), it.next(), it.next()) {
+        (Some(table), None, None) => read_named_args(table),
+        (Some(name), Some(callback), None) => {
+            let name = lua_string(&name).ok_or("first argument to redis.register_function must be a string")?;
+            let Value::Function(f) = callback else {
+                return Err("second argument to redis.register_function must be a function");
+            };
+            Ok((name, None, f, 0))
+        }
+        _ => Err("wrong number of arguments to redis.register_function"),
+    }
+}
+
+fn read_named_args(table: Value) -> Result<RegisterArgs, &'static str> {
+    let Value::Table(t) = table else {
+        return Err("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).");
+    };
+    let (mut name, mut desc, mut callback, mut flags) = (None, None, None, 0);
+    for pair in t.pairs::<Value, Value>() {
+        let (k, v) = pair.map_err(|_| "named argument key given to redis.register_function is not a string")?;
+        let key = lua_string(&k).ok_or("named argument key given to redis.register_function is not a string")?;
+        match key.to_ascii_lowercase().as_slice() {
+            b"function_name" => {
+                name = Some(
+                    lua_string(&v).ok_or("function_name argument given to redis.register_function must be a string")?,
+                )
+            }
+            b"description" => {
+                desc = Some(
+                    lua_string(&v).ok_or("description argument given to redis.register_function must be a string")?,
+                )
+            }
+            b"callback" => match v {
+                Value::Function(f) => callback = Some(f),
+                _ => return Err("callback argument given to redis.register_function must be a function"),
+            },
+            b"flags" => {
+                let Value::Table(list) = v else {
+                    return Err(
+                        "flags argument to redis.register_function must be a table representing function flags",
+                    );
+                };
+                flags = read_flags(&list).ok_or("unknown flag given")?;
+            }
+            _ => return Err("unknown argument given to redis.register_function"),
+        }
+    }
+    let name = name.ok_or("redis.register_function must get a function name argument")?;
+    let callback = callback.ok_or("redis.register_function must get a callback argument")?;
+    Ok((name, desc, callback, flags))
+}
+
+/// A flags table `{'no-writes', ...}` (names compared without case, as Redis).
+fn read_flags(list: &Table) -> Option<u32> {
+    let mut flags = 0;
+    for i in 1.. {
+        let v: Value = list.raw_get(i).ok()?;
+        if v.is_nil() {
+            break;
+        }
+        let s = lua_string(&v)?;
+        let (bit, _) = sflag::NAMES
+            .iter()
+            .find(|(_, n)| n.as_bytes().eq_ignore_ascii_case(&s))?;
+        flags |= bit;
+    }
+    Some(flags)
+}
+
+/// The text of an error raised while a library loaded (`luaExtractErrorInformation`): an error
+/// table's `err`, or `ERR ` and the message.
+fn load_error_text(e: &mlua::Error) -> String {
+    if is_marker(e) {
+        if let Some(t) = PENDING.with(|p| p.borrow_mut().take()) {
+            if let Some(err) = convert::table_error(&t) {
+                return err.text;
+            }
+        }
+    }
+    match e {
+        // mlua appends a traceback to errors raised in Lua.
+        mlua::Error::RuntimeError(s) => format!("ERR {}", s.split("\nstack traceback:").next().unwrap_or(s)),
+        mlua::Error::CallbackError { cause, .. } | mlua::Error::WithContext { cause, .. } => load_error_text(cause),
+        other => format!("ERR {other}"),
+    }
+}
+
+impl Engine {
+    /// Runs a library's code (after its shebang) in the load environment and returns what it
+    /// registered. `timeout_ms` 0 = no limit (Redis's `luaEngineCreate`).
+    fn load_library(&self, body: &[u8], timeout_ms: u64) -> Result<Vec<(FunctionInfo, Function)>, String> {
+        let chunk = self
+            .lua
+            .load(body)
+            .set_name("@user_function")
+            .set_mode(ChunkMode::Text)
+            .set_environment(self.fenv.clone())
+            .into_function()
+            .map_err(|e| match e {
+                mlua::Error::SyntaxError { message, .. } => format!("Error compiling function: {message}"),
+                other => format!("Error compiling function: {other}"),
+            })?;
+        LOADING.with(|l| *l.borrow_mut() = Some(Vec::new()));
+        let _ = self.floading.call::<()>(true);
+        if timeout_ms > 0 {
+            let start = Instant::now();
+            let _ = self
+                .lua
+                .set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
+                    if start.elapsed().as_millis() as u64 > timeout_ms {
+                        return Err(mlua::Error::runtime("FUNCTION LOAD timeout"));
+                    }
+                    Ok(VmState::Continue)
+                });
+        }
+        let ran = chunk.call::<()>(());
+        if timeout_ms > 0 {
+            self.lua.remove_hook();
+        }
+        let _ = self.floading.call::<()>(false);
+        let registered = LOADING.with(|l| l.borrow_mut().take()).unwrap_or_default();
+        match ran {
+            Ok(()) => Ok(registered),
+            Err(e) => Err(format!("Error registering functions: {}", load_error_text(&e))),
+        }
+    }
+
+    /// Loads every library of the registry into this VM when it changed since the last time.
+    fn sync_functions(&mut self, srv: &Server) {
+        let generation = srv.scripts.functions.generation.load(Relaxed);
+        if self.fn_generation == Some(generation) {
+            return;
+        }
+        self.fns.clear();
+        for lib in srv.scripts.functions.snapshot().libs.values() {
+            let body = lib
+                .code
+                .iter()
+                .position(|&c| c == b'\n')
+                .map_or(&[][..], |at| &lib.code[at..]);
+            match self.load_library(body, 0) {
+                Ok(list) => {
+                    for (info, f) in list {
+                        self.fns.insert(info.name.to_ascii_lowercase(), f);
+                    }
+                }
+                Err(e) => log::warning(&format!("Failed loading library {}: {e}", lib.name)),
+            }
+        }
+        self.fn_generation = Some(generation);
+    }
+}
+
+/// Runs a library's code on this thread's VM (FUNCTION LOAD / RESTORE, loading an RDB file) and
+/// returns the functions it registered.
+pub fn load_library(srv: &Server, worker: usize, body: &[u8], timeout_ms: u64) -> Result<Vec<FunctionInfo>, String> {
+    with_engine(srv, worker, |eng| {
+        eng.load_library(body, timeout_ms)
+            .map(|list| list.into_iter().map(|(info, _)| info).collect())
+    })?
+}
+
+/// What runs: a cached script (EVAL...) or a registered function (FCALL...).
+#[derive(Clone)]
+pub enum Target {
+    Script {
+        sha: String,
+        script: Arc<Script>,
+    },
+    /// The function's name as registered, and its flags.
+    Function {
+        name: String,
+        flags: u32,
+    },
+}
+
+impl Target {
+    /// The name errors and the log give it: the SHA or the function's name.
+    fn name(&self) -> &str {
+        match self {
+            Target::Script { sha, .. } => sha,
+            Target::Function { name, .. } => name,
+        }
+    }
+
+    fn flags(&self) -> u32 {
+        match self {
+            Target::Script { script, .. } => script.flags,
+            Target::Function { flags, .. } => *flags,
+        }
+    }
+}
+
+/// Runs a script or function for the client of `ctx` and writes its reply (EVAL, FCALL and
+/// friends; the caller checked numkeys). `ro` is set for the `_RO` commands.
+pub fn run_script(ctx: &mut Ctx, target: &Target, keys: &[&[u8]], args: &[&[u8]], ro: bool) {
     let caller = Caller {
         worker: ctx.client.worker,
         db: ctx.client.db,
         now_ms: ctx.now_ms,
     };
-    run_on_this_thread(ctx.srv, caller, ctx.out, sha, script, keys, args, ro)
+    run_on_this_thread(ctx.srv, caller, ctx.out, target, keys, args, ro)
 }
 
 /// Who runs a script: the caller's worker (its VM and statistics slot), database and time.
@@ -498,65 +766,98 @@ pub struct Caller {
     pub now_ms: i64,
 }
 
-/// Runs a script on the current thread's VM and writes its reply to `out`. The caller holds the
-/// world lock.
-#[allow(clippy::too_many_arguments)]
+/// Redis's `scriptPrepareForRun`: what a script declared with flags (a shebang, or any
+/// function) may not do now. Writes the refusal and returns None; otherwise (read_only,
+/// allow_oom, oom_at_start).
+fn prepare(srv: &Server, out: &mut Reply, flags: u32, ro: bool) -> Option<(bool, bool, bool)> {
+    let compat = flags & sflag::EVAL_COMPAT != 0;
+    let oom_at_start = crate::server::dispatch::over_maxmemory(srv);
+    if !compat {
+        if flags & sflag::NO_WRITES == 0 {
+            if dispatch::writes_refused(srv) {
+                out.error("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts.");
+                return None;
+            }
+            if ro {
+                out.err("Can not execute a script with write flag using *_ro command.");
+                return None;
+            }
+        }
+        if oom_at_start && flags & (sflag::ALLOW_OOM | sflag::NO_WRITES) == 0 {
+            out.error("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'");
+            return None;
+        }
+    }
+    let read_only = ro || (!compat && flags & sflag::NO_WRITES != 0);
+    let allow_oom = !compat && flags & sflag::ALLOW_OOM != 0;
+    Some((read_only, allow_oom, oom_at_start))
+}
+
+/// Runs a script or function on the current thread's VM and writes its reply to `out`. The
+/// caller holds the world lock.
 pub fn run_on_this_thread(
     srv: &Server,
     caller: Caller,
     out: &mut Reply,
-    sha: &str,
-    script: &Script,
+    target: &Target,
     keys: &[&[u8]],
     args: &[&[u8]],
     ro: bool,
 ) {
-    let compat = script.flags & sflag::EVAL_COMPAT != 0;
-    let oom_at_start = crate::server::dispatch::over_maxmemory(srv);
-    // scriptPrepareForRun: what a script declared with a shebang may not do.
-    if !compat {
-        if script.flags & sflag::NO_WRITES == 0 {
-            if dispatch::writes_refused(srv) {
-                return out.error("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts.");
-            }
-            if ro {
-                return out.err("Can not execute a script with write flag using *_ro command.");
-            }
-        }
-        if oom_at_start && script.flags & (sflag::ALLOW_OOM | sflag::NO_WRITES) == 0 {
-            return out
-                .error("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'");
-        }
-    }
-    let read_only = ro || (!compat && script.flags & sflag::NO_WRITES != 0);
-    let allow_oom = !compat && script.flags & sflag::ALLOW_OOM != 0;
+    let Some((read_only, allow_oom, oom_at_start)) = prepare(srv, out, target.flags(), ro) else {
+        return;
+    };
+    let name = target.name();
     let worker = caller.worker;
     let caller_db = caller.db;
     let now_ms = caller.now_ms;
     let result = with_engine(srv, worker, |eng| {
-        let func = match eng.funcs.get(sha) {
-            Some(f) => f.clone(),
-            None => match eng.compile(script) {
-                Ok(f) => {
-                    eng.funcs.insert(sha.to_string(), f.clone());
-                    f
-                }
-                Err(m) => {
-                    return Err(format!("ERR Error compiling script (new function): {m}"));
-                }
-            },
-        };
+        if let Target::Function { .. } = target {
+            eng.sync_functions(srv);
+        }
         let lua = &eng.lua;
-        let set_array = |name: &str, items: &[&[u8]]| -> mlua::Result<()> {
+        let make_array = |items: &[&[u8]]| -> mlua::Result<Table> {
             let t = lua.create_table_with_capacity(items.len(), 0)?;
             for (i, a) in items.iter().enumerate() {
                 t.raw_set(i + 1, lua.create_string(a)?)?;
             }
-            eng.globals.raw_set(name, t)
+            Ok(t)
         };
-        if let Err(e) = set_array("KEYS", keys).and_then(|_| set_array("ARGV", args)) {
-            return Err(format!("ERR Error running script {sha}, {e}"));
-        }
+        // A script reads KEYS and ARGV as globals; a function gets them as arguments.
+        let (runner, call_args) = match target {
+            Target::Script { sha, script } => {
+                let func = match eng.funcs.get(sha.as_str()) {
+                    Some(f) => f.clone(),
+                    None => match eng.compile(script) {
+                        Ok(f) => {
+                            eng.funcs.insert(sha.to_string(), f.clone());
+                            f
+                        }
+                        Err(m) => return Err(format!("ERR Error compiling script (new function): {m}")),
+                    },
+                };
+                let set = make_array(keys)
+                    .and_then(|k| eng.globals.raw_set("KEYS", k))
+                    .and_then(|_| make_array(args))
+                    .and_then(|a| eng.globals.raw_set("ARGV", a));
+                if let Err(e) = set {
+                    return Err(format!("ERR Error running script {sha}, {e}"));
+                }
+                (eng.runner.clone(), MultiValue::from_iter([Value::Function(func)]))
+            }
+            Target::Function { name, .. } => {
+                let Some(func) = eng.fns.get(&name.to_ascii_lowercase()).cloned() else {
+                    return Err("ERR Function not found".to_string());
+                };
+                let (k, a) = match make_array(keys).and_then(|k| Ok((k, make_array(args)?))) {
+                    Ok(x) => x,
+                    Err(e) => return Err(format!("ERR Error running function {name}, {e}")),
+                };
+                let call_args = MultiValue::from_iter([Value::Function(func), Value::Table(k), Value::Table(a)]);
+                (eng.frunner.clone(), call_args)
+            }
+        };
+        let lua = &eng.lua;
         let Some(mut client) = eng.client.take() else {
             return Err("ERR Lua client unavailable".to_string());
         };
@@ -576,18 +877,18 @@ pub fn run_on_this_thread(
         state.kill.store(false, Relaxed);
         state.wrote.store(false, Relaxed);
         state.timed_out.store(false, Relaxed);
-        state.eval_mode.store(true, Relaxed);
+        state.eval_mode.store(matches!(target, Target::Script { .. }), Relaxed);
         state.start_ms.store(now_ms, Relaxed);
         state.running.store(true, Relaxed);
         RUN.with(|r| r.set(&mut rc as *mut RunCtx));
         let hooked = srv.config.hot.busy_reply_threshold.load(Relaxed) > 0;
         if hooked {
-            let sha = sha.to_string();
+            let name = name.to_string();
             let _ = lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
-                time_check(&sha)
+                time_check(&name)
             });
         }
-        let outcome = eng.runner.call::<(bool, Value)>(func);
+        let outcome = runner.call::<(bool, Value)>(call_args);
         if hooked {
             lua.remove_hook();
         }
@@ -601,8 +902,8 @@ pub fn run_on_this_thread(
         let script_resp = rc.resp;
         match outcome {
             Ok((true, v)) => convert::lua_to_reply(out, &v, script_resp),
-            Ok((false, v)) => write_error(out, sha, &v, killed),
-            Err(e) => out.error(&format!("ERR Error running script {sha}, {e}")),
+            Ok((false, v)) => write_error(out, name, &v, killed),
+            Err(e) => out.error(&format!("ERR Error running script {name}, {e}")),
         }
         // Free KEYS/ARGV now rather than at the next run.
         let _ = eng.globals.raw_set("KEYS", Value::Nil);
@@ -663,7 +964,8 @@ fn time_check(sha: &str) -> mlua::Result<VmState> {
                 return false;
             }
             log::warning(&format!(
-                "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the SCRIPT KILL command. Script name is: {sha}."
+                "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {} command. Script name is: {sha}.",
+                if state.eval_mode.load(Relaxed) { "SCRIPT KILL" } else { "FUNCTION KILL" }
             ));
             state.timed_out.store(true, Relaxed);
         }
@@ -687,10 +989,9 @@ pub struct Job {
     pub caller: Caller,
     /// The caller's RESP version (of the reply).
     pub resp: u8,
-    /// EVAL, EVALSHA... (for its failed calls).
+    /// EVAL, EVALSHA, FCALL... (for its failed calls).
     pub command: &'static str,
-    pub sha: String,
-    pub script: Arc<Script>,
+    pub target: Target,
     /// The whole command line (EVAL, script or SHA, numkeys, keys, arguments).
     pub argv: Vec<Vec<u8>>,
     pub numkeys: usize,
@@ -736,6 +1037,10 @@ fn account(srv: &Server, job: &Job, cmd: &Command, argv: &[&[u8]], out: &mut Rep
         if let Some(code) = out.last_error.take() {
             srv.stats.error(&code);
         }
+    }
+    // An error the script passed on from a failed command was counted in errorstats then, but
+    // the script's command still failed (Redis's afterErrorReply with NO_STATS_UPDATE).
+    if out.buf.first() == Some(&b'-') {
         bump(&cs.failed_calls, 1);
     }
     let slower_than = srv.config.hot.slowlog_log_slower_than.load(Relaxed);
@@ -767,7 +1072,14 @@ fn run_job(job: Job) {
             worker: srv.workers,
             ..job.caller
         };
-        run_on_this_thread(srv, caller, &mut out, &job.sha, &job.script, keys, args, job.ro);
+        let function = matches!(job.target, Target::Function { .. });
+        if function {
+            *srv.scripts.run.function.lock() = Some((job.target.name().to_string(), job.argv.clone()));
+        }
+        run_on_this_thread(srv, caller, &mut out, &job.target, keys, args, job.ro);
+        if function {
+            *srv.scripts.run.function.lock() = None;
+        }
         if let Some(cmd) = srv.commands.get(job.command.as_bytes()) {
             account(srv, &job, cmd, &argv, &mut out, start_ns);
         }

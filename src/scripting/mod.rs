@@ -14,6 +14,9 @@
 //!   thread's "Lua client" (its own database and RESP version, `in_script` set so blocking
 //!   commands answer at once). Every script runs with the whole server stopped, so it is atomic
 //!   whatever keys it touches.
+//! * Functions (FUNCTION LOAD, FCALL) are in `functions.rs`: a registry of libraries shared by
+//!   all workers, loaded into each thread's VM in their own environment; FCALL runs on the
+//!   script thread like EVAL.
 //! * `libs/` holds the libraries Redis preloads (cjson, cmsgpack, bit, struct), loaded before
 //!   the sandbox so they are read-only too.
 //! * The sandbox (`sandbox.lua`) keeps Redis's rules: no new globals, read-only library
@@ -21,6 +24,7 @@
 
 pub mod convert;
 pub mod engine;
+pub mod functions;
 pub mod libs;
 
 pub use crate::commands::scripting::command_flags;
@@ -71,6 +75,8 @@ pub struct Scripts {
     pub disable_deny: AtomicBool,
     /// Bytes used by the workers' Lua VMs, one slot per worker (INFO's `used_memory_lua`).
     pub vm_mem: RwLock<Vec<u64>>,
+    /// The function libraries (FUNCTION LOAD, FCALL).
+    pub functions: functions::Registry,
 }
 
 /// What other threads may see of the script running now (one at a time: scripts take the world
@@ -88,9 +94,12 @@ pub struct RunState {
     pub wrote: AtomicBool,
     /// EVAL (true) or FCALL (false): which KILL command may stop it.
     pub eval_mode: AtomicBool,
+    /// The function running now on the script thread and its command line (FUNCTION STATS).
+    pub function: parking_lot::Mutex<Option<(String, Vec<Vec<u8>>)>>,
 }
 
 pub const BUSY_EVAL: &str = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+pub const UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
 pub const BUSY_FUNCTION: &str =
     "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 

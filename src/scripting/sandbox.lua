@@ -219,7 +219,47 @@ local function handler(err)
   return err
 end
 
--- The globals scripts see, and the runner.
+-- Functions (FUNCTION LOAD). A library's code runs in `fenv`, whose globals are only the load
+-- API (Redis's LIBRARY_API: redis.register_function, redis.log, the versions) while the library
+-- loads, and the scripts' globals when its functions run: the closures it registers keep `fenv`
+-- and see the right set each time. Both sets refuse unknown names and writes.
+local load_redis_real = {
+  register_function = raw.register_function,
+  log = raw.log,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REDIS_VERSION = version, REDIS_VERSION_NUM = version_num,
+}
+local load_redis = raw_setmetatable({}, {
+  __index = function(_, name)
+    local v = load_redis_real[name]
+    if v == nil then
+      raw_error("Script attempted to access nonexistent global variable '" .. raw_tostring(name) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = readonly,
+  __metatable = locked,
+})
+real_of[load_redis] = load_redis_real
+local function load_index(_, name)
+  if name == 'redis' then return load_redis end
+  raw_error("Script attempted to access nonexistent global variable '" .. raw_tostring(name) .. "'", 2)
+end
+local fmeta = {__index = G, __newindex = readonly, __metatable = locked}
+local fenv = raw_setmetatable({}, fmeta)
+real_of[fenv] = G
+local functions = {
+  env = fenv,
+  loading = function(on)
+    if on then fmeta.__index = load_index else fmeta.__index = G end
+  end,
+  -- Runs a registered function with its KEYS and ARGV tables under the error handler.
+  run = function(f, keys, args)
+    return raw_xpcall(function() return f(keys, args) end, handler)
+  end,
+}
+
+-- The globals scripts see, the runner, and the functions' environment.
 return env, function(f)
   return raw_xpcall(f, handler)
-end
+end, functions

@@ -94,6 +94,11 @@ fn active_expire(srv: &Server, db_cursor: &mut usize, shard_cursor: &mut usize, 
         }
         let db = srv.keyspace.db(*db_cursor);
         loop {
+            // Not while a script or EXEC holds the world: they see time stopped, and a key they
+            // made must not expire under them (Redis runs neither beside them).
+            let Some(_world) = srv.world.try_shared(0) else {
+                return;
+            };
             let now = unix_ms();
             // While writes are logged, deletions are logged too: order mutex before the shard.
             let scope = super::propagate::enter_plain(srv);

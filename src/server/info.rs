@@ -217,14 +217,21 @@ pub fn build(srv: &Server, sections: &Sections) -> String {
         line!("used_memory_lua_human:{}", human_bytes(vm_eval));
         line!("used_memory_scripts_eval:{scripts_eval}");
         line!("number_of_cached_scripts:{}", srv.scripts.count());
-        line!("number_of_functions:0");
-        line!("number_of_libraries:0");
+        // Libraries load into the same per-thread VMs as scripts: their VM memory is counted
+        // in used_memory_vm_eval.
+        let (libraries, functions) = srv.scripts.functions.counts();
+        let functions_mem = srv.scripts.functions.memory_overhead();
+        line!("number_of_functions:{functions}");
+        line!("number_of_libraries:{libraries}");
         line!("used_memory_vm_functions:0");
         line!("used_memory_vm_total:{vm_eval}");
         line!("used_memory_vm_total_human:{}", human_bytes(vm_eval));
-        line!("used_memory_functions:0");
-        line!("used_memory_scripts:{scripts_eval}");
-        line!("used_memory_scripts_human:{}", human_bytes(scripts_eval));
+        line!("used_memory_functions:{functions_mem}");
+        line!("used_memory_scripts:{}", scripts_eval + functions_mem);
+        line!(
+            "used_memory_scripts_human:{}",
+            human_bytes(scripts_eval + functions_mem)
+        );
         line!("maxmemory:{maxmemory}");
         line!("maxmemory_human:{}", human_bytes(maxmemory));
         line!("maxmemory_policy:{}", cfg.get("maxmemory-policy"));
