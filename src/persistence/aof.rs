@@ -624,13 +624,18 @@ fn base_bytes(srv: &Server, m: &mut Manifest) -> (String, Vec<u8>) {
 /// as RESTORE of their DUMP payload; TTLs as PEXPIREAT).
 fn dataset_bytes(srv: &Server, preamble: bool) -> Vec<u8> {
     let now = unix_ms();
+    let libraries = srv.scripts.functions.codes();
     let mut locked = snapshot::lock_all_dbs(&srv.keyspace);
     if preamble {
-        return snapshot::encode(&mut locked, srv.config.get_bool("rdbcompression"), now);
+        return snapshot::encode(&mut locked, srv.config.get_bool("rdbcompression"), now, &libraries);
     }
     let mut out = Vec::new();
     if srv.config.get_bool("aof-timestamp-enabled") {
         out.extend_from_slice(format!("#TS:{}\r\n", now / 1000).as_bytes());
+    }
+    // Function libraries first, as Redis's rewriteFunctions.
+    for code in libraries {
+        resp(&mut out, &[b"FUNCTION".to_vec(), b"LOAD".to_vec(), code]);
     }
     for (i, db) in locked.iter_mut().enumerate() {
         let mut selected = false;
