@@ -1,4 +1,7 @@
-//! Persistence formats: the RDB encoding of values (DUMP/RESTORE) and of whole snapshots.
+//! Persistence formats: the RDB encoding of values (DUMP/RESTORE) and of whole snapshots, and
+//! the checkers behind `ochre-check-rdb` / `ochre-check-aof`.
+pub mod check_aof;
+pub mod check_rdb;
 pub mod listpack;
 pub mod rdb;
 pub mod save;
