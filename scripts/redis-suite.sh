@@ -49,6 +49,15 @@ fi
 [ -x "$BIN" ] || { echo "redis-suite.sh: $BIN not built (cargo build --release)" >&2; exit 2; }
 [ -d "$RT" ] || { echo "redis-suite.sh: $RT not found (set SHARED=)" >&2; exit 2; }
 
+# The suite runs src/redis-check-aof and src/redis-check-rdb from its own folder: point them at
+# our tools (run.sh links the system ones only where nothing is there yet).
+SUITE_DIR="${SUITE:-${XDG_CACHE_HOME:-$HOME/.cache}/redis-suite-7.0.15}"
+if [ -d "$SUITE_DIR/src" ]; then
+  for tool in check-aof check-rdb; do
+    [ -x "$ROOT/target/release/ochre-$tool" ] && ln -sfn "$ROOT/target/release/ochre-$tool" "$SUITE_DIR/src/redis-$tool"
+  done
+fi
+
 export LOG_DIR="${LOG_DIR:-/tmp/ochre-suite-$(date +%s)}"
 mkdir -p "$LOG_DIR"
 touch "$RATCHET"

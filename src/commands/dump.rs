@@ -6,6 +6,7 @@ use super::keys::{lfu_minutes, lfu_policy};
 use super::{def, lower, CommandDef, Ctx};
 use crate::keyspace::value::Entry;
 use crate::persistence::rdb;
+use crate::server::log;
 use crate::server::notify::{self as ev, notify};
 use crate::util::num;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -97,9 +98,19 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) {
         drop(shard);
         return ctx.out.err("DUMP payload version or checksum are wrong");
     }
-    let Ok(value) = rdb::restore_payload(args[3]) else {
-        drop(shard);
-        return ctx.out.err("Bad data format");
+    let value = match rdb::restore_payload(args[3]) {
+        Ok(v) => v,
+        Err(e) => {
+            drop(shard);
+            // Like Redis in a RESTORE context: a detected corruption is logged (verbose) with
+            // the loader's text ("... integrity check failed."), a short payload is not.
+            if !matches!(e, rdb::RdbError::Truncated | rdb::RdbError::EmptyKey) {
+                log::verbose(&format!(
+                    "Internal error in RDB reading offset 0, function at rdb.rs -> {e}"
+                ));
+            }
+            return ctx.out.err("Bad data format");
+        }
     };
     let deleted = replace && shard.remove(key).is_some();
     if ttl != 0 && !absttl {

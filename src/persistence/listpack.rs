@@ -224,7 +224,7 @@ pub fn encode_entries<'a>(items: impl IntoIterator<Item = LpEntry<'a>>) -> Vec<u
 // ---------------------------------------------------------------------------------------------
 
 fn corrupt(what: &'static str) -> RdbError {
-    RdbError::Corrupt(what)
+    RdbError::Blob(what)
 }
 
 /// Sign-extends the low `bits` bits of `u`.

@@ -86,15 +86,22 @@ pub enum RdbError {
     Unsupported(u8),
     /// The version or checksum of a payload or file is wrong.
     Checksum,
+    /// An encoded blob (listpack, ziplist, intset, zipmap, stream listpack) fails its integrity
+    /// check; [`read_value`] turns it into Redis's "<Type> integrity check failed." text.
+    Blob(&'static str),
+    /// A collection with no elements: Redis never stores one, so RESTORE refuses it and loading
+    /// a file skips the key (`rdbLoadObject` → `emptykey`).
+    EmptyKey,
 }
 
 impl std::fmt::Display for RdbError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RdbError::Truncated => write!(f, "unexpected end of data"),
-            RdbError::Corrupt(what) => write!(f, "corrupt data: {what}"),
-            RdbError::Unsupported(t) => write!(f, "unsupported object type {t}"),
-            RdbError::Checksum => write!(f, "wrong version or checksum"),
+            // Redis's texts (`rdbReportError` callers), which redis-check-rdb prints too.
+            RdbError::Truncated | RdbError::EmptyKey => write!(f, "Unexpected EOF reading RDB file"),
+            RdbError::Corrupt(what) | RdbError::Blob(what) => write!(f, "{what}"),
+            RdbError::Unsupported(t) => write!(f, "Unknown RDB encoding type {t}"),
+            RdbError::Checksum => write!(f, "RDB CRC error"),
         }
     }
 }
@@ -265,6 +272,11 @@ impl<'a> Reader<'a> {
         self.pos
     }
 
+    /// The input up to `end` (what a trailing checksum covers).
+    pub fn data_before(&self, end: usize) -> &'a [u8] {
+        &self.data[..end.min(self.data.len())]
+    }
+
     pub fn remaining(&self) -> usize {
         self.data.len() - self.pos
     }
@@ -346,11 +358,12 @@ impl<'a> Reader<'a> {
                 // Refuse lengths that cannot be real before allocating for them (a compressed
                 // byte expands to at most 264 bytes).
                 if len == 0 || len > (clen as u64).saturating_mul(264) {
-                    return Err(RdbError::Corrupt("bad LZF lengths"));
+                    return Err(RdbError::Corrupt("Invalid LZF compressed string"));
                 }
-                let out = lzf::decompress(comp, len as usize).map_err(|_| RdbError::Corrupt("bad LZF data"))?;
+                let out = lzf::decompress(comp, len as usize)
+                    .map_err(|_| RdbError::Corrupt("Invalid LZF compressed string"))?;
                 if out.len() as u64 != len {
-                    return Err(RdbError::Corrupt("bad LZF length"));
+                    return Err(RdbError::Corrupt("Invalid LZF compressed string"));
                 }
                 Ok(StrOrInt::Str(Cow::Owned(out)))
             }
@@ -377,8 +390,34 @@ pub enum StrOrInt<'a> {
     Int(i64),
 }
 
-/// Reads the body of a value of type `t` (the byte that preceded it).
+/// Reads the body of a value of type `t` (the byte that preceded it). A blob that fails its
+/// integrity check is reported with Redis's text for that type (the suite and operators grep
+/// logs for "integrity check failed").
 pub fn read_value(r: &mut Reader, t: u8) -> Result<Value> {
+    read_value_inner(r, t).map_err(|e| match e {
+        RdbError::Blob(_) => RdbError::Corrupt(integrity_failure(t)),
+        e => e,
+    })
+}
+
+/// `rdbLoadObject`'s message when the encoded blob of a value of type `t` is invalid.
+fn integrity_failure(t: u8) -> &'static str {
+    match t {
+        types::LIST_QUICKLIST => "Ziplist integrity check failed.",
+        types::LIST_QUICKLIST_2 => "Listpack integrity check failed.",
+        types::LIST_ZIPLIST => "List ziplist integrity check failed.",
+        types::SET_INTSET => "Intset integrity check failed.",
+        types::ZSET_ZIPLIST => "Zset ziplist integrity check failed.",
+        types::ZSET_LISTPACK => "Zset listpack integrity check failed.",
+        types::HASH_ZIPLIST => "Hash ziplist integrity check failed.",
+        types::HASH_LISTPACK => "Hash listpack integrity check failed.",
+        types::HASH_ZIPMAP => "Zipmap integrity check failed.",
+        types::STREAM_LISTPACKS | types::STREAM_LISTPACKS_2 => "Stream listpack integrity check failed.",
+        _ => "Integrity check failed.",
+    }
+}
+
+fn read_value_inner(r: &mut Reader, t: u8) -> Result<Value> {
     match t {
         types::STRING => Ok(match r.string_or_int()? {
             StrOrInt::Int(n) => Value::Int(n),
@@ -526,13 +565,15 @@ pub struct LoadedEntry<'a> {
 
 /// Parses a whole RDB file, calling `f` for each key. Checks the header and, when the file has
 /// one (a zero checksum means "not computed", as Redis writes with `rdbchecksum no`), the CRC64.
-pub fn load_snapshot(data: &[u8], f: impl FnMut(LoadedEntry) -> Result<()>) -> Result<()> {
-    load_snapshot_prefix(data, f).map(|_| ())
+/// A collection stored with no elements is skipped and logged, as Redis does; the result is the
+/// number of such keys.
+pub fn load_snapshot(data: &[u8], f: impl FnMut(LoadedEntry) -> Result<()>) -> Result<u64> {
+    load_snapshot_prefix(data, f).map(|(_, empty)| empty)
 }
 
 /// As [`load_snapshot`], for an RDB image followed by more data (an AOF file with an RDB
-/// preamble and a command tail): returns the bytes the image took.
-pub fn load_snapshot_prefix(data: &[u8], mut f: impl FnMut(LoadedEntry) -> Result<()>) -> Result<usize> {
+/// preamble and a command tail): returns the bytes the image took and the empty keys skipped.
+pub fn load_snapshot_prefix(data: &[u8], mut f: impl FnMut(LoadedEntry) -> Result<()>) -> Result<(usize, u64)> {
     if data.len() < 9 || &data[..5] != b"REDIS" {
         return Err(RdbError::Corrupt("wrong signature"));
     }
@@ -549,6 +590,7 @@ pub fn load_snapshot_prefix(data: &[u8], mut f: impl FnMut(LoadedEntry) -> Resul
     let mut expire_ms = 0i64;
     let mut idle = None;
     let mut freq = None;
+    let mut empty_skipped = 0u64;
     loop {
         let t = r.byte()?;
         match t {
@@ -560,7 +602,7 @@ pub fn load_snapshot_prefix(data: &[u8], mut f: impl FnMut(LoadedEntry) -> Resul
                         return Err(RdbError::Checksum);
                     }
                 }
-                return Ok(r.pos());
+                return Ok((r.pos(), empty_skipped));
             }
             opcode::SELECTDB => db = usize::try_from(r.len()?).map_err(|_| RdbError::Corrupt("db"))?,
             opcode::RESIZEDB => {
@@ -582,7 +624,18 @@ pub fn load_snapshot_prefix(data: &[u8], mut f: impl FnMut(LoadedEntry) -> Resul
             opcode::MODULE_AUX | opcode::FUNCTION => return Err(RdbError::Unsupported(t)),
             t => {
                 let key = r.string()?;
-                let value = read_value(&mut r, t)?;
+                let value = match read_value(&mut r, t) {
+                    Err(RdbError::EmptyKey) => {
+                        if empty_skipped < 10 {
+                            let name = String::from_utf8_lossy(&key);
+                            crate::server::log::warning(&format!("rdbLoadObject skipping empty key: {name}"));
+                        }
+                        empty_skipped += 1;
+                        (expire_ms, idle, freq) = (0, None, None);
+                        continue;
+                    }
+                    v => v?,
+                };
                 f(LoadedEntry {
                     db,
                     key,

@@ -205,8 +205,28 @@ pub fn load_at_startup(srv: &Server) -> Result<(), String> {
             ));
             Ok(())
         }
-        Err(e) => Err(format!(
-            "Short read or OOM loading DB. Unrecoverable error, aborting now. ({e:?})"
-        )),
+        Err(e) => {
+            drop(locked);
+            Err(report_bad_file(&path, &data, &e))
+        }
     }
+}
+
+/// A dump that cannot be loaded is never served half-loaded: as Redis does, log what failed,
+/// print the checker's report on the file (which names the offset, key and type), and tell the
+/// caller to exit. Returns the last line to log before exiting.
+fn report_bad_file(path: &Path, data: &[u8], e: &super::rdb::RdbError) -> String {
+    let name = path.to_string_lossy();
+    let check = super::check_rdb::check(&name, data, unix_ms());
+    if matches!(e, super::rdb::RdbError::Truncated) {
+        log::warning("Short read or OOM loading DB. Unrecoverable error, aborting now.");
+    }
+    log::warning(&format!(
+        "Internal error in RDB reading offset {}, function at rdb.rs -> {e} (file {name})",
+        check.offset
+    ));
+    print!("{}", check.report);
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    super::check_rdb::TERMINATING.to_string()
 }

@@ -5,6 +5,7 @@
 use super::rdb::{self, RdbError};
 use crate::keyspace::value::Entry;
 use crate::keyspace::{Keyspace, Locked};
+use crate::server::log;
 
 /// Locks every shard of every database, in the global order (database, then shard).
 pub fn lock_all_dbs(ks: &Keyspace) -> Vec<Locked<'_>> {
@@ -48,17 +49,18 @@ pub fn load(dbs: &mut [Locked], data: &[u8], opts: &LoadOptions) -> Result<usize
 /// As [`load`], for an RDB image followed by more data (an AOF's RDB preamble): returns the
 /// keys loaded and the bytes the image took.
 pub fn load_prefix(dbs: &mut [Locked], data: &[u8], opts: &LoadOptions) -> Result<(usize, usize), RdbError> {
-    let mut n = 0;
-    let used = rdb::load_snapshot_prefix(data, |e| {
+    let (mut n, mut expired) = (0, 0);
+    let (used, empty) = rdb::load_snapshot_prefix(data, |e| {
         let db = dbs
             .get_mut(e.db)
             .ok_or(RdbError::Corrupt("database index out of range"))?;
         if e.expire_ms != 0 && e.expire_ms < opts.now_ms {
+            expired += 1;
             return Ok(());
         }
         let shard = db.shard(&e.key);
         if !opts.allow_dup && shard.dict.get(&e.key).is_some() {
-            return Err(RdbError::Corrupt("duplicate key"));
+            return Err(RdbError::Corrupt("Duplicated key found in RDB file"));
         }
         let lru = match e.idle {
             Some(idle) => opts.lru.wrapping_sub(u32::try_from(idle).unwrap_or(u32::MAX)),
@@ -70,5 +72,13 @@ pub fn load_prefix(dbs: &mut [Locked], data: &[u8], opts: &LoadOptions) -> Resul
         n += 1;
         Ok(())
     })?;
+    // Redis's summary line; skipped empty keys make it a warning.
+    if empty > 0 {
+        log::warning(&format!(
+            "Done loading RDB, keys loaded: {n}, keys expired: {expired}, empty keys skipped: {empty}."
+        ));
+    } else {
+        log::notice(&format!("Done loading RDB, keys loaded: {n}, keys expired: {expired}."));
+    }
     Ok((n, used))
 }

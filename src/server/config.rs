@@ -233,7 +233,8 @@ fn normalize(d: &Directive, args: &[String], from_file_append: bool, current: &s
 fn normalize_special(name: &str, args: &[String], append: bool, current: &str) -> Result<String, String> {
     match name {
         "save" => {
-            if args.len() == 1 && args[0].is_empty() {
+            // `save ""`, or a bare `save` line in a config file, clears the rules (as Redis).
+            if args.is_empty() || (args.len() == 1 && args[0].is_empty()) {
                 return Ok(String::new());
             }
             if !args.len().is_multiple_of(2) || args.is_empty() {

@@ -52,7 +52,7 @@ pub fn set_file(path: &str) {
     *FILE.lock() = f;
 }
 
-fn timestamp() -> String {
+pub fn timestamp() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

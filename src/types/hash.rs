@@ -302,12 +302,12 @@ impl Hash {
         for p in pairs {
             let (f, v) = p?;
             if h.contains(&f) {
-                return Err(rdb::RdbError::Corrupt("duplicate hash fields"));
+                return Err(rdb::RdbError::Corrupt("Duplicate hash fields detected"));
             }
             h.set(&f, &v);
         }
         if h.len() == 0 {
-            return Err(rdb::RdbError::Corrupt("empty hash"));
+            return Err(rdb::RdbError::EmptyKey);
         }
         Ok(h)
     }
@@ -318,8 +318,11 @@ impl Hash {
     /// compact unless there are more than `hash-max-listpack-entries` pairs (long values stay
     /// compact, as in Redis); an odd count, duplicates or no pairs are corruption.
     fn from_flat(items: Vec<LpEntry>) -> rdb::Result<Hash> {
-        if items.is_empty() || !items.len().is_multiple_of(2) {
-            return Err(rdb::RdbError::Corrupt("bad hash listpack"));
+        if items.is_empty() {
+            return Err(rdb::RdbError::EmptyKey);
+        }
+        if !items.len().is_multiple_of(2) {
+            return Err(rdb::RdbError::Blob("odd number of hash listpack entries"));
         }
         let n = items.len() / 2;
         let mut h = if n > max_entries() {
@@ -334,13 +337,13 @@ impl Hash {
                 Hash::Compact(_) => {
                     // `buf` holds the pairs without the count header.
                     if (CompactIter { buf: &buf, pos: 0 }).any(|x| x.field == &f[..]) {
-                        return Err(rdb::RdbError::Corrupt("duplicate hash fields"));
+                        return Err(rdb::RdbError::Blob("duplicate hash fields in a listpack"));
                     }
                     encode_pair(&mut buf, &f, &v);
                 }
                 Hash::Table(t) => {
                     if !t.insert(make_pair(&f, &v)) {
-                        return Err(rdb::RdbError::Corrupt("duplicate hash fields"));
+                        return Err(rdb::RdbError::Blob("duplicate hash fields in a listpack"));
                     }
                 }
             }
@@ -409,7 +412,7 @@ impl Collection for Hash {
             RDB_TYPE_HASH => {
                 let n = r.count()?;
                 if n == 0 {
-                    return Err(rdb::RdbError::Corrupt("empty hash"));
+                    return Err(rdb::RdbError::EmptyKey);
                 }
                 let mut left = n;
                 let pairs = std::iter::from_fn(|| {

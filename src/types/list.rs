@@ -1202,6 +1202,10 @@ impl Collection for List {
                         CONTAINER_PACKED
                     };
                     let blob = r.string()?;
+                    // A node of zero bytes is refused before any decoding, as Redis does.
+                    if blob.is_empty() {
+                        return Err(rdb::RdbError::Corrupt("Quicklist node is empty"));
+                    }
                     match container {
                         CONTAINER_PLAIN => l.push_plain(&blob),
                         CONTAINER_PACKED => {
@@ -1214,7 +1218,7 @@ impl Collection for List {
                                 l.push(End::Right, &e.to_bytes());
                             }
                         }
-                        _ => return Err(rdb::RdbError::Corrupt("quicklist container")),
+                        _ => return Err(rdb::RdbError::Corrupt("Quicklist integrity check failed.")),
                     }
                 }
             }
@@ -1222,7 +1226,7 @@ impl Collection for List {
         }
         // Redis refuses an empty list (`emptykey`): a key never holds one.
         if l.is_empty() {
-            return Err(rdb::RdbError::Corrupt("empty list"));
+            return Err(rdb::RdbError::EmptyKey);
         }
         Ok(l)
     }

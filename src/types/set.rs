@@ -356,7 +356,7 @@ impl Collection for Set {
             RDB_TYPE_SET => {
                 let n = r.count()?;
                 if n == 0 {
-                    return Err(rdb::RdbError::Corrupt("empty set"));
+                    return Err(rdb::RdbError::EmptyKey);
                 }
                 let mut s = if n <= max_intset() {
                     Set::Ints(is_new())
@@ -366,7 +366,7 @@ impl Collection for Set {
                 for _ in 0..n {
                     let m = r.string()?;
                     if !s.add(&m) {
-                        return Err(rdb::RdbError::Corrupt("duplicate set members"));
+                        return Err(rdb::RdbError::Corrupt("Duplicate set members detected"));
                     }
                 }
                 Ok(s)
@@ -374,7 +374,7 @@ impl Collection for Set {
             RDB_TYPE_SET_INTSET => {
                 let blob = r.string()?;
                 if !is_valid(&blob) || is_len(&blob) == 0 {
-                    return Err(rdb::RdbError::Corrupt("bad intset"));
+                    return Err(rdb::RdbError::Blob("bad intset"));
                 }
                 let mut s = Set::Ints(blob.into_owned().into_boxed_slice());
                 if s.len() > max_intset() {

@@ -599,11 +599,13 @@ impl Collection for Stream {
         let mut prev_last: Option<StreamId> = None;
         for _ in 0..nblocks {
             let key = r.string()?;
-            let master = StreamId::decode(&key).ok_or(RdbError::Corrupt("stream node key is not 16 bytes"))?;
+            let master = StreamId::decode(&key).ok_or(RdbError::Corrupt(
+                "Stream node key entry is not the size of a stream ID",
+            ))?;
             let lp = r.string()?;
             let b = listpack_to_block(master, &lp, &mut prev_last)?;
             if b.count == 0 && b.deleted == 0 {
-                return Err(RdbError::Corrupt("empty stream listpack"));
+                return Err(RdbError::Corrupt("Empty listpack inside stream"));
             }
             live += b.count as u64;
             if b.count > 0 {
@@ -612,7 +614,7 @@ impl Collection for Stream {
         }
         s.length = r.len()?;
         if s.length != live {
-            return Err(RdbError::Corrupt("stream length does not match its entries"));
+            return Err(RdbError::Corrupt("Stream length inconsistent with rax entries"));
         }
         s.last_id = StreamId::new(r.len()?, r.len()?);
         if prev_last.is_some_and(|p| p > s.last_id) {
@@ -672,12 +674,12 @@ impl Collection for Stream {
                     owned += 1;
                 }
                 if g.consumers.insert(cname, c).is_some() {
-                    return Err(RdbError::Corrupt("duplicated consumer"));
+                    return Err(RdbError::Corrupt("Duplicate stream consumer detected."));
                 }
             }
             // Every pending entry must have exactly one owner.
             if owned != g.pel.len() {
-                return Err(RdbError::Corrupt("stream PEL entry without consumer"));
+                return Err(RdbError::Corrupt("Stream CG PEL entry without consumer"));
             }
             if s.groups.insert(name, g).is_some() {
                 return Err(RdbError::Corrupt("duplicated consumer group"));
@@ -742,8 +744,8 @@ fn block_to_listpack(master: StreamId, b: &Block) -> Vec<u8> {
 fn lp_int(e: Option<&LpEntry>) -> rdb::Result<i64> {
     match e {
         Some(LpEntry::Int(n)) => Ok(*n),
-        Some(LpEntry::Str(s)) => num::parse_i64(s).ok_or(RdbError::Corrupt("stream listpack: integer expected")),
-        None => Err(RdbError::Corrupt("stream listpack truncated")),
+        Some(LpEntry::Str(s)) => num::parse_i64(s).ok_or(RdbError::Blob("stream listpack: integer expected")),
+        None => Err(RdbError::Blob("stream listpack truncated")),
     }
 }
 
@@ -756,15 +758,15 @@ fn listpack_to_block(master: StreamId, lp: &[u8], prev_last: &mut Option<StreamI
     let deleted = lp_int(it.next())?;
     let nmaster = lp_int(it.next())?;
     if count < 0 || deleted < 0 || nmaster < 0 || nmaster as usize > items.len() {
-        return Err(RdbError::Corrupt("stream listpack: bad master entry"));
+        return Err(RdbError::Blob("stream listpack: bad master entry"));
     }
     let mut master_fields = Vec::with_capacity(nmaster as usize);
     for _ in 0..nmaster {
-        let f = it.next().ok_or(RdbError::Corrupt("stream listpack truncated"))?;
+        let f = it.next().ok_or(RdbError::Blob("stream listpack truncated"))?;
         master_fields.push(f.to_bytes());
     }
     if lp_int(it.next())? != 0 {
-        return Err(RdbError::Corrupt("stream listpack: bad master terminator"));
+        return Err(RdbError::Blob("stream listpack: bad master terminator"));
     }
     let mut fake: Vec<&[u8]> = Vec::with_capacity(master_fields.len() * 2);
     for f in &master_fields {
@@ -779,7 +781,7 @@ fn listpack_to_block(master: StreamId, lp: &[u8], prev_last: &mut Option<StreamI
         let seq = master.seq.wrapping_add(lp_int(it.next())? as u64);
         let id = StreamId::new(ms, seq);
         if prev_last.is_some_and(|p| id <= p) {
-            return Err(RdbError::Corrupt("stream IDs not increasing"));
+            return Err(RdbError::Blob("stream IDs not increasing"));
         }
         *prev_last = Some(id);
         let mut vals: Vec<std::borrow::Cow<[u8]>> = Vec::new();
@@ -788,30 +790,22 @@ fn listpack_to_block(master: StreamId, lp: &[u8], prev_last: &mut Option<StreamI
             n = master_fields.len();
             for f in &master_fields {
                 vals.push(f.clone());
-                vals.push(
-                    it.next()
-                        .ok_or(RdbError::Corrupt("stream listpack truncated"))?
-                        .to_bytes(),
-                );
+                vals.push(it.next().ok_or(RdbError::Blob("stream listpack truncated"))?.to_bytes());
             }
         } else {
             let k = lp_int(it.next())?;
             if k < 0 || k as usize > items.len() {
-                return Err(RdbError::Corrupt("stream listpack: bad field count"));
+                return Err(RdbError::Blob("stream listpack: bad field count"));
             }
             n = k as usize;
             for _ in 0..n * 2 {
-                vals.push(
-                    it.next()
-                        .ok_or(RdbError::Corrupt("stream listpack truncated"))?
-                        .to_bytes(),
-                );
+                vals.push(it.next().ok_or(RdbError::Blob("stream listpack truncated"))?.to_bytes());
             }
         }
         let lpc = lp_int(it.next())?;
         let expect = if flags & 2 != 0 { n as i64 + 3 } else { n as i64 * 2 + 4 };
         if lpc != expect {
-            return Err(RdbError::Corrupt("stream listpack: bad lp-count"));
+            return Err(RdbError::Blob("stream listpack: bad lp-count"));
         }
         let pairs: Vec<&[u8]> = vals.iter().map(|v| v.as_ref()).collect();
         if flags & 1 != 0 {
@@ -823,7 +817,7 @@ fn listpack_to_block(master: StreamId, lp: &[u8], prev_last: &mut Option<StreamI
         }
     }
     if live != count || dead != deleted {
-        return Err(RdbError::Corrupt("stream listpack: counts do not match"));
+        return Err(RdbError::Blob("stream listpack: counts do not match"));
     }
     b.seal();
     Ok(b)

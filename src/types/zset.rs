@@ -250,17 +250,17 @@ impl ZSet {
     fn from_pairs(pairs: Vec<(Vec<u8>, f64)>, from_blob: bool) -> rdb::Result<ZSet> {
         let mut pairs = pairs;
         if pairs.iter().any(|(_, s)| s.is_nan()) {
-            return Err(RdbError::Corrupt("zset score is NaN"));
+            return Err(RdbError::Corrupt("Zset with NAN score detected"));
         }
         pairs.sort_by(|a, b| cmp(a.1, &a.0, b.1, &b.0));
         let mut seen = std::collections::HashSet::with_capacity(pairs.len());
         for (m, _) in &pairs {
             if !seen.insert(m.as_slice()) {
-                return Err(RdbError::Corrupt("duplicate zset member"));
+                return Err(RdbError::Corrupt("Duplicate zset fields detected"));
             }
         }
         if pairs.is_empty() {
-            return Err(RdbError::Corrupt("empty zset"));
+            return Err(RdbError::EmptyKey);
         }
         Ok(if from_blob {
             ZSet::from_sorted_as(&pairs, pairs.len() <= max_entries())
@@ -281,7 +281,7 @@ impl ZSet {
             listpack::ziplist_decode(&blob)?
         };
         if entries.len() % 2 != 0 {
-            return Err(RdbError::Corrupt("zset blob has an odd number of elements"));
+            return Err(RdbError::Blob("zset blob has an odd number of elements"));
         }
         let mut pairs = Vec::with_capacity(entries.len() / 2);
         for pair in entries.chunks_exact(2) {
