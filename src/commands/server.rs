@@ -58,29 +58,12 @@ fn flush_mode(ctx: &mut Ctx, args: &[&[u8]], from: usize) -> Option<bool> {
     }
 }
 
-/// Empties a database; with `lazy`, its tables are detached at once and freed by the lazyfree
-/// thread. Returns the number of keys removed.
-fn flush_db(db: &crate::keyspace::Db, lazy: bool) -> usize {
-    let mut all = db.lock_all();
-    let mut n = 0;
-    for s in all.shards() {
-        if lazy {
-            let d = s.take_all();
-            n += d.len();
-            crate::keyspace::lazyfree::free_later(d);
-        } else {
-            n += s.clear();
-        }
-    }
-    n
-}
-
 fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(lazy) = flush_mode(ctx, args, 1) else {
         return;
     };
     crate::server::multi::touch_db(ctx.srv, ctx.client.db, None);
-    let n = flush_db(ctx.db(), lazy);
+    let n = ctx.db().flush(lazy);
     ctx.dirty(n as u64);
     ctx.out.ok();
 }
@@ -91,7 +74,7 @@ fn flush(ctx: &mut Ctx, args: &[&[u8]]) {
         return;
     };
     crate::server::multi::touch_db(ctx.srv, ctx.client.db, None);
-    let n = flush_db(ctx.db(), lazy);
+    let n = ctx.db().flush(lazy);
     ctx.dirty(n as u64);
     ctx.out.int(n as i64);
 }
@@ -100,13 +83,19 @@ fn flushall(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(lazy) = flush_mode(ctx, args, 1) else {
         return;
     };
+    // As Redis, FLUSHALL stops a running BGSAVE and then, with save points, saves the empty
+    // dataset at once.
+    crate::persistence::save::kill_bgsave(ctx.srv);
     let mut n = 0;
     for (i, db) in ctx.srv.keyspace.dbs.iter().enumerate() {
         crate::server::multi::touch_db(ctx.srv, i, None);
-        n += flush_db(db, lazy);
+        n += db.flush(lazy);
     }
     // Redis counts FLUSHALL itself as one more change, so a following save rule triggers.
     ctx.dirty(n as u64 + 1);
+    if crate::persistence::save::has_save_points(ctx.srv) {
+        let _ = crate::persistence::save::save(ctx.srv);
+    }
     ctx.out.ok();
 }
 
@@ -127,8 +116,6 @@ fn lastsave(ctx: &mut Ctx, _args: &[&[u8]]) {
     ctx.out.int(ctx.srv.last_save.load(Relaxed) as i64);
 }
 
-/// SAVE: persistence is not built yet, so there is nothing to write; the save time and the
-/// change counter move as after a successful save.
 /// SAVE: writes the dump synchronously (as Redis, it blocks until the file is on disk).
 fn save(ctx: &mut Ctx, _args: &[&[u8]]) {
     if ctx.srv.rdb.bgsave_in_progress.load(Relaxed) {
@@ -144,6 +131,12 @@ fn save(ctx: &mut Ctx, _args: &[&[u8]]) {
 fn bgsave(ctx: &mut Ctx, args: &[&[u8]]) {
     if args.len() > 2 || (args.len() == 2 && !args[1].eq_ignore_ascii_case(b"schedule")) {
         ctx.out.syntax_error();
+        return;
+    }
+    // Inside MULTI or a script Redis only schedules it (the cron starts it).
+    if ctx.client.in_exec && !ctx.srv.rdb.bgsave_in_progress.load(Relaxed) {
+        ctx.srv.rdb.scheduled.store(true, Relaxed);
+        ctx.out.simple("Background saving scheduled");
         return;
     }
     match crate::persistence::save::bgsave(ctx.srv) {

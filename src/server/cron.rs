@@ -172,6 +172,10 @@ pub fn wait_for_shutdown(srv: &Arc<Server>) -> i32 {
             log::warning("User requested shutdown...");
             // Save before exiting when SHUTDOWN SAVE asked, or save points exist and NOSAVE
             // was not given (Redis's prepareForShutdown).
+            if srv.rdb.bgsave_in_progress.load(Relaxed) {
+                log::warning("There is a child saving an .rdb. Killing it!");
+                crate::persistence::save::kill_bgsave(srv);
+            }
             let mode = srv.shutdown_save.load(Relaxed);
             if mode == 2 || (mode == 0 && crate::persistence::save::has_save_points(srv)) {
                 log::notice("Saving the final RDB snapshot before exiting.");
@@ -191,11 +195,27 @@ pub fn wait_for_shutdown(srv: &Arc<Server>) -> i32 {
 
 static SIGNAL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
+/// `temp-<pid>.rdb`, NUL-terminated, for the signal handler.
+static TEMP_RDB: std::sync::OnceLock<std::ffi::CString> = std::sync::OnceLock::new();
+
 extern "C" fn on_signal(sig: libc::c_int) {
+    // A second SIGINT while shutting down (say, during a slow final save) exits at once, as
+    // Redis: remove the half-written snapshot first. unlink and _exit are async-signal-safe.
+    if sig == libc::SIGINT && SIGNAL.load(Relaxed) != 0 {
+        if let Some(p) = TEMP_RDB.get() {
+            // SAFETY: a valid NUL-terminated path; unlink and _exit are async-signal-safe.
+            unsafe { libc::unlink(p.as_ptr()) };
+        }
+        // SAFETY: see above.
+        unsafe { libc::_exit(1) };
+    }
     SIGNAL.store(sig, Relaxed);
 }
 
 fn install_signal_handlers() {
+    if let Ok(p) = std::ffi::CString::new(format!("temp-{}.rdb", std::process::id())) {
+        let _ = TEMP_RDB.set(p);
+    }
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
