@@ -148,13 +148,14 @@ fn bgsave(ctx: &mut Ctx, args: &[&[u8]]) {
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. On success there is no reply: the server
 /// exits and the connection closes, as in Redis.
 fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) {
-    let (mut nosave, mut save, mut abort) = (false, false, false);
+    let (mut nosave, mut save, mut abort, mut force) = (false, false, false, false);
     for a in &args[1..] {
         let a = a.to_ascii_lowercase();
         match a.as_slice() {
             b"nosave" => nosave = true,
             b"save" => save = true,
-            b"now" | b"force" => {}
+            b"now" => {}
+            b"force" => force = true,
             b"abort" => abort = true,
             _ => {
                 ctx.out.syntax_error();
@@ -167,7 +168,12 @@ fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) {
         return;
     }
     if abort {
-        ctx.out.error("ERR No shutdown in progress.");
+        if crate::server::cron::abort_signal_shutdown() {
+            crate::server::log::notice("Shutdown manually aborted.");
+            ctx.out.ok();
+        } else {
+            ctx.out.error("ERR No shutdown in progress.");
+        }
         return;
     }
     let mode = if nosave {
@@ -177,7 +183,13 @@ fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) {
     } else {
         0
     };
-    ctx.srv.shutdown_save.store(mode, Relaxed);
+    crate::server::log::warning("User requested shutdown...");
+    // The final save runs here, so a failure can be answered (and the server stays up).
+    if crate::server::cron::save_before_exit(ctx.srv, mode).is_err() && !force {
+        ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
+        return;
+    }
+    ctx.srv.shutdown_save.store(1, Relaxed);
     ctx.srv.shutdown_requested.store(true, Relaxed);
     ctx.client.close_after_reply = true;
 }

@@ -7,6 +7,7 @@
 //! shard not yet written write it first. The file is written under a temporary name, fsynced
 //! and renamed over the old one, so a crash mid-save never damages the last good dump.
 
+use super::rdb::RdbError;
 use super::snapshot;
 use crate::server::{log, unix_ms, Server};
 use parking_lot::Mutex;
@@ -83,10 +84,8 @@ fn write_options(srv: &Server, now_ms: i64) -> snapshot::WriteOptions {
 /// counter read at the instant (changes counted later are not in the file).
 fn begin(srv: &Server, now_ms: i64) -> std::io::Result<(snapshot::Running, u64)> {
     let mut dirty = 0;
-    let path = rdb_path(srv);
     let running = snapshot::begin(
         &srv.keyspace,
-        &path,
         &write_options(srv, now_ms),
         srv.rdb.progress.clone(),
         || dirty = srv.stats.dirty.load(Relaxed),
@@ -203,7 +202,7 @@ pub fn bgsave(srv: &Server) -> Result<(), &'static str> {
         Err(_) => {
             // The snapshot has begun: abandon it so no command captures into it.
             srv.keyspace.abort_capture();
-            let _ = std::fs::remove_file(snapshot::temp_path(&rdb_path(srv)));
+            let _ = std::fs::remove_file(snapshot::temp_path());
             done(srv);
             Err("ERR could not start the background save")
         }
@@ -275,6 +274,10 @@ pub fn load_at_startup(srv: &Server) -> Result<(), String> {
             ));
             Ok(())
         }
+        Err(RdbError::Checksum) => Err(format!(
+            "Wrong RDB checksum in {}: RDB CRC error. Aborting now.",
+            path.display()
+        )),
         Err(e) => Err(format!(
             "Short read or OOM loading DB. Unrecoverable error, aborting now. ({e:?})"
         )),

@@ -178,14 +178,10 @@ pub struct Running {
     checksum: bool,
 }
 
-/// The temporary file a snapshot of this process is written to (Redis's `temp-<pid>.rdb`),
-/// in the directory of `path`.
-pub fn temp_path(path: &Path) -> PathBuf {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    dir.join(format!("temp-{}.rdb", std::process::id()))
+/// The temporary file a snapshot of this process is written to: Redis's `temp-<pid>.rdb` in
+/// the working directory (`dir`), renamed over the dump when complete.
+pub fn temp_path() -> PathBuf {
+    PathBuf::from(format!("temp-{}.rdb", std::process::id()))
 }
 
 /// **The one entry point for "a snapshot at this instant".** Creates the temporary file, writes
@@ -197,12 +193,11 @@ pub fn temp_path(path: &Path) -> PathBuf {
 /// thread.
 pub fn begin(
     ks: &Keyspace,
-    path: &Path,
     opts: &WriteOptions,
     progress: Arc<Progress>,
     at_instant: impl FnOnce(),
 ) -> std::io::Result<Running> {
-    let tmp = temp_path(path);
+    let tmp = temp_path();
     let file = File::create(&tmp)?;
     let mut out = Out {
         file: BufWriter::with_capacity(1 << 16, file),

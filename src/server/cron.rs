@@ -157,32 +157,31 @@ fn active_expire(srv: &Server, db_cursor: &mut usize, shard_cursor: &mut usize, 
         .store(((current * 0.05 + old * 0.95) * 100.0) as u64, Relaxed);
 }
 
-/// Blocks the main thread until SHUTDOWN (or a signal), then returns the exit code.
+/// Blocks the main thread until SHUTDOWN (or a signal), then returns the exit code. A signal
+/// is acted on by this loop like Redis's serverCron does (so not while DEBUG PAUSE-CRON holds
+/// it, and SHUTDOWN ABORT can cancel it); if its final save fails the server stays up.
 pub fn wait_for_shutdown(srv: &Arc<Server>) -> i32 {
     install_signal_handlers();
+    let mut announced = false;
     loop {
         std::thread::sleep(Duration::from_millis(20));
         let sig = SIGNAL.load(Relaxed);
-        if sig != 0 {
+        if sig != 0 && !announced {
             let name = if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
             log::warning(&format!("Received {name} scheduling shutdown..."));
+        }
+        announced = sig != 0;
+        let by_signal = sig != 0 && !crate::commands::debug::PAUSE_CRON.load(Relaxed);
+        if by_signal && !srv.shutdown_requested.load(Relaxed) {
+            log::warning("User requested shutdown...");
+            if save_before_exit(srv, 0).is_err() {
+                log::warning("Errors trying to shut down the server. Check the logs for more information.");
+                SIGNAL.store(0, Relaxed);
+                continue;
+            }
             srv.shutdown_requested.store(true, Relaxed);
         }
         if srv.shutdown_requested.load(Relaxed) {
-            log::warning("User requested shutdown...");
-            // Save before exiting when SHUTDOWN SAVE asked, or save points exist and NOSAVE
-            // was not given (Redis's prepareForShutdown).
-            if srv.rdb.bgsave_in_progress.load(Relaxed) {
-                log::warning("There is a child saving an .rdb. Killing it!");
-                crate::persistence::save::kill_bgsave(srv);
-            }
-            let mode = srv.shutdown_save.load(Relaxed);
-            if mode == 2 || (mode == 0 && crate::persistence::save::has_save_points(srv)) {
-                log::notice("Saving the final RDB snapshot before exiting.");
-                if crate::persistence::save::save(srv).is_err() {
-                    log::warning("Error trying to save the DB, can't exit.");
-                }
-            }
             let pidfile = srv.config.get("pidfile");
             if !pidfile.is_empty() {
                 let _ = std::fs::remove_file(&pidfile);
@@ -191,6 +190,28 @@ pub fn wait_for_shutdown(srv: &Arc<Server>) -> i32 {
             return 0;
         }
     }
+}
+
+/// The save of Redis's prepareForShutdown: stops a running BGSAVE, then saves when `mode` is
+/// SAVE (2), or default (0) with save points configured. Err when that save failed.
+pub fn save_before_exit(srv: &Server, mode: u8) -> Result<(), ()> {
+    if srv.rdb.bgsave_in_progress.load(Relaxed) {
+        log::warning("There is a child saving an .rdb. Killing it!");
+        crate::persistence::save::kill_bgsave(srv);
+    }
+    if mode == 2 || (mode == 0 && crate::persistence::save::has_save_points(srv)) {
+        log::notice("Saving the final RDB snapshot before exiting.");
+        if crate::persistence::save::save(srv).is_err() {
+            log::warning("Error trying to save the DB, can't exit.");
+            return Err(());
+        }
+    }
+    Ok(())
+}
+
+/// SHUTDOWN ABORT: cancels a shutdown a signal asked for and this loop has not started.
+pub fn abort_signal_shutdown() -> bool {
+    SIGNAL.swap(0, Relaxed) != 0
 }
 
 static SIGNAL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
