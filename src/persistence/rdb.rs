@@ -106,10 +106,11 @@ pub fn crc64(data: &[u8]) -> u64 {
     CRC64.checksum(data)
 }
 
-static CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
+/// Slice-by-16 tables: ~5x the speed of the byte-wise table, which matters for whole files.
+static CRC64: crc::Crc<u64, crc::Table<16>> = crc::Crc::<u64, crc::Table<16>>::new(&crc::CRC_64_REDIS);
 
 /// An incremental CRC64 for a file written in pieces.
-pub fn crc64_digest() -> crc::Digest<'static, u64> {
+pub fn crc64_digest() -> crc::Digest<'static, u64, crc::Table<16>> {
     CRC64.digest()
 }
 

@@ -112,7 +112,7 @@ pub struct Written {
 /// The file being written, shared by every thread that captures a shard.
 struct Out {
     file: BufWriter<File>,
-    crc: crc::Digest<'static, u64>,
+    crc: crc::Digest<'static, u64, crc::Table<16>>,
     bytes: u64,
     /// The first write error; later chunks are dropped and the save fails at the end.
     err: Option<std::io::Error>,
@@ -131,13 +131,12 @@ impl Out {
     }
 }
 
-/// The [`Capture`] sink that writes chunks to the file. A chunk is one shard's keys after a
-/// `SELECTDB` of the database they had at the snapshot's instant (Redis's loader accepts
-/// SELECTDB anywhere and RESIZEDB is optional, so chunks of different databases may
-/// interleave). A chunk is serialized by the thread that captures it, under the shard's lock,
-/// then appended under the file's mutex in completion order: what is held in memory is one
-/// chunk per capturing thread (1/`shards` of a database each), and the bytes go straight to the
-/// page cache.
+/// The [`Capture`] sink that writes shards to the file. A shard is serialized by the thread that
+/// captures it, under the shard's lock, in pieces of [`PIECE`] bytes, each appended under the
+/// file's mutex as soon as it is full and each starting with a `SELECTDB` of the database the
+/// keys had at the snapshot's instant (Redis's loader accepts SELECTDB anywhere and RESIZEDB is
+/// optional, so pieces of different threads and databases may interleave). What is held in
+/// memory is one piece per capturing thread; the bytes go straight to the page cache.
 struct FileSink {
     out: Mutex<Out>,
     compress: bool,
@@ -146,14 +145,38 @@ struct FileSink {
     progress: Arc<Progress>,
 }
 
+/// Bytes serialized before they are appended to the file: what a capturing thread holds.
+const PIECE: usize = 64 * 1024;
+
 impl FileSink {
+    /// Writes `dict`'s keys as database `db`'s, in pieces of about [`PIECE`] bytes that each
+    /// start with SELECTDB, so pieces of different threads may interleave in the file.
     fn write_chunk(&self, db: usize, dict: &Dict) -> usize {
         let mut w = rdb::Writer::new(self.compress);
-        w.byte(rdb::opcode::SELECTDB);
-        w.len(db as u64);
-        dict.for_each(|k, e| rdb::write_entry(&mut w, k, &e.value, e.expire));
-        self.progress.peak_chunk.fetch_max(w.buf.len() as u64, Relaxed);
-        self.out.lock().put(&w.buf);
+        w.buf.reserve(PIECE + 1024);
+        let select = |w: &mut rdb::Writer| {
+            w.byte(rdb::opcode::SELECTDB);
+            w.len(db as u64);
+        };
+        select(&mut w);
+        let head = w.buf.len();
+        let mut peak = 0;
+        let mut flush = |w: &mut rdb::Writer| {
+            peak = peak.max(w.buf.capacity());
+            self.out.lock().put(&w.buf);
+            w.buf.clear();
+        };
+        dict.for_each(|k, e| {
+            rdb::write_entry(&mut w, k, &e.value, e.expire);
+            if w.buf.len() >= PIECE {
+                flush(&mut w);
+                select(&mut w);
+            }
+        });
+        if w.buf.len() > head {
+            flush(&mut w);
+        }
+        self.progress.peak_chunk.fetch_max(peak as u64, Relaxed);
         let n = dict.len();
         self.progress.keys_done.fetch_add(n as u64, Relaxed);
         n
