@@ -185,7 +185,7 @@ fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) {
     };
     crate::server::log::warning("User requested shutdown...");
     // The final save runs here, so a failure can be answered (and the server stays up).
-    if crate::server::cron::save_before_exit(ctx.srv, mode).is_err() && !force {
+    if !crate::server::cron::save_before_exit(ctx.srv, mode) && !force {
         ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
         return;
     }

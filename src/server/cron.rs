@@ -174,7 +174,7 @@ pub fn wait_for_shutdown(srv: &Arc<Server>) -> i32 {
         let by_signal = sig != 0 && !crate::commands::debug::PAUSE_CRON.load(Relaxed);
         if by_signal && !srv.shutdown_requested.load(Relaxed) {
             log::warning("User requested shutdown...");
-            if save_before_exit(srv, 0).is_err() {
+            if !save_before_exit(srv, 0) {
                 log::warning("Errors trying to shut down the server. Check the logs for more information.");
                 SIGNAL.store(0, Relaxed);
                 continue;
@@ -193,8 +193,8 @@ pub fn wait_for_shutdown(srv: &Arc<Server>) -> i32 {
 }
 
 /// The save of Redis's prepareForShutdown: stops a running BGSAVE, then saves when `mode` is
-/// SAVE (2), or default (0) with save points configured. Err when that save failed.
-pub fn save_before_exit(srv: &Server, mode: u8) -> Result<(), ()> {
+/// SAVE (2), or default (0) with save points configured. False when that save failed.
+pub fn save_before_exit(srv: &Server, mode: u8) -> bool {
     if srv.rdb.bgsave_in_progress.load(Relaxed) {
         log::warning("There is a child saving an .rdb. Killing it!");
         crate::persistence::save::kill_bgsave(srv);
@@ -203,10 +203,10 @@ pub fn save_before_exit(srv: &Server, mode: u8) -> Result<(), ()> {
         log::notice("Saving the final RDB snapshot before exiting.");
         if crate::persistence::save::save(srv).is_err() {
             log::warning("Error trying to save the DB, can't exit.");
-            return Err(());
+            return false;
         }
     }
-    Ok(())
+    true
 }
 
 /// SHUTDOWN ABORT: cancels a shutdown a signal asked for and this loop has not started.
