@@ -53,29 +53,12 @@ fn flush_mode(ctx: &mut Ctx, args: &[&[u8]], from: usize) -> Option<bool> {
     }
 }
 
-/// Empties a database; with `lazy`, its tables are detached at once and freed by the lazyfree
-/// thread. Returns the number of keys removed.
-fn flush_db(db: &crate::keyspace::Db, lazy: bool) -> usize {
-    let mut all = db.lock_all();
-    let mut n = 0;
-    for s in all.shards() {
-        if lazy {
-            let d = s.take_all();
-            n += d.len();
-            crate::keyspace::lazyfree::free_later(d);
-        } else {
-            n += s.clear();
-        }
-    }
-    n
-}
-
 fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(lazy) = flush_mode(ctx, args, 1) else {
         return;
     };
     crate::server::multi::touch_db(ctx.srv, ctx.client.db, None);
-    let n = flush_db(ctx.db(), lazy);
+    let n = ctx.db().flush(lazy);
     ctx.dirty(n as u64);
     // Logged even when the database was already empty (Redis's forceCommandPropagation).
     crate::server::propagate::explicit(args);
@@ -88,7 +71,7 @@ fn flush(ctx: &mut Ctx, args: &[&[u8]]) {
         return;
     };
     crate::server::multi::touch_db(ctx.srv, ctx.client.db, None);
-    let n = flush_db(ctx.db(), lazy);
+    let n = ctx.db().flush(lazy);
     ctx.dirty(n as u64);
     ctx.out.int(n as i64);
 }
@@ -97,13 +80,19 @@ fn flushall(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(lazy) = flush_mode(ctx, args, 1) else {
         return;
     };
+    // As Redis, FLUSHALL stops a running BGSAVE and then, with save points, saves the empty
+    // dataset at once.
+    crate::persistence::save::kill_bgsave(ctx.srv);
     let mut n = 0;
     for (i, db) in ctx.srv.keyspace.dbs.iter().enumerate() {
         crate::server::multi::touch_db(ctx.srv, i, None);
-        n += flush_db(db, lazy);
+        n += db.flush(lazy);
     }
     // Redis counts FLUSHALL itself as one more change, so a following save rule triggers.
     ctx.dirty(n as u64 + 1);
+    if crate::persistence::save::has_save_points(ctx.srv) {
+        let _ = crate::persistence::save::save(ctx.srv);
+    }
     ctx.out.ok();
 }
 
@@ -124,8 +113,6 @@ fn lastsave(ctx: &mut Ctx, _args: &[&[u8]]) {
     ctx.out.int(ctx.srv.last_save.load(Relaxed) as i64);
 }
 
-/// SAVE: persistence is not built yet, so there is nothing to write; the save time and the
-/// change counter move as after a successful save.
 /// SAVE: writes the dump synchronously (as Redis, it blocks until the file is on disk).
 fn save(ctx: &mut Ctx, _args: &[&[u8]]) {
     if ctx.srv.rdb.bgsave_in_progress.load(Relaxed) {
@@ -151,6 +138,12 @@ fn bgsave(ctx: &mut Ctx, args: &[&[u8]]) {
         ctx.out.syntax_error();
         return;
     }
+    // Inside MULTI or a script Redis only schedules it (the cron starts it).
+    if ctx.client.in_exec && !ctx.srv.rdb.bgsave_in_progress.load(Relaxed) {
+        ctx.srv.rdb.scheduled.store(true, Relaxed);
+        ctx.out.simple("Background saving scheduled");
+        return;
+    }
     match crate::persistence::save::bgsave(ctx.srv) {
         Ok(()) => ctx.out.simple("Background saving started"),
         Err(e) => ctx.out.error(e),
@@ -160,13 +153,14 @@ fn bgsave(ctx: &mut Ctx, args: &[&[u8]]) {
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. On success there is no reply: the server
 /// exits and the connection closes, as in Redis.
 fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) {
-    let (mut nosave, mut save, mut abort) = (false, false, false);
+    let (mut nosave, mut save, mut abort, mut force) = (false, false, false, false);
     for a in &args[1..] {
         let a = a.to_ascii_lowercase();
         match a.as_slice() {
             b"nosave" => nosave = true,
             b"save" => save = true,
-            b"now" | b"force" => {}
+            b"now" => {}
+            b"force" => force = true,
             b"abort" => abort = true,
             _ => {
                 ctx.out.syntax_error();
@@ -179,7 +173,12 @@ fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) {
         return;
     }
     if abort {
-        ctx.out.error("ERR No shutdown in progress.");
+        if crate::server::cron::abort_signal_shutdown() {
+            crate::server::log::notice("Shutdown manually aborted.");
+            ctx.out.ok();
+        } else {
+            ctx.out.error("ERR No shutdown in progress.");
+        }
         return;
     }
     let mode = if nosave {
@@ -189,7 +188,13 @@ fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) {
     } else {
         0
     };
-    ctx.srv.shutdown_save.store(mode, Relaxed);
+    crate::server::log::warning("User requested shutdown...");
+    // The final save runs here, so a failure can be answered (and the server stays up).
+    if !crate::server::cron::save_before_exit(ctx.srv, mode) && !force {
+        ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
+        return;
+    }
+    ctx.srv.shutdown_save.store(1, Relaxed);
     ctx.srv.shutdown_requested.store(true, Relaxed);
     ctx.client.close_after_reply = true;
 }

@@ -12,8 +12,9 @@ pub mod lazyfree;
 pub mod value;
 
 use dict::Dict;
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::{Mutex, MutexGuard, RwLock};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
 use value::Entry;
 
 pub use value::{Kind, Value};
@@ -85,6 +86,11 @@ pub struct Shard {
     pub expire_cursor: usize,
     /// Index of the database this shard belongs to (kept by SWAPDB, which swaps contents).
     pub db: usize,
+    /// A snapshot is running and has not captured this content yet (see [`Capture`]). It
+    /// travels with the content, like `snap_db`, when SWAPDB moves it.
+    pub snap_pending: bool,
+    /// The database index this content had when the running snapshot started.
+    pub snap_db: usize,
 }
 
 impl Shard {
@@ -259,10 +265,32 @@ impl Shard {
     }
 }
 
+/// The receiver of a point-in-time snapshot (`persistence::snapshot`): every shard marked
+/// pending when it started is handed to it exactly once, by whichever thread locks the shard
+/// first — a command about to change it, or the snapshot's own walk — so no key changes before
+/// it has been captured, without fork and without copying the dataset.
+pub trait Capture: Send + Sync {
+    /// Serializes a pending shard's content (the shard's lock is held). Returns its key count.
+    fn shard(&self, shard: &Shard) -> usize;
+    /// Takes the table of a pending shard that FLUSHDB emptied, recorded as database `db`'s.
+    /// The sink serializes it later and then calls [`Keyspace::captured`].
+    fn detached(&self, db: usize, dict: Dict);
+}
+
+/// The running snapshot, shared by every database (a lock on the cold path only: it is read
+/// when a pending shard is found).
+#[derive(Default)]
+struct CaptureSlot {
+    sink: RwLock<Option<Arc<dyn Capture>>>,
+    /// Contents not captured yet: pending shards plus detached tables the sink still holds.
+    pending: AtomicUsize,
+}
+
 /// One database: a fixed array of shards.
 pub struct Db {
     shards: Box<[Mutex<Shard>]>,
     bits: u32,
+    capture: Arc<CaptureSlot>,
     /// Where each shard's bucket array was when last locked, read without the lock to prefetch
     /// a pipelined request's bucket before its command runs ([`Db::prefetch`]). A stale value
     /// only makes a prefetch useless: prefetching never faults.
@@ -301,6 +329,10 @@ impl<'a> Locked<'a> {
 
 impl Db {
     pub fn new(bits: u32, index: usize) -> Db {
+        Db::with_capture(bits, index, Arc::default())
+    }
+
+    fn with_capture(bits: u32, index: usize, capture: Arc<CaptureSlot>) -> Db {
         let n = 1usize << bits;
         Db {
             shards: (0..n)
@@ -312,8 +344,72 @@ impl Db {
                 })
                 .collect(),
             bits,
+            capture,
             hints: (0..n).map(|_| BucketHint::default()).collect(),
         }
+    }
+
+    /// Locks shard `idx`. Every guard handed out comes from here: a shard still pending in a
+    /// running snapshot is captured before its first user can change it. Without a snapshot
+    /// this costs one predictable branch.
+    #[inline]
+    fn guard(&self, idx: usize) -> MutexGuard<'_, Shard> {
+        let mut g = self.shards[idx].lock();
+        if g.snap_pending {
+            self.capture(&mut g);
+        }
+        g
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn capture(&self, shard: &mut Shard) -> usize {
+        let sink = self.capture.sink.read().clone();
+        let n = sink.map_or(0, |s| s.shard(shard));
+        shard.snap_pending = false;
+        self.capture.pending.fetch_sub(1, Relaxed);
+        n
+    }
+
+    /// The snapshot walk's visit of shard `idx`: captures it if still pending and returns how
+    /// many keys that wrote (0 if a command got there first).
+    pub fn capture_index(&self, idx: usize) -> usize {
+        let mut g = self.shards[idx].lock();
+        if g.snap_pending {
+            self.capture(&mut g)
+        } else {
+            0
+        }
+    }
+
+    /// Empties the database; with `lazy`, each table is detached at once and freed by the
+    /// lazyfree thread. Content a running snapshot has not captured yet goes to the snapshot
+    /// instead (which frees it once written), so FLUSHDB neither waits for a serialization nor
+    /// changes what the snapshot holds. Returns the number of keys removed.
+    pub fn flush(&self, lazy: bool) -> usize {
+        let mut n = 0;
+        for m in self.shards.iter() {
+            let mut s = m.lock();
+            if s.snap_pending {
+                s.snap_pending = false;
+                let d = s.take_all();
+                n += d.len();
+                match self.capture.sink.read().clone() {
+                    Some(sink) => sink.detached(s.snap_db, d),
+                    None => {
+                        self.capture.pending.fetch_sub(1, Relaxed);
+                        lazyfree::free_later(d);
+                    }
+                }
+            } else if lazy {
+                let d = s.take_all();
+                n += d.len();
+                lazyfree::free_later(d);
+            } else {
+                n += s.clear();
+            }
+        }
+        n
     }
 
     /// Starts loading the bucket that `key` hashes to into the CPU cache, so that the command
@@ -363,7 +459,7 @@ impl Db {
     #[inline]
     pub fn lock(&self, key: &[u8]) -> MutexGuard<'_, Shard> {
         let idx = self.shard_index(key);
-        let guard = self.shards[idx].lock();
+        let guard = self.guard(idx);
         let (addr, mask) = guard.dict.bucket_hint();
         let hint = &self.hints[idx];
         if hint.addr.load(Relaxed) != addr {
@@ -374,7 +470,7 @@ impl Db {
     }
 
     pub fn lock_index(&self, idx: usize) -> MutexGuard<'_, Shard> {
-        self.shards[idx].lock()
+        self.guard(idx)
     }
 
     /// Locks the shards of all `keys` in ascending shard order (the global lock order that keeps
@@ -384,7 +480,7 @@ impl Db {
         idx.sort_unstable();
         idx.dedup();
         Locked {
-            guards: idx.into_iter().map(|i| (i, self.shards[i].lock())).collect(),
+            guards: idx.into_iter().map(|i| (i, self.guard(i))).collect(),
             db: self,
         }
     }
@@ -392,13 +488,14 @@ impl Db {
     /// Locks every shard, in order.
     pub fn lock_all(&self) -> Locked<'_> {
         Locked {
-            guards: (0..self.shards.len()).map(|i| (i, self.shards[i].lock())).collect(),
+            guards: (0..self.shards.len()).map(|i| (i, self.guard(i))).collect(),
             db: self,
         }
     }
 
     /// Number of keys (may include expired keys not yet collected, as Redis's DBSIZE does).
     pub fn len(&self) -> usize {
+        // Counting changes nothing, so a pending shard is read without being captured.
         self.shards.iter().map(|s| s.lock().dict.len()).sum()
     }
 
@@ -415,14 +512,77 @@ impl Db {
 pub struct Keyspace {
     pub dbs: Box<[Db]>,
     pub stats: KeyspaceStats,
+    capture: Arc<CaptureSlot>,
 }
 
 impl Keyspace {
     pub fn new(databases: usize, shard_bits: u32) -> Keyspace {
+        let capture = Arc::<CaptureSlot>::default();
         Keyspace {
-            dbs: (0..databases).map(|i| Db::new(shard_bits, i)).collect(),
+            dbs: (0..databases)
+                .map(|i| Db::with_capture(shard_bits, i, capture.clone()))
+                .collect(),
             stats: KeyspaceStats::default(),
+            capture,
         }
+    }
+
+    /// Raw guards on every shard of every database in the global order, bypassing capture:
+    /// for starting and aborting snapshots, which change only the snapshot fields.
+    fn lock_every_shard(&self) -> Vec<MutexGuard<'_, Shard>> {
+        self.dbs
+            .iter()
+            .flat_map(|db| db.shards.iter().map(|m| m.lock()))
+            .collect()
+    }
+
+    /// Starts a point-in-time snapshot into `sink`: with every shard locked for a moment, marks
+    /// each non-empty shard pending and records its database index, then runs `at_instant`
+    /// (still under the locks, so it sees the exact instant: nothing changes before or during
+    /// it that the snapshot does not reflect). Returns the number of keys the snapshot will hold.
+    /// The caller then visits every shard ([`Db::capture_index`]) until
+    /// [`Keyspace::capture_pending`] is 0, and ends with [`Keyspace::end_capture`].
+    pub fn begin_capture(&self, sink: Arc<dyn Capture>, at_instant: impl FnOnce()) -> usize {
+        let mut all = self.lock_every_shard();
+        let (mut shards, mut keys) = (0, 0);
+        for s in all.iter_mut() {
+            if !s.dict.is_empty() {
+                s.snap_pending = true;
+                s.snap_db = s.db;
+                shards += 1;
+                keys += s.dict.len();
+            }
+        }
+        *self.capture.sink.write() = Some(sink);
+        self.capture.pending.store(shards, Relaxed);
+        at_instant();
+        keys
+    }
+
+    /// Contents not captured yet (pending shards and detached tables not yet written).
+    pub fn capture_pending(&self) -> usize {
+        self.capture.pending.load(Relaxed)
+    }
+
+    /// A detached table handed to [`Capture::detached`] has been written (or dropped).
+    pub fn captured(&self) {
+        self.capture.pending.fetch_sub(1, Relaxed);
+    }
+
+    /// Ends the running snapshot (all content captured).
+    pub fn end_capture(&self) {
+        *self.capture.sink.write() = None;
+    }
+
+    /// Abandons the running snapshot: clears every pending mark so no command captures any more.
+    /// When it returns, no capture is in progress (each runs under its shard's lock).
+    pub fn abort_capture(&self) {
+        let mut all = self.lock_every_shard();
+        for s in all.iter_mut() {
+            s.snap_pending = false;
+        }
+        *self.capture.sink.write() = None;
+        self.capture.pending.store(0, Relaxed);
     }
 
     pub fn db(&self, i: usize) -> &Db {
@@ -443,23 +603,26 @@ impl Keyspace {
         MultiLocked {
             guards: idx
                 .into_iter()
-                .map(|(db, s)| ((db, s), self.dbs[db].shards[s].lock()))
+                .map(|(db, s)| ((db, s), self.dbs[db].guard(s)))
                 .collect(),
             ks: self,
         }
     }
 
     /// Swaps the contents of two databases (SWAPDB). Locks every shard of both, lower database
-    /// first, so clients see the swap at once and no deadlock is possible.
+    /// first, so clients see the swap at once and no deadlock is possible. Content moves without
+    /// being captured: its snapshot mark and recorded database index move with it, and the
+    /// snapshot walk keeps visiting until nothing is pending.
     pub fn swap_dbs(&self, a: usize, b: usize) {
         if a == b {
             return;
         }
         let (lo, hi) = (a.min(b), a.max(b));
-        let mut l = self.dbs[lo].lock_all();
-        let mut h = self.dbs[hi].lock_all();
-        for (x, y) in l.shards().zip(h.shards()) {
-            std::mem::swap(x, y);
+        let (l, h) = (&self.dbs[lo].shards, &self.dbs[hi].shards);
+        let mut l: Vec<_> = l.iter().map(|m| m.lock()).collect();
+        let mut h: Vec<_> = h.iter().map(|m| m.lock()).collect();
+        for (x, y) in l.iter_mut().zip(h.iter_mut()) {
+            std::mem::swap(&mut **x, &mut **y);
             std::mem::swap(&mut x.db, &mut y.db);
         }
     }

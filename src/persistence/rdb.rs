@@ -110,8 +110,15 @@ pub type Result<T> = std::result::Result<T, RdbError>;
 
 /// Redis's CRC64 (Jones polynomial, reflected), used by payloads and files.
 pub fn crc64(data: &[u8]) -> u64 {
-    const CRC: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
-    CRC.checksum(data)
+    CRC64.checksum(data)
+}
+
+/// Slice-by-16 tables: ~5x the speed of the byte-wise table, which matters for whole files.
+static CRC64: crc::Crc<u64, crc::Table<16>> = crc::Crc::<u64, crc::Table<16>>::new(&crc::CRC_64_REDIS);
+
+/// An incremental CRC64 for a file written in pieces.
+pub fn crc64_digest() -> crc::Digest<'static, u64, crc::Table<16>> {
+    CRC64.digest()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -532,13 +539,13 @@ impl Snapshot {
 
     /// One key of the current database; `expire_ms` 0 = no TTL.
     pub fn entry(&mut self, key: &[u8], value: &Value, expire_ms: i64) {
-        if expire_ms != 0 {
-            self.w.byte(opcode::EXPIRETIME_MS);
-            self.w.millis(expire_ms);
-        }
-        self.w.byte(value_type(value));
-        self.w.string(key);
-        write_value(&mut self.w, value);
+        write_entry(&mut self.w, key, value, expire_ms);
+    }
+
+    /// The file's bytes so far (header and whatever was added), without EOF and checksum: the
+    /// start of a file that is then written in pieces.
+    pub fn into_head(self) -> Vec<u8> {
+        self.w.buf
     }
 
     /// Ends the file (EOF opcode and CRC64) and returns its bytes.
@@ -548,6 +555,17 @@ impl Snapshot {
         self.w.buf.extend_from_slice(&crc.to_le_bytes());
         self.w.buf
     }
+}
+
+/// One key record: optional `EXPIRETIME_MS`, type byte, key, value (`expire_ms` 0 = no TTL).
+pub fn write_entry(w: &mut Writer, key: &[u8], value: &Value, expire_ms: i64) {
+    if expire_ms != 0 {
+        w.byte(opcode::EXPIRETIME_MS);
+        w.millis(expire_ms);
+    }
+    w.byte(value_type(value));
+    w.string(key);
+    write_value(w, value);
 }
 
 /// One key read from a file.

@@ -1,17 +1,19 @@
 //! Writing and reading the RDB file on disk: SAVE, BGSAVE, `save` rules, saving at shutdown and
 //! loading at start-up.
 //!
-//! A snapshot is taken while every shard of every database is locked (so it is one point in
-//! time), encoded in memory, and then written: by the caller for SAVE, by a background thread for
-//! BGSAVE. The file is written under a temporary name, fsynced and renamed over the old one, so a
-//! crash mid-save never damages the last good dump. (The persistence issue replaces the
-//! stop-the-world encode with an incremental copy-on-write snapshot.)
+//! Every save is an incremental point-in-time snapshot ([`snapshot::begin`]): its instant is
+//! taken with all shards locked for a moment, then the shards are written one by one, by the
+//! caller for SAVE and shutdown, by a background thread for BGSAVE, while commands that touch a
+//! shard not yet written write it first. The file is written under a temporary name, fsynced
+//! and renamed over the old one, so a crash mid-save never damages the last good dump.
 
+use super::rdb::RdbError;
 use super::snapshot;
 use crate::server::{log, unix_ms, Server};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use parking_lot::Mutex;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 /// Persistence state shown by INFO persistence.
 pub struct RdbState {
@@ -26,6 +28,17 @@ pub struct RdbState {
     pub last_bgsave_try: AtomicI64,
     pub keys_loaded: AtomicU64,
     pub keys_expired_on_load: AtomicU64,
+    /// The running (or last) snapshot's progress, also used to abort it.
+    pub progress: Arc<snapshot::Progress>,
+    /// The BGSAVE thread, joined by [`kill_bgsave`].
+    pub thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Memory the last BGSAVE held beyond the dataset (its largest chunk), INFO's
+    /// `rdb_last_cow_size`: what Redis reports as copy-on-write pages.
+    pub last_cow: AtomicU64,
+    /// BGSAVE SCHEDULE inside a transaction: the cron starts it.
+    pub scheduled: AtomicBool,
+    /// A snapshot (SAVE or BGSAVE) is running: there is one at a time.
+    busy: AtomicBool,
 }
 
 impl Default for RdbState {
@@ -39,6 +52,11 @@ impl Default for RdbState {
             last_bgsave_try: AtomicI64::new(0),
             keys_loaded: AtomicU64::new(0),
             keys_expired_on_load: AtomicU64::new(0),
+            progress: Arc::default(),
+            thread: Mutex::new(None),
+            last_cow: AtomicU64::new(0),
+            scheduled: AtomicBool::new(false),
+            busy: AtomicBool::new(false),
         }
     }
 }
@@ -53,38 +71,27 @@ pub fn has_save_points(srv: &Server) -> bool {
     !srv.config.get("save").trim().is_empty()
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory: write, fsync,
-/// rename, fsync the directory.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!("temp-{}-{}.rdb", std::process::id(), unix_ms()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+fn write_options(srv: &Server, now_ms: i64) -> snapshot::WriteOptions {
+    snapshot::WriteOptions {
+        compress: srv.config.get_bool("rdbcompression"),
+        checksum: srv.config.get_bool("rdbchecksum"),
+        key_delay_us: srv.config.get_i64("rdb-key-save-delay").max(0) as u64,
+        now_ms,
+        libraries: srv.scripts.functions.codes(),
     }
-    result
 }
 
-/// Encodes every database at one point in time (all shards locked while encoding).
-fn snapshot_bytes(srv: &Server, now_ms: i64) -> (Vec<u8>, u64) {
-    let compress = srv.config.get_bool("rdbcompression");
-    let mut locked = snapshot::lock_all_dbs(&srv.keyspace);
-    // Changes counted from here on are not in this snapshot.
-    let dirty = srv.stats.dirty.load(Relaxed);
-    let bytes = snapshot::encode(&mut locked, compress, now_ms, &srv.scripts.functions.codes());
-    (bytes, dirty)
+/// Starts a snapshot at this instant (see [`snapshot::begin`]); returns it with the dirty
+/// counter read at the instant (changes counted later are not in the file).
+fn begin(srv: &Server, now_ms: i64) -> std::io::Result<(snapshot::Running, u64)> {
+    let mut dirty = 0;
+    let running = snapshot::begin(
+        &srv.keyspace,
+        &write_options(srv, now_ms),
+        srv.rdb.progress.clone(),
+        || dirty = srv.stats.dirty.load(Relaxed),
+    )?;
+    Ok((running, dirty))
 }
 
 fn saved(srv: &Server, dirty_at_snapshot: u64, now_ms: i64) {
@@ -96,12 +103,20 @@ fn saved(srv: &Server, dirty_at_snapshot: u64, now_ms: i64) {
     srv.rdb.saves.fetch_add(1, Relaxed);
 }
 
-/// SAVE: a synchronous save. Returns Redis's error text on failure.
+/// SAVE: a synchronous save (the same incremental snapshot, walked by the caller; other
+/// clients keep being served meanwhile). Returns Redis's error text on failure.
 pub fn save(srv: &Server) -> Result<(), String> {
+    if srv.rdb.busy.swap(true, Relaxed) {
+        return Err("ERR Background save already in progress".into());
+    }
     let now = unix_ms();
-    let (bytes, dirty) = snapshot_bytes(srv, now);
-    match write_atomically(&rdb_path(srv), &bytes) {
-        Ok(()) => {
+    let res = begin(srv, now).and_then(|(running, dirty)| {
+        running.finish(&srv.keyspace, &rdb_path(srv))?;
+        Ok(dirty)
+    });
+    srv.rdb.busy.store(false, Relaxed);
+    match res {
+        Ok(dirty) => {
             saved(srv, dirty, now);
             srv.rdb.last_bgsave_ok.store(true, Relaxed);
             log::notice("DB saved on disk");
@@ -114,28 +129,58 @@ pub fn save(srv: &Server) -> Result<(), String> {
     }
 }
 
-/// BGSAVE: snapshot now, write in the background. Err when one is already running.
+/// BGSAVE: takes the snapshot's instant now, then walks and writes it on a background thread.
+/// Err when one is already running.
 pub fn bgsave(srv: &Server) -> Result<(), &'static str> {
     if srv.rdb.bgsave_in_progress.swap(true, Relaxed) {
         return Err("ERR Background save already in progress");
     }
-    let Some(me) = srv.me.get().and_then(|w| w.upgrade()) else {
+    if srv.rdb.busy.swap(true, Relaxed) {
         srv.rdb.bgsave_in_progress.store(false, Relaxed);
+        return Err("ERR Background save already in progress");
+    }
+    let done = |srv: &Server| {
+        srv.rdb.bgsave_started_ms.store(0, Relaxed);
+        srv.rdb.busy.store(false, Relaxed);
+        srv.rdb.bgsave_in_progress.store(false, Relaxed);
+    };
+    let Some(me) = srv.me.get().and_then(|w| w.upgrade()) else {
+        done(srv);
         return Err("ERR server is shutting down");
     };
     let now = unix_ms();
     srv.rdb.bgsave_started_ms.store(now, Relaxed);
     srv.rdb.last_bgsave_try.store(now / 1000, Relaxed);
-    let (bytes, dirty) = snapshot_bytes(srv, now);
+    let (running, dirty) = match begin(srv, now) {
+        Ok(r) => r,
+        Err(e) => {
+            log::warning(&format!("Can't save in background: {e}"));
+            srv.rdb.last_bgsave_ok.store(false, Relaxed);
+            done(srv);
+            return Err("ERR");
+        }
+    };
     log::notice("Background saving started");
+    let mut thread = srv.rdb.thread.lock();
     let spawned = std::thread::Builder::new().name("ochre-bgsave".into()).spawn(move || {
         let srv = &*me;
-        let ok = match write_atomically(&rdb_path(srv), &bytes) {
-            Ok(()) => {
+        let result = running.finish(&srv.keyspace, &rdb_path(srv));
+        let ok = match &result {
+            Ok(w) => {
                 saved(srv, dirty, now);
-                log::notice("DB saved on disk");
+                log::notice(&format!(
+                    "DB saved on disk: {} keys, {} bytes, peak memory {} bytes",
+                    w.keys,
+                    w.bytes,
+                    srv.rdb.progress.peak_chunk.load(Relaxed)
+                ));
                 log::notice("Background saving terminated with success");
                 true
+            }
+            // Killed by FLUSHALL or SHUTDOWN: not an error (Redis's SIGUSR1 case).
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                log::warning("Background saving terminated by signal 10");
+                srv.rdb.last_bgsave_ok.load(Relaxed)
             }
             Err(e) => {
                 log::warning(&format!("Write error saving DB on disk: {e}"));
@@ -143,22 +188,50 @@ pub fn bgsave(srv: &Server) -> Result<(), &'static str> {
                 false
             }
         };
+        srv.rdb
+            .last_cow
+            .store(srv.rdb.progress.peak_chunk.load(Relaxed), Relaxed);
         srv.rdb.last_bgsave_ok.store(ok, Relaxed);
         srv.rdb.last_bgsave_secs.store((unix_ms() - now) / 1000, Relaxed);
-        srv.rdb.bgsave_started_ms.store(0, Relaxed);
-        srv.rdb.bgsave_in_progress.store(false, Relaxed);
+        done(srv);
     });
-    if spawned.is_err() {
-        srv.rdb.bgsave_in_progress.store(false, Relaxed);
-        return Err("ERR could not start the background save");
+    match spawned {
+        Ok(h) => {
+            *thread = Some(h);
+            Ok(())
+        }
+        Err(_) => {
+            // The snapshot has begun: abandon it so no command captures into it.
+            srv.keyspace.abort_capture();
+            let _ = std::fs::remove_file(snapshot::temp_path());
+            done(srv);
+            Err("ERR could not start the background save")
+        }
     }
-    Ok(())
+}
+
+/// Stops a running BGSAVE (FLUSHALL, SHUTDOWN: Redis kills its child) and waits until its
+/// thread has removed the temporary file. The last good dump stays.
+pub fn kill_bgsave(srv: &Server) {
+    if !srv.rdb.bgsave_in_progress.load(Relaxed) {
+        return;
+    }
+    let handle = srv.rdb.thread.lock().take();
+    if let Some(h) = handle {
+        srv.rdb.progress.abort.store(true, Relaxed);
+        srv.keyspace.abort_capture();
+        let _ = h.join();
+    }
 }
 
 /// `save <seconds> <changes>` rules, checked by the cron: BGSAVE when any rule is met (after a
 /// failed BGSAVE, not again for 5 seconds, as Redis).
 pub fn check_save_rules(srv: &Server) {
     if srv.rdb.bgsave_in_progress.load(Relaxed) {
+        return;
+    }
+    if srv.rdb.scheduled.swap(false, Relaxed) {
+        let _ = bgsave(srv);
         return;
     }
     let now_s = unix_ms() / 1000;
@@ -205,6 +278,10 @@ pub fn load_at_startup(srv: &Server) -> Result<(), String> {
             ));
             Ok(())
         }
+        Err(RdbError::Checksum) => Err(format!(
+            "Wrong RDB checksum in {}: RDB CRC error. Aborting now.",
+            path.display()
+        )),
         Err(e) => {
             drop(locked);
             Err(report_bad_file(&path, &data, &e))
@@ -215,7 +292,7 @@ pub fn load_at_startup(srv: &Server) -> Result<(), String> {
 /// A dump that cannot be loaded is never served half-loaded: as Redis does, log what failed,
 /// print the checker's report on the file (which names the offset, key and type), and tell the
 /// caller to exit. Returns the last line to log before exiting.
-fn report_bad_file(path: &Path, data: &[u8], e: &super::rdb::RdbError) -> String {
+fn report_bad_file(path: &std::path::Path, data: &[u8], e: &super::rdb::RdbError) -> String {
     let name = path.to_string_lossy();
     let check = super::check_rdb::check(&name, data, unix_ms());
     if matches!(e, super::rdb::RdbError::Truncated) {

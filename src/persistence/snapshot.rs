@@ -1,11 +1,20 @@
-//! Whole-keyspace snapshots in the RDB file format: encode every database while its shards are
-//! locked, and load a file's keys back into locked shards. DEBUG RELOAD uses both; SAVE/BGSAVE
-//! and loading at start-up will reuse them.
+//! Whole-keyspace snapshots in the RDB file format.
+//!
+//! * [`begin`] / [`Running::finish`]: the incremental, fork-free point-in-time snapshot that
+//!   SAVE, BGSAVE, save rules and shutdown write (see docs/ARCHITECTURE.md, Persistence).
+//! * [`encode`] / [`load`]: a whole file in memory while every shard is locked (DEBUG RELOAD)
+//!   and loading a file at start-up.
 
 use super::rdb::{self, RdbError};
+use crate::keyspace::dict::Dict;
 use crate::keyspace::value::Entry;
-use crate::keyspace::{Keyspace, Locked};
-use crate::server::log;
+use crate::keyspace::{lazyfree, Capture, Keyspace, Locked, Shard};
+use parking_lot::Mutex;
+use std::fs::File;
+use std::io::{BufWriter, ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 /// Locks every shard of every database, in the global order (database, then shard).
 pub fn lock_all_dbs(ks: &Keyspace) -> Vec<Locked<'_>> {
@@ -74,11 +83,280 @@ pub fn load_prefix(dbs: &mut [Locked], data: &[u8], opts: &LoadOptions) -> Resul
     })?;
     // Redis's summary line; skipped empty keys make it a warning.
     if empty > 0 {
-        log::warning(&format!(
+        crate::server::log::warning(&format!(
             "Done loading RDB, keys loaded: {n}, keys expired: {expired}, empty keys skipped: {empty}."
         ));
     } else {
-        log::notice(&format!("Done loading RDB, keys loaded: {n}, keys expired: {expired}."));
+        crate::server::log::notice(&format!("Done loading RDB, keys loaded: {n}, keys expired: {expired}."));
     }
     Ok((n, used))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Incremental point-in-time snapshots (BGSAVE, SAVE, and BGREWRITEAOF's RDB preamble later)
+// ---------------------------------------------------------------------------------------------
+
+/// How a snapshot file is written.
+pub struct WriteOptions {
+    /// LZF-compress long strings (`rdbcompression`).
+    pub compress: bool,
+    /// Write the CRC64 trailer (`rdbchecksum`); 0 otherwise, as Redis.
+    pub checksum: bool,
+    /// Microseconds to sleep per key written by the walk (`rdb-key-save-delay`, for tests).
+    pub key_delay_us: u64,
+    /// Unix ms of the snapshot (the `ctime` aux field).
+    pub now_ms: i64,
+    /// Function libraries' code, written after the aux fields as Redis does.
+    pub libraries: Vec<Vec<u8>>,
+}
+
+/// Progress of the running snapshot, shown by INFO and used to abort it.
+#[derive(Default)]
+pub struct Progress {
+    /// Keys the snapshot holds (counted at its instant).
+    pub keys_total: AtomicU64,
+    /// Keys written so far.
+    pub keys_done: AtomicU64,
+    /// The largest serialized chunk held in memory at once: the snapshot's memory overhead.
+    pub peak_chunk: AtomicU64,
+    /// Set to stop the walk (FLUSHALL, SHUTDOWN); see [`Keyspace::abort_capture`].
+    pub abort: AtomicBool,
+}
+
+/// What a finished snapshot wrote.
+pub struct Written {
+    pub keys: u64,
+    pub bytes: u64,
+}
+
+/// The file being written, shared by every thread that captures a shard.
+struct Out {
+    file: BufWriter<File>,
+    crc: crc::Digest<'static, u64, crc::Table<16>>,
+    bytes: u64,
+    /// The first write error; later chunks are dropped and the save fails at the end.
+    err: Option<std::io::Error>,
+}
+
+impl Out {
+    fn put(&mut self, b: &[u8]) {
+        if self.err.is_some() {
+            return;
+        }
+        self.crc.update(b);
+        self.bytes += b.len() as u64;
+        if let Err(e) = self.file.write_all(b) {
+            self.err = Some(e);
+        }
+    }
+}
+
+/// The [`Capture`] sink that writes shards to the file. A shard is serialized by the thread that
+/// captures it, under the shard's lock, in pieces of [`PIECE`] bytes, each appended under the
+/// file's mutex as soon as it is full and each starting with a `SELECTDB` of the database the
+/// keys had at the snapshot's instant (Redis's loader accepts SELECTDB anywhere and RESIZEDB is
+/// optional, so pieces of different threads and databases may interleave). What is held in
+/// memory is one piece per capturing thread; the bytes go straight to the page cache.
+struct FileSink {
+    out: Mutex<Out>,
+    compress: bool,
+    /// Tables FLUSHDB detached before they were captured, serialized by the walk.
+    detached: Mutex<Vec<(usize, Dict)>>,
+    progress: Arc<Progress>,
+}
+
+/// Bytes serialized before they are appended to the file: what a capturing thread holds.
+const PIECE: usize = 64 * 1024;
+
+impl FileSink {
+    /// Writes `dict`'s keys as database `db`'s, in pieces of about [`PIECE`] bytes that each
+    /// start with SELECTDB, so pieces of different threads may interleave in the file.
+    fn write_chunk(&self, db: usize, dict: &Dict) -> usize {
+        let mut w = rdb::Writer::new(self.compress);
+        w.buf.reserve(PIECE + 1024);
+        let select = |w: &mut rdb::Writer| {
+            w.byte(rdb::opcode::SELECTDB);
+            w.len(db as u64);
+        };
+        select(&mut w);
+        let head = w.buf.len();
+        let mut peak = 0;
+        let mut flush = |w: &mut rdb::Writer| {
+            peak = peak.max(w.buf.capacity());
+            self.out.lock().put(&w.buf);
+            w.buf.clear();
+        };
+        dict.for_each(|k, e| {
+            rdb::write_entry(&mut w, k, &e.value, e.expire);
+            if w.buf.len() >= PIECE {
+                flush(&mut w);
+                select(&mut w);
+            }
+        });
+        if w.buf.len() > head {
+            flush(&mut w);
+        }
+        self.progress.peak_chunk.fetch_max(peak as u64, Relaxed);
+        let n = dict.len();
+        self.progress.keys_done.fetch_add(n as u64, Relaxed);
+        n
+    }
+}
+
+impl Capture for FileSink {
+    fn shard(&self, shard: &Shard) -> usize {
+        self.write_chunk(shard.snap_db, &shard.dict)
+    }
+
+    fn detached(&self, db: usize, dict: Dict) {
+        self.detached.lock().push((db, dict));
+    }
+}
+
+/// A snapshot that has taken its instant and still has to be walked ([`Running::finish`]).
+pub struct Running {
+    sink: Arc<FileSink>,
+    tmp: PathBuf,
+    delay_us: u64,
+    checksum: bool,
+}
+
+/// The temporary file a snapshot of this process is written to: Redis's `temp-<pid>.rdb` in
+/// the working directory (`dir`), renamed over the dump when complete.
+pub fn temp_path() -> PathBuf {
+    PathBuf::from(format!("temp-{}.rdb", std::process::id()))
+}
+
+/// **The one entry point for "a snapshot at this instant".** Creates the temporary file, writes
+/// the header, and marks every shard pending with all shards locked for a moment; `at_instant`
+/// runs at that instant, under those locks (read the dirty counter there; BGREWRITEAOF switches
+/// to a new incremental AOF file there, so the snapshot plus that file are exactly the
+/// dataset). From then on a command that locks a shard not yet captured writes it first, so the
+/// file is this instant whatever runs meanwhile. Continue with [`Running::finish`] on any
+/// thread.
+pub fn begin(
+    ks: &Keyspace,
+    opts: &WriteOptions,
+    progress: Arc<Progress>,
+    at_instant: impl FnOnce(),
+) -> std::io::Result<Running> {
+    let tmp = temp_path();
+    let file = File::create(&tmp)?;
+    let mut out = Out {
+        file: BufWriter::with_capacity(1 << 16, file),
+        crc: rdb::crc64_digest(),
+        bytes: 0,
+        err: None,
+    };
+    let mut head = rdb::Snapshot::new(opts.compress, opts.now_ms, 0);
+    for code in &opts.libraries {
+        head.function(code);
+    }
+    out.put(&head.into_head());
+    progress.keys_done.store(0, Relaxed);
+    progress.peak_chunk.store(0, Relaxed);
+    progress.abort.store(false, Relaxed);
+    let sink = Arc::new(FileSink {
+        out: Mutex::new(out),
+        compress: opts.compress,
+        detached: Mutex::new(Vec::new()),
+        progress: progress.clone(),
+    });
+    let keys = ks.begin_capture(sink.clone(), at_instant);
+    progress.keys_total.store(keys as u64, Relaxed);
+    Ok(Running {
+        sink,
+        tmp,
+        delay_us: opts.key_delay_us,
+        checksum: opts.checksum,
+    })
+}
+
+impl Running {
+    /// Walks every shard of every database, writing those no command has captured yet, until
+    /// nothing is pending (SWAPDB may move pending content behind the walk, so it goes round
+    /// again), then writes EOF and the checksum, fsyncs and renames the file over `path`.
+    /// On an error or an abort the temporary file is removed and the last good dump stays.
+    pub fn finish(self, ks: &Keyspace, path: &Path) -> std::io::Result<Written> {
+        let res = self.walk(ks).and_then(|()| self.commit(ks, path));
+        if res.is_err() {
+            ks.abort_capture();
+            for (_, d) in self.sink.detached.lock().drain(..) {
+                lazyfree::free_later(d);
+            }
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+        res
+    }
+
+    fn aborted(&self) -> std::io::Result<()> {
+        if self.sink.progress.abort.load(Relaxed) {
+            return Err(std::io::Error::new(ErrorKind::Interrupted, "snapshot aborted"));
+        }
+        Ok(())
+    }
+
+    /// `rdb-key-save-delay`: sleeps `keys` times the delay, outside any lock, in slices short
+    /// enough to notice an abort.
+    fn delay(&self, keys: usize) -> std::io::Result<()> {
+        let mut left = self.delay_us.saturating_mul(keys as u64);
+        while left > 0 {
+            self.aborted()?;
+            let step = left.min(10_000);
+            std::thread::sleep(std::time::Duration::from_micros(step));
+            left -= step;
+        }
+        Ok(())
+    }
+
+    fn walk(&self, ks: &Keyspace) -> std::io::Result<()> {
+        loop {
+            for db in ks.dbs.iter() {
+                for i in 0..db.shard_count() {
+                    self.aborted()?;
+                    let n = db.capture_index(i);
+                    self.delay(n)?;
+                }
+            }
+            loop {
+                let next = self.sink.detached.lock().pop();
+                let Some((db, dict)) = next else { break };
+                let n = self.sink.write_chunk(db, &dict);
+                ks.captured();
+                lazyfree::free_later(dict);
+                self.delay(n)?;
+            }
+            self.aborted()?;
+            if ks.capture_pending() == 0 {
+                return Ok(());
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    fn commit(&self, ks: &Keyspace, path: &Path) -> std::io::Result<Written> {
+        ks.end_capture();
+        let mut out = self.sink.out.lock();
+        out.put(&[rdb::opcode::EOF]);
+        let crc = if self.checksum { out.crc.clone().finalize() } else { 0 };
+        out.put(&crc.to_le_bytes());
+        if let Some(e) = out.err.take() {
+            return Err(e);
+        }
+        out.file.flush()?;
+        out.file.get_ref().sync_all()?;
+        self.aborted()?;
+        std::fs::rename(&self.tmp, path)?;
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(Written {
+            keys: self.sink.progress.keys_total.load(Relaxed),
+            bytes: out.bytes,
+        })
+    }
 }

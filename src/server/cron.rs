@@ -169,32 +169,31 @@ fn active_expire(srv: &Server, db_cursor: &mut usize, shard_cursor: &mut usize, 
         .store(((current * 0.05 + old * 0.95) * 100.0) as u64, Relaxed);
 }
 
-/// Blocks the main thread until SHUTDOWN (or a signal), then returns the exit code.
+/// Blocks the main thread until SHUTDOWN (or a signal), then returns the exit code. A signal
+/// is acted on by this loop like Redis's serverCron does (so not while DEBUG PAUSE-CRON holds
+/// it, and SHUTDOWN ABORT can cancel it); if its final save fails the server stays up.
 pub fn wait_for_shutdown(srv: &Arc<Server>) -> i32 {
     install_signal_handlers();
+    let mut announced = false;
     loop {
         std::thread::sleep(Duration::from_millis(20));
         let sig = SIGNAL.load(Relaxed);
-        if sig != 0 {
+        if sig != 0 && !announced {
             let name = if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
             log::warning(&format!("Received {name} scheduling shutdown..."));
+        }
+        announced = sig != 0;
+        let by_signal = sig != 0 && !crate::commands::debug::PAUSE_CRON.load(Relaxed);
+        if by_signal && !srv.shutdown_requested.load(Relaxed) {
+            log::warning("User requested shutdown...");
+            if !save_before_exit(srv, 0) {
+                log::warning("Errors trying to shut down the server. Check the logs for more information.");
+                SIGNAL.store(0, Relaxed);
+                continue;
+            }
             srv.shutdown_requested.store(true, Relaxed);
         }
         if srv.shutdown_requested.load(Relaxed) {
-            log::warning("User requested shutdown...");
-            // Save before exiting when SHUTDOWN SAVE asked, or save points exist and NOSAVE
-            // was not given (Redis's prepareForShutdown).
-            let mode = srv.shutdown_save.load(Relaxed);
-            if mode == 2 || (mode == 0 && crate::persistence::save::has_save_points(srv)) {
-                log::notice("Saving the final RDB snapshot before exiting.");
-                if crate::persistence::save::save(srv).is_err() {
-                    log::warning("Error trying to save the DB, can't exit.");
-                }
-            }
-            if srv.propagation.active() {
-                log::notice("Calling fsync() on the AOF file.");
-                crate::persistence::aof::flush(srv);
-            }
             let pidfile = srv.config.get("pidfile");
             if !pidfile.is_empty() {
                 let _ = std::fs::remove_file(&pidfile);
@@ -205,13 +204,55 @@ pub fn wait_for_shutdown(srv: &Arc<Server>) -> i32 {
     }
 }
 
+/// The save of Redis's prepareForShutdown: stops a running BGSAVE, then saves when `mode` is
+/// SAVE (2), or default (0) with save points configured. False when that save failed.
+pub fn save_before_exit(srv: &Server, mode: u8) -> bool {
+    if srv.rdb.bgsave_in_progress.load(Relaxed) {
+        log::warning("There is a child saving an .rdb. Killing it!");
+        crate::persistence::save::kill_bgsave(srv);
+    }
+    if mode == 2 || (mode == 0 && crate::persistence::save::has_save_points(srv)) {
+        log::notice("Saving the final RDB snapshot before exiting.");
+        if crate::persistence::save::save(srv).is_err() {
+            log::warning("Error trying to save the DB, can't exit.");
+            return false;
+        }
+    }
+    if srv.propagation.active() {
+        log::notice("Calling fsync() on the AOF file.");
+        crate::persistence::aof::flush(srv);
+    }
+    true
+}
+
+/// SHUTDOWN ABORT: cancels a shutdown a signal asked for and this loop has not started.
+pub fn abort_signal_shutdown() -> bool {
+    SIGNAL.swap(0, Relaxed) != 0
+}
+
 static SIGNAL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
+/// `temp-<pid>.rdb`, NUL-terminated, for the signal handler.
+static TEMP_RDB: std::sync::OnceLock<std::ffi::CString> = std::sync::OnceLock::new();
+
 extern "C" fn on_signal(sig: libc::c_int) {
+    // A second SIGINT while shutting down (say, during a slow final save) exits at once, as
+    // Redis: remove the half-written snapshot first. unlink and _exit are async-signal-safe.
+    if sig == libc::SIGINT && SIGNAL.load(Relaxed) != 0 {
+        if let Some(p) = TEMP_RDB.get() {
+            // SAFETY: a valid NUL-terminated path; unlink and _exit are async-signal-safe.
+            unsafe { libc::unlink(p.as_ptr()) };
+        }
+        // SAFETY: see above.
+        unsafe { libc::_exit(1) };
+    }
     SIGNAL.store(sig, Relaxed);
 }
 
 fn install_signal_handlers() {
+    if let Ok(p) = std::ffi::CString::new(format!("temp-{}.rdb", std::process::id())) {
+        let _ = TEMP_RDB.set(p);
+    }
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);

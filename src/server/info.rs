@@ -266,8 +266,15 @@ pub fn build(srv: &Server, sections: &Sections) -> String {
         line!("current_cow_size:0");
         line!("current_cow_size_age:0");
         line!("current_fork_perc:0.00");
-        line!("current_save_keys_processed:0");
-        line!("current_save_keys_total:0");
+        // A running BGSAVE's progress (the keys it has written, and those it holds).
+        let (done, total) = if srv.rdb.bgsave_in_progress.load(Relaxed) {
+            let p = &srv.rdb.progress;
+            (p.keys_done.load(Relaxed), p.keys_total.load(Relaxed))
+        } else {
+            (0, 0)
+        };
+        line!("current_save_keys_processed:{done}");
+        line!("current_save_keys_total:{total}");
         line!("rdb_changes_since_last_save:{}", srv.stats.dirty.load(Relaxed));
         let rdb = &srv.rdb;
         line!("rdb_bgsave_in_progress:{}", rdb.bgsave_in_progress.load(Relaxed) as u8);
@@ -287,7 +294,7 @@ pub fn build(srv: &Server, sections: &Sections) -> String {
             }
         );
         line!("rdb_saves:{}", rdb.saves.load(Relaxed));
-        line!("rdb_last_cow_size:0");
+        line!("rdb_last_cow_size:{}", rdb.last_cow.load(Relaxed));
         line!("rdb_last_load_keys_expired:{}", rdb.keys_expired_on_load.load(Relaxed));
         line!("rdb_last_load_keys_loaded:{}", rdb.keys_loaded.load(Relaxed));
         s.push_str(&crate::persistence::aof::info(srv, cfg.get("appendonly") == "yes"));
