@@ -129,7 +129,10 @@ fn dbsize_and_flushes() {
     assert_eq!(raw.cmd(&[b"FLUSHALL", b"ASYNC"]), b"+OK\r\n");
     assert_eq!(raw.cmd(&[b"DBSIZE"]), b":0\r\n");
     assert_eq!(raw.cmd(&[b"FUNCTION", b"FLUSH"]), b"+OK\r\n");
-    assert_eq!(raw.cmd(&[b"FUNCTION", b"FLUSH", b"nope"]), b"-ERR FUNCTION FLUSH only supports SYNC|ASYNC option\r\n");
+    assert_eq!(
+        raw.cmd(&[b"FUNCTION", b"FLUSH", b"nope"]),
+        b"-ERR FUNCTION FLUSH only supports SYNC|ASYNC option\r\n"
+    );
 }
 
 #[test]
