@@ -90,6 +90,9 @@ fn flushall(ctx: &mut Ctx, args: &[&[u8]]) {
     }
     // Redis counts FLUSHALL itself as one more change, so a following save rule triggers.
     ctx.dirty(n as u64 + 1);
+    // Logged whatever changed, and before the save below resets the change counter (Redis's
+    // forceCommandPropagation).
+    crate::server::propagate::explicit(args);
     if crate::persistence::save::has_save_points(ctx.srv) {
         let _ = crate::persistence::save::save(ctx.srv);
     }
