@@ -414,28 +414,42 @@ impl Db {
 
     /// Starts loading the bucket that `key` hashes to into the CPU cache, so that the command
     /// that looks it up a little later does not wait for memory: a pipelined batch's lookups
-    /// then overlap their cache misses instead of paying them one after another.
+    /// then overlap their cache misses instead of paying them one after another. Returns the
+    /// key's hash for the second stage, [`Db::prefetch_entry`].
     #[inline]
-    pub fn prefetch(&self, key: &[u8]) {
+    pub fn prefetch(&self, key: &[u8]) -> u64 {
         let h = hash::hash(key);
-        let idx = if self.bits == 0 {
+        let Some(hint) = self.hints.get(self.shard_of_hash(h)) else {
+            return h;
+        };
+        let addr = hint.addr.load(Relaxed);
+        if addr != 0 {
+            let slot = addr.wrapping_add((h as usize & hint.mask.load(Relaxed)) * std::mem::size_of::<usize>());
+            dict::prefetch_line(slot as *const u8);
+        }
+        h
+    }
+
+    /// The second stage of [`Db::prefetch`], one request later, once the bucket is likely in
+    /// cache: reads the bucket (under the shard's lock, taken only if free: a busy shard is
+    /// skipped rather than waited for) and starts loading the first node of its chain. This is
+    /// the lookup's second dependent miss, which the bucket prefetch alone cannot hide.
+    #[inline]
+    pub fn prefetch_entry(&self, h: u64) {
+        if let Some(shard) = self.shards.get(self.shard_of_hash(h)) {
+            if let Some(g) = shard.try_lock() {
+                g.dict.prefetch_chain(h);
+            }
+        }
+    }
+
+    #[inline]
+    fn shard_of_hash(&self, h: u64) -> usize {
+        if self.bits == 0 {
             0
         } else {
             (h >> (64 - self.bits)) as usize
-        };
-        let Some(hint) = self.hints.get(idx) else { return };
-        let addr = hint.addr.load(Relaxed);
-        if addr == 0 {
-            return;
         }
-        let slot = addr.wrapping_add((h as usize & hint.mask.load(Relaxed)) * std::mem::size_of::<usize>());
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch is a hint; it never faults, whatever the address.
-        unsafe {
-            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(slot as *const i8)
-        };
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = slot;
     }
 
     pub fn shard_count(&self) -> usize {
@@ -449,11 +463,7 @@ impl Db {
     /// Which shard holds `key`: the top bits of its hash (the dict uses the low bits).
     #[inline]
     pub fn shard_index(&self, key: &[u8]) -> usize {
-        if self.bits == 0 {
-            0
-        } else {
-            (hash::hash(key) >> (64 - self.bits)) as usize
-        }
+        self.shard_of_hash(hash::hash(key))
     }
 
     #[inline]
