@@ -402,6 +402,18 @@ impl Drop for Dict {
     }
 }
 
+/// Asks the CPU to bring the cache line at `p` in. A hint only: it never faults, whatever `p` is.
+#[inline(always)]
+pub fn prefetch_line(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it never faults and reads nothing the program can observe.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,16 +476,4 @@ mod tests {
             assert!(seen.contains(format!("{i}").as_bytes()), "key {i} missed");
         }
     }
-}
-
-/// Asks the CPU to bring the cache line at `p` in. A hint only: it never faults, whatever `p` is.
-#[inline(always)]
-pub fn prefetch_line(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint; it never faults and reads nothing the program can observe.
-    unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
