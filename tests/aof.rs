@@ -324,3 +324,86 @@ fn a_legacy_aof_with_an_rdb_preamble_and_a_command_tail_loads_whole() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&rdb_dir);
 }
+
+/// A consumer group's state as clients see it, without the parts that move with the clock:
+/// (pending entries as id/consumer/deliveries, groups line, consumers with their pending counts,
+/// the stream's length and first entry).
+fn group_state(c: &mut redis::Connection) -> (Vec<(String, String, i64)>, String, Vec<(String, i64)>, i64, String) {
+    let pending: Vec<(String, String, i64, i64)> = q(c, &["XPENDING", "s", "g", "-", "+", "100"]);
+    let pending = pending.into_iter().map(|(id, who, _idle, n)| (id, who, n)).collect();
+    let groups: redis::Value = q(c, &["XINFO", "GROUPS", "s"]);
+    let consumers: Vec<std::collections::HashMap<String, redis::Value>> = q(c, &["XINFO", "CONSUMERS", "s", "g"]);
+    let consumers = consumers
+        .into_iter()
+        .map(|m| {
+            let name: String = redis::from_redis_value(&m["name"]).expect("name");
+            let n: i64 = redis::from_redis_value(&m["pending"]).expect("pending");
+            (name, n)
+        })
+        .collect();
+    let first: Vec<(String, Vec<String>)> = q(c, &["XRANGE", "s", "-", "+", "COUNT", "1"]);
+    (
+        pending,
+        format!("{groups:?}"),
+        consumers,
+        q(c, &["XLEN", "s"]),
+        first[0].0.clone(),
+    )
+}
+
+#[test]
+fn consumer_groups_replay_exactly_with_their_delivery_times() {
+    // XREADGROUP, NOACK, XCLAIM, XAUTOCLAIM (with a deleted entry) and approximate trims are
+    // logged as their outcomes (XCLAIM ... TIME, XGROUP SETID / CREATECONSUMER, MAXLEN =), so
+    // a restart rebuilds the same pending entries, owners and counts, and delivery times are
+    // the original ones (a replayed read would restart every idle clock).
+    let dir = tmpdir("groups");
+    let before = {
+        let p = spawn(&dir, &["--stream-node-max-entries", "4"]).expect("start");
+        let mut c = p.con();
+        let _: () = q(&mut c, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+        let mut ids = Vec::new();
+        for i in 0..20 {
+            ids.push(q::<String>(&mut c, &["XADD", "s", "*", "n", &i.to_string()]));
+        }
+        let _: redis::Value = q(
+            &mut c,
+            &["XREADGROUP", "GROUP", "g", "alice", "COUNT", "6", "STREAMS", "s", ">"],
+        );
+        let _: redis::Value = q(
+            &mut c,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "bob",
+                "NOACK",
+                "COUNT",
+                "2",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        );
+        let _: i64 = q(&mut c, &["XDEL", "s", &ids[1]]);
+        std::thread::sleep(Duration::from_millis(30));
+        let _: redis::Value = q(&mut c, &["XAUTOCLAIM", "s", "g", "carol", "10", "0", "COUNT", "3"]);
+        let _: redis::Value = q(&mut c, &["XCLAIM", "s", "g", "dave", "0", &ids[5], "RETRYCOUNT", "7"]);
+        let _: String = q(&mut c, &["XADD", "s", "MAXLEN", "~", "10", "*", "n", "last"]);
+        let state = group_state(&mut c);
+        assert!(state.3 > 10, "the approximate trim kept whole nodes: {}", state.3);
+        std::thread::sleep(Duration::from_millis(400));
+        state
+    };
+    let p = spawn(&dir, &[]).expect("restart");
+    let mut c = p.con();
+    assert_eq!(group_state(&mut c), before);
+    let pending: Vec<(String, String, i64, i64)> = q(&mut c, &["XPENDING", "s", "g", "-", "+", "100"]);
+    for (id, who, idle, _) in pending {
+        assert!(
+            idle >= 400,
+            "{id} of {who} idle {idle} ms: its delivery time was not kept"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -276,7 +276,11 @@ fn parse_trim_args(out: &mut Reply, args: &[&[u8]], xadd: bool) -> Option<TrimAr
         out.err("syntax error, XTRIM must be called with a trimming strategy");
         return None;
     }
-    if limit_given {
+    if crate::server::propagate::replaying() {
+        // The log holds the trim's outcome (`~` rewritten to `=`): trim exactly, whatever LIMIT
+        // it still carries (Redis's mustObeyClient).
+        t.limit = 0;
+    } else if limit_given {
         if !t.approx {
             out.err("syntax error, LIMIT cannot be used without the special ~ option");
             return None;
@@ -713,6 +717,8 @@ fn parse_read_args<'a>(out: &mut Reply, args: &[&'a [u8]], group_cmd: bool, in_s
 #[allow(clippy::too_many_arguments)]
 fn read_group(
     out: &mut Reply,
+    fx: &mut Effects,
+    key: &[u8],
     s: &mut Stream,
     gname: &[u8],
     cname: &[u8],
@@ -729,6 +735,10 @@ fn read_group(
     let created = !g.consumers.contains_key(cname);
     let c = g.consumers.entry(cname.to_vec()).or_default();
     c.seen_time = now;
+    if created && noack {
+        // Without XCLAIMs to create it on replay, the consumer needs its own command.
+        createconsumer_effect(fx, key, gname, cname);
+    }
     if history {
         let ids: Vec<StreamId> = c
             .pel
@@ -782,7 +792,13 @@ fn read_group(
                 if let Some(c) = g.consumers.get_mut(cname) {
                     c.pel.insert(id);
                 }
+                if let Some(nack) = g.pel.get(&id) {
+                    // The group's last ID had reached this entry when Redis logs it.
+                    xclaim_effect(fx, key, gname, id, nack, id);
+                }
             }
+        } else if n > 0 {
+            setid_effect(fx, key, gname, &g);
         }
     }
     s.groups.insert(gname.to_vec(), g);
@@ -839,6 +855,7 @@ fn xread(ctx: &mut Ctx, args: &[&[u8]]) {
     let mut served = 0;
     let mut d = None;
     let mut created_consumers = Vec::new();
+    let mut fx = if r.group.is_some() { effects_for(ctx.srv) } else { None };
     for (i, key) in keys.iter().enumerate() {
         let sh = locked.shard(key);
         let Some(Value::Stream(s)) = sh.get_mut(key, now, ctx.ks_stats()).map(|e| &mut e.value) else {
@@ -878,7 +895,9 @@ fn xread(ctx: &mut Ctx, args: &[&[u8]]) {
         ctx.out.bulk(key);
         match r.group {
             Some((gname, cname)) => {
-                if read_group(ctx.out, s, gname, cname, start, r.count, r.noack, history, now) {
+                if read_group(
+                    ctx.out, &mut fx, key, s, gname, cname, start, r.count, r.noack, history, now,
+                ) {
                     created_consumers.push(*key);
                 }
                 ctx.dirty(1);
@@ -895,11 +914,13 @@ fn xread(ctx: &mut Ctx, args: &[&[u8]]) {
             ctx.out.set_deferred_map(d, served);
         }
         drop(locked);
+        log_effects(ctx, fx);
         for k in created_consumers {
             ev::notify(ctx, ev::STREAM, "xgroup-createconsumer", k);
         }
         return;
     }
+    log_effects(ctx, fx);
     let Some(ms) = r.block_ms else {
         return ctx.out.null_array();
     };
@@ -1003,9 +1024,12 @@ fn serve_xread(srv: &Server, w: &Waiter, key: &[u8]) -> Outcome {
     }
     out.bulk(key);
     let mut created = false;
+    let mut fx = effects_for(srv);
     match r.group {
         Some((gname, cname)) => {
-            created = read_group(&mut out, s, gname, cname, start, count, r.noack, false, now);
+            created = read_group(
+                &mut out, &mut fx, key, s, gname, cname, start, count, r.noack, false, now,
+            );
             srv.stats.dirty.fetch_add(1, Relaxed);
         }
         None => {
@@ -1014,6 +1038,9 @@ fn serve_xread(srv: &Server, w: &Waiter, key: &[u8]) -> Outcome {
     }
     w.deliver(&out);
     drop(sh);
+    for argv in fx.into_iter().flatten() {
+        crate::server::propagate::push(w.db, argv);
+    }
     if created {
         ev::notify_srv(srv, ev::STREAM, "xgroup-createconsumer", key, w.db);
     }
@@ -1417,9 +1444,12 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) {
         return;
     };
     let mut dirty = 0;
+    let mut fx = effects_for(ctx.srv);
+    let mut log_last_id = false;
     if last_id > g.last_id {
         g.last_id = last_id;
         dirty += 1;
+        log_last_id = true;
     }
     let mut created = false;
     let out = &mut *ctx.out;
@@ -1428,7 +1458,10 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) {
     for id in ids {
         let has_nack = g.pel.contains_key(&id);
         if !s.exists(id) {
-            if has_nack {
+            if let Some(nack) = g.pel.get(&id) {
+                // Logged as the XCLAIM that drops it on replay too.
+                xclaim_effect(&mut fx, key, gname, id, nack, g.last_id);
+                log_last_id = false;
                 g.ack(&id);
                 dirty += 1;
             }
@@ -1478,13 +1511,21 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) {
         } else {
             reply_one(out, s, id);
         }
+        if let Some(nack) = g.pel.get(&id) {
+            xclaim_effect(&mut fx, key, gname, id, nack, g.last_id);
+            log_last_id = false;
+        }
         n += 1;
         dirty += 1;
     }
     out.set_deferred_len(d, n);
+    if log_last_id {
+        setid_effect(&mut fx, key, gname, &g);
+    }
     s.groups.insert(gname.to_vec(), g);
     drop(sh);
     ctx.dirty(dirty);
+    log_effects(ctx, fx);
     if created {
         ev::notify(ctx, ev::STREAM, "xgroup-createconsumer", key);
     }
@@ -1540,6 +1581,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) {
     let mut deleted = Vec::new();
     let mut created = false;
     let mut dirty = 0;
+    let mut fx = effects_for(ctx.srv);
     let out = &mut *ctx.out;
     out.array(3);
     let mut claimed = Reply::new();
@@ -1563,6 +1605,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) {
         };
         let last_possible = id == StreamId::MAX;
         if !s.exists(id) {
+            xclaim_effect(&mut fx, key, gname, id, nack, g.last_id);
             g.ack(&id);
             deleted.push(id);
             dirty += 1;
@@ -1603,6 +1646,9 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) {
         } else {
             reply_one(&mut claimed, s, id);
         }
+        if let Some(nack) = g.pel.get(&id) {
+            xclaim_effect(&mut fx, key, gname, id, nack, g.last_id);
+        }
         n += 1;
         count -= 1;
         dirty += 1;
@@ -1620,10 +1666,88 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) {
     s.groups.insert(gname.to_vec(), g);
     drop(sh);
     ctx.dirty(dirty);
+    log_effects(ctx, fx);
     if created {
         ev::notify(ctx, ev::STREAM, "xgroup-createconsumer", key);
     }
     // Redis 7.0 sends no `xautoclaim` event (only the consumer creation above).
+}
+
+// ---------------------------------------------------------------------------------------------
+// Propagation (t_stream.c's streamPropagate*)
+// ---------------------------------------------------------------------------------------------
+
+/// What a consumer-group command logs (AOF, replicas) instead of itself: the idempotent
+/// commands that recreate the state it left, so replaying the log gives the same pending
+/// entries, owners, delivery times and counts whatever the clock says at replay time (a
+/// replayed XREADGROUP or XAUTOCLAIM would decide afresh). `None` while nothing is logged.
+type Effects = Option<Vec<Vec<Vec<u8>>>>;
+
+fn effects_for(srv: &Server) -> Effects {
+    srv.propagation.active().then(Vec::new)
+}
+
+/// `XCLAIM <key> <group> <consumer> 0 <id> TIME <ms> RETRYCOUNT <n> FORCE JUSTID LASTID <id>`:
+/// the pending entry `id` as `nack` now describes it.
+fn xclaim_effect(fx: &mut Effects, key: &[u8], gname: &[u8], id: StreamId, nack: &Nack, last_id: StreamId) {
+    if let Some(fx) = fx {
+        let mut argv: Vec<Vec<u8>> = vec![b"XCLAIM".to_vec(), key.to_vec(), gname.to_vec(), nack.consumer.clone()];
+        argv.extend([
+            b"0".to_vec(),
+            id.to_bytes(),
+            b"TIME".to_vec(),
+            nack.delivery_time.to_string().into_bytes(),
+        ]);
+        argv.extend([b"RETRYCOUNT".to_vec(), nack.delivery_count.to_string().into_bytes()]);
+        argv.extend([
+            b"FORCE".to_vec(),
+            b"JUSTID".to_vec(),
+            b"LASTID".to_vec(),
+            last_id.to_bytes(),
+        ]);
+        fx.push(argv);
+    }
+}
+
+/// `XGROUP SETID <key> <group> <last-id> ENTRIESREAD <n>`: the group's position, for reads that
+/// leave no pending entry to carry it (NOACK, XCLAIM LASTID alone).
+fn setid_effect(fx: &mut Effects, key: &[u8], gname: &[u8], g: &Group) {
+    if let Some(fx) = fx {
+        fx.push(vec![
+            b"XGROUP".to_vec(),
+            b"SETID".to_vec(),
+            key.to_vec(),
+            gname.to_vec(),
+            g.last_id.to_bytes(),
+            b"ENTRIESREAD".to_vec(),
+            g.entries_read.to_string().into_bytes(),
+        ]);
+    }
+}
+
+/// `XGROUP CREATECONSUMER <key> <group> <consumer>`.
+fn createconsumer_effect(fx: &mut Effects, key: &[u8], gname: &[u8], cname: &[u8]) {
+    if let Some(fx) = fx {
+        fx.push(vec![
+            b"XGROUP".to_vec(),
+            b"CREATECONSUMER".to_vec(),
+            key.to_vec(),
+            gname.to_vec(),
+            cname.to_vec(),
+        ]);
+    }
+}
+
+/// Logs `fx` in place of the running command (nothing at all when it is empty, as Redis's
+/// `preventCommandPropagation`).
+fn log_effects(ctx: &Ctx, fx: Effects) {
+    if let Some(fx) = fx {
+        ctx.propagate(&[]);
+        for argv in &fx {
+            let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+            ctx.propagate(&refs);
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -224,6 +224,11 @@ pub fn push(db: usize, argv: Vec<Vec<u8>>) {
     });
 }
 
+/// Whether this thread is replaying a log (the AOF loader): commands obey what it says.
+pub fn replaying() -> bool {
+    PENDING.with(|p| p.borrow().loading)
+}
+
 /// Runs `f` as the AOF loader: nothing it does is logged and no key expires.
 pub fn loading<T>(f: impl FnOnce() -> T) -> T {
     crate::keyspace::value::NO_EXPIRY.with(|c| c.set(true));
@@ -337,14 +342,20 @@ pub fn rewrite(srv: &Server, db: usize, argv: &[&[u8]]) -> Option<Vec<Vec<Vec<u8
             out.push(v(b"ABSTTL"));
             Some(vec![out])
         }
-        b"xadd" => xadd_id(srv, db, argv).map(|a| vec![a]),
+        b"xadd" | b"xtrim" => stream_outcome(srv, db, argv).map(|a| vec![a]),
         _ => None,
     }
 }
 
-/// XADD with `*` (or `<ms>-*`) logged with the ID it generated.
-fn xadd_id(srv: &Server, db: usize, argv: &[&[u8]]) -> Option<Vec<Vec<u8>>> {
+/// XADD and XTRIM logged with their outcome (Redis's `streamRewriteApproxSpecifier` and
+/// `streamRewriteTrimArgument`): an approximate trim (`~`) becomes the exact one it amounted to,
+/// `MAXLEN = <length now>` or `MINID = <first ID now>`, and XADD's `*` (or `<ms>-*`) the ID it
+/// generated. Replayed, the command then does exactly what it did, whatever the node layout.
+fn stream_outcome(srv: &Server, db: usize, argv: &[&[u8]]) -> Option<Vec<Vec<u8>>> {
+    let xadd = argv[0].eq_ignore_ascii_case(b"xadd");
     let key = argv[1];
+    // (index of `~`, MAXLEN?) and the index of XADD's ID.
+    let mut approx: Option<(usize, bool)> = None;
     let mut i = 2;
     while i < argv.len() {
         let a = argv[i].to_ascii_lowercase();
@@ -352,6 +363,9 @@ fn xadd_id(srv: &Server, db: usize, argv: &[&[u8]]) -> Option<Vec<Vec<u8>>> {
             b"nomkstream" => i += 1,
             b"maxlen" | b"minid" => {
                 i += 1;
+                if argv.get(i).is_some_and(|t| *t == b"~") {
+                    approx = Some((i, a == b"maxlen"));
+                }
                 if argv.get(i).is_some_and(|t| *t == b"=" || *t == b"~") {
                     i += 1;
                 }
@@ -361,18 +375,27 @@ fn xadd_id(srv: &Server, db: usize, argv: &[&[u8]]) -> Option<Vec<Vec<u8>>> {
             _ => break,
         }
     }
-    let id = *argv.get(i)?;
-    if !id.ends_with(b"*") {
+    let auto_id = xadd && argv.get(i).is_some_and(|id| id.ends_with(b"*"));
+    if approx.is_none() && !auto_id {
         return None;
     }
     let shard = srv.keyspace.db(db).lock(key);
     let Some(crate::keyspace::Value::Stream(s)) = shard.dict.get(key).map(|e| &e.value) else {
         return None;
     };
-    let last = format!("{}-{}", s.last_id.ms, s.last_id.seq).into_bytes();
-    drop(shard);
     let mut out: Vec<Vec<u8>> = argv.iter().map(|a| a.to_vec()).collect();
-    out[i] = last;
+    if let Some((at, maxlen)) = approx {
+        out[at] = b"=".to_vec();
+        out[at + 1] = if maxlen {
+            s.length.to_string().into_bytes()
+        } else {
+            let first = s.edge_id(true).unwrap_or(crate::types::stream::StreamId::MAX);
+            first.to_bytes()
+        };
+    }
+    if auto_id {
+        out[i] = s.last_id.to_bytes();
+    }
     Some(out)
 }
 
