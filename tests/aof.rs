@@ -328,7 +328,9 @@ fn a_legacy_aof_with_an_rdb_preamble_and_a_command_tail_loads_whole() {
 /// A consumer group's state as clients see it, without the parts that move with the clock:
 /// (pending entries as id/consumer/deliveries, groups line, consumers with their pending counts,
 /// the stream's length and first entry).
-fn group_state(c: &mut redis::Connection) -> (Vec<(String, String, i64)>, String, Vec<(String, i64)>, i64, String) {
+type GroupState = (Vec<(String, String, i64)>, String, Vec<(String, i64)>, i64, String);
+
+fn group_state(c: &mut redis::Connection) -> GroupState {
     let pending: Vec<(String, String, i64, i64)> = q(c, &["XPENDING", "s", "g", "-", "+", "100"]);
     let pending = pending.into_iter().map(|(id, who, _idle, n)| (id, who, n)).collect();
     let groups: redis::Value = q(c, &["XINFO", "GROUPS", "s"]);
