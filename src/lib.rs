@@ -16,6 +16,7 @@ pub mod commands;
 pub mod keyspace;
 pub mod persistence;
 pub mod protocol;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod types;

@@ -725,6 +725,12 @@ fn parse_mpop<'a>(out: &mut Reply, args: &[&'a [u8]], at: usize) -> Option<MpopA
     })
 }
 
+/// LMPOP and BLMPOP are logged as `LPOP|RPOP key <popped>`, as Redis rewrites them.
+fn propagate_pop(ctx: &Ctx, key: &[u8], end: End, popped: usize) {
+    let verb: &[u8] = if matches!(end, End::Left) { b"LPOP" } else { b"RPOP" };
+    ctx.propagate(&[verb, key, popped.to_string().as_bytes()]);
+}
+
 fn lmpop(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(m) = parse_mpop(ctx.out, args, 1) else { return };
     let db = ctx.db();
@@ -739,6 +745,7 @@ fn lmpop(ctx: &mut Ctx, args: &[&[u8]]) {
                 removed_events(ctx.srv, ctx.client.db, sh, key, pop_event(m.end));
                 drop(locked);
                 ctx.dirty(n as u64);
+                propagate_pop(ctx, key, m.end, n);
                 return;
             }
         }
@@ -799,6 +806,9 @@ fn bpop_generic(ctx: &mut Ctx, args: &[&[u8]], keys: &[&[u8]], end: End, count: 
                 removed_events(ctx.srv, ctx.client.db, sh, key, pop_event(end));
                 drop(locked);
                 ctx.dirty(n as u64);
+                if count.is_some() {
+                    propagate_pop(ctx, key, end, n);
+                }
                 return;
             }
         }

@@ -319,9 +319,9 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) {
     }
     if changed.contains(&"appendonly") {
         let on = cfg.get_bool("appendonly");
-        if on && !ctx.srv.propagation.active() {
+        if on && !ctx.srv.propagation.aof_on() {
             crate::persistence::aof::enable(ctx.srv);
-        } else if !on && ctx.srv.propagation.active() {
+        } else if !on && ctx.srv.propagation.aof_on() {
             crate::persistence::aof::disable(ctx.srv);
         }
     }

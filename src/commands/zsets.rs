@@ -1017,6 +1017,12 @@ pub fn parse_mpop<'a>(out: &mut Reply, args: &[&'a [u8]], at: usize) -> Option<(
     Some((args[at + 1..where_idx].to_vec(), max, count.unwrap_or(1) as usize))
 }
 
+/// ZMPOP and BZMPOP are logged as `ZPOPMIN|ZPOPMAX key <popped>`, as Redis rewrites them.
+fn propagate_pop(ctx: &Ctx, key: &[u8], max: bool, popped: usize) {
+    let verb: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+    ctx.propagate(&[verb, key, popped.to_string().as_bytes()]);
+}
+
 fn zmpop(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some((keys, max, count)) = parse_mpop(ctx.out, args, 1) else {
         return;
@@ -1030,6 +1036,7 @@ fn zmpop(ctx: &mut Ctx, args: &[&[u8]]) {
             Popped::WrongType => return ctx.out.wrong_type(),
             Popped::Items(items) => {
                 ctx.dirty(items.len() as u64);
+                propagate_pop(ctx, k, max, items.len());
                 return reply_mpop(ctx.out, k, &items);
             }
         }
@@ -1082,6 +1089,9 @@ fn bzpop_generic(ctx: &mut Ctx, args: &[&[u8]], keys: &[&[u8]], max: bool, count
             Popped::Items(items) => {
                 drop(locked);
                 ctx.dirty(items.len() as u64);
+                if count.is_some() {
+                    propagate_pop(ctx, k, max, items.len());
+                }
                 return reply_bzpop(ctx.out, k, &items, count.is_some());
             }
         }

@@ -248,7 +248,8 @@ pub fn config_changed(srv: &Server) {
     srv.aof.fsync_mode.store(mode, Relaxed);
 }
 
-fn resp(out: &mut Vec<u8>, argv: &[Vec<u8>]) {
+/// Appends `argv` as a RESP multibulk (the form of every logged command).
+pub fn resp(out: &mut Vec<u8>, argv: &[Vec<u8>]) {
     out.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
     for a in argv {
         out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
@@ -302,7 +303,7 @@ pub fn feed(srv: &Server, effects: &[Effect], wrap: bool) {
 /// replies), so a killed process loses no acknowledged write, whichever thread writes.
 #[inline]
 pub fn wait_for_sync(srv: &Server) {
-    if !srv.propagation.active() {
+    if !srv.propagation.aof_on() {
         return;
     }
     let want = LAST_APPEND.with(|c| c.get());
@@ -320,7 +321,7 @@ pub fn wait_for_sync(srv: &Server) {
         return;
     }
     let mut s = srv.aof.synced.lock();
-    while *s < want && srv.propagation.active() {
+    while *s < want && srv.propagation.aof_on() {
         srv.aof.synced_cv.wait_for(&mut s, Duration::from_millis(50));
     }
 }
@@ -329,7 +330,7 @@ pub fn wait_for_sync(srv: &Server) {
 /// this connection waits (in [`wait_for_sync`]) for everything logged so far. Taking the order
 /// mutex waits until the serving unit has appended its effects.
 pub fn adopt_appends(srv: &Server) {
-    if !srv.propagation.active() {
+    if !srv.propagation.aof_on() {
         return;
     }
     let at = crate::server::propagate::exclusive(srv, || srv.aof.buf.lock().appended);
@@ -404,7 +405,7 @@ fn writer(srv: std::sync::Arc<Server>) {
                 srv.aof.wake.wait_for(&mut b, Duration::from_millis(1000));
             }
         }
-        if srv.shutdown_requested.load(Relaxed) && !srv.propagation.active() {
+        if srv.shutdown_requested.load(Relaxed) && !srv.propagation.aof_on() {
             return;
         }
         let mut cur = srv.aof.file.lock();
@@ -593,7 +594,7 @@ pub fn open_at_startup(srv: &Server) -> Result<(), String> {
         log::notice(&format!("Creating AOF incr file {} on server start", incr.name));
     }
     delete_history(srv);
-    srv.propagation.set_active(true);
+    srv.propagation.set_aof(true);
     start_writer(srv);
     Ok(())
 }
@@ -967,7 +968,7 @@ fn rewrite(srv: &Server, enable: bool) -> Result<(), String> {
     let (base_name, bytes, mut m) = {
         let _world = srv.world.exclusive();
         crate::server::propagate::exclusive(srv, || -> Result<_, String> {
-            let on = srv.propagation.active();
+            let on = srv.propagation.aof_on();
             let mut m = if on {
                 srv.aof.manifest.lock().clone()
             } else {
@@ -1000,7 +1001,7 @@ fn rewrite(srv: &Server, enable: bool) -> Result<(), String> {
             srv.aof.buf.lock().selected_db = -1;
             *srv.aof.manifest.lock() = m.clone();
             if enabling {
-                srv.propagation.set_active(true);
+                srv.propagation.set_aof(true);
                 start_writer(srv);
             }
             Ok((base_name, bytes, next))
@@ -1009,7 +1010,7 @@ fn rewrite(srv: &Server, enable: bool) -> Result<(), String> {
     write_file(&d, &base_name, &bytes).map_err(|e| format!("Write error writing append only file on disk: {e}"))?;
     // The new base replaces the old base and every incremental file but the newest.
     let mut live = srv.aof.manifest.lock();
-    let newest = if srv.propagation.active() {
+    let newest = if srv.propagation.aof_on() {
         live.incr.last().cloned()
     } else {
         None
@@ -1039,7 +1040,7 @@ fn rewrite(srv: &Server, enable: bool) -> Result<(), String> {
 /// CONFIG SET appendonly no: flushes, fsyncs and closes the log.
 pub fn disable(srv: &Server) {
     crate::server::propagate::exclusive(srv, || {
-        srv.propagation.set_active(false);
+        srv.propagation.set_aof(false);
         let mut cur = srv.aof.file.lock();
         drain(srv, &mut cur, Sync::Force);
         *cur = None;
@@ -1088,7 +1089,7 @@ pub fn cron(srv: &Server) {
         let _ = start_rewrite(srv, enable);
         return;
     }
-    if !srv.propagation.active() {
+    if !srv.propagation.aof_on() {
         return;
     }
     let pct = srv.config.get_i64("auto-aof-rewrite-percentage");

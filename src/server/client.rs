@@ -367,6 +367,8 @@ pub struct Client {
     pub multi: super::multi::ClientState,
     /// Pub/Sub subscriptions (see `server::pubsub`).
     pub subs: super::pubsub::Subscriptions,
+    /// The port a replica said it listens on (REPLCONF listening-port).
+    pub replica_port: u16,
 }
 
 impl Client {
@@ -384,6 +386,7 @@ impl Client {
             blocked: None,
             multi: Default::default(),
             subs: Default::default(),
+            replica_port: 0,
         }
     }
 

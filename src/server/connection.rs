@@ -91,6 +91,7 @@ async fn serve(srv: Arc<Server>, stream: TcpStream, worker: usize) {
     super::multi::discard(&srv, &mut client);
     super::pubsub::unsubscribe_all(&srv, &mut client);
     super::monitor::remove(&srv, id);
+    crate::replication::detach(&srv, id);
     srv.clients.remove(id);
 }
 

@@ -218,7 +218,7 @@ pub fn save_before_exit(srv: &Server, mode: u8) -> bool {
             return false;
         }
     }
-    if srv.propagation.active() {
+    if srv.propagation.aof_on() {
         log::notice("Calling fsync() on the AOF file.");
         crate::persistence::aof::flush(srv);
     }

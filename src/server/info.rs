@@ -367,11 +367,18 @@ pub fn build(srv: &Server, sections: &Sections) -> String {
     if sections.wants("replication") {
         head(&mut s, "Replication");
         line!("role:master");
-        line!("connected_slaves:0");
+        let replicas = srv.replicas.info_lines();
+        line!("connected_slaves:{}", replicas.len());
+        for r in &replicas {
+            line!("{r}");
+        }
         line!("master_failover_state:no-failover");
         line!("master_replid:{}", srv.run_id);
         line!("master_replid2:0000000000000000000000000000000000000000");
-        line!("master_repl_offset:0");
+        line!(
+            "master_repl_offset:{}",
+            srv.replicas.offset.load(std::sync::atomic::Ordering::Relaxed)
+        );
         line!("second_repl_offset:-1");
         line!("repl_backlog_active:0");
         line!("repl_backlog_size:{}", cfg.get("repl-backlog-size"));

@@ -157,6 +157,7 @@ pub struct Server {
     pub propagation: propagate::Propagation,
     /// The append-only file.
     pub aof: crate::persistence::aof::Aof,
+    pub replicas: crate::replication::Replicas,
 }
 
 impl Server {
@@ -400,6 +401,7 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         scripts: Default::default(),
         propagation: Default::default(),
         aof: Default::default(),
+        replicas: Default::default(),
         config: cfg,
     });
     // The banner line the Redis test suite waits for (` PID: <pid>`), then the start-up log.

@@ -1,6 +1,6 @@
 //! Write propagation (Redis's `call()` → `alsoPropagate` → `propagatePendingCommands`): while it
-//! is active (AOF on; later replicas), the *effect* of every write is appended to one global log
-//! in one total order.
+//! is active (AOF on, or a replica attached), the *effect* of every write is appended to one
+//! global log in one total order, which feeds the AOF and the replicas' streams alike.
 //!
 //! * **What is logged.** A write command whose run moved the dirty counter is logged as its own
 //!   arguments, unless its handler replaced them with explicit commands ([`Ctx::propagate`],
@@ -36,7 +36,10 @@ pub struct Effect {
 /// The server-wide propagation state.
 #[derive(Default)]
 pub struct Propagation {
+    /// The AOF is on, or a replica is attached.
     active: AtomicBool,
+    aof: AtomicBool,
+    replicas: AtomicBool,
     order: Mutex<()>,
 }
 
@@ -47,8 +50,25 @@ impl Propagation {
         self.active.load(Relaxed)
     }
 
-    /// Turns propagation on or off. Callers hold the order mutex or run before any client.
-    pub fn set_active(&self, on: bool) {
+    /// Whether the AOF receives the log.
+    pub fn aof_on(&self) -> bool {
+        self.aof.load(Relaxed)
+    }
+
+    /// Turns the AOF's feed on or off. Callers hold the order mutex or run before any client.
+    pub fn set_aof(&self, on: bool) {
+        self.aof.store(on, Relaxed);
+        self.update();
+    }
+
+    /// Notes whether replicas are attached. Callers hold the world lock exclusively.
+    pub fn set_replicas(&self, any: bool) {
+        self.replicas.store(any, Relaxed);
+        self.update();
+    }
+
+    fn update(&self) {
+        let on = self.aof.load(Relaxed) || self.replicas.load(Relaxed);
         self.active.store(on, Relaxed);
         crate::keyspace::PROPAGATING.store(on, Relaxed);
     }
@@ -132,7 +152,13 @@ impl Scope<'_> {
         if effects.is_empty() {
             return;
         }
-        crate::persistence::aof::feed(srv, &effects, self.wrap && effects.len() > 1);
+        let wrap = self.wrap && effects.len() > 1;
+        if srv.propagation.aof_on() {
+            crate::persistence::aof::feed(srv, &effects, wrap);
+        }
+        if srv.propagation.replicas.load(Relaxed) {
+            crate::replication::feed(srv, &effects, wrap);
+        }
         // `_guard` drops here, after the append.
     }
 }
