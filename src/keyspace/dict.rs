@@ -288,6 +288,37 @@ impl Dict {
         }
     }
 
+    /// Visits the entries whose hash ends in the `bits`-bit value `seg` (a snapshot segment,
+    /// `keyspace::capture`): the buckets `seg, seg + 2^bits ...` when the table has at least
+    /// `2^bits` buckets, else the keys of bucket `seg mod buckets` that match.
+    pub fn for_each_in_segment(&self, seg: usize, bits: u32, f: &mut dyn FnMut(&[u8], &Entry)) {
+        let n = self.buckets.len();
+        if n == 0 {
+            return;
+        }
+        let segs = 1usize << bits;
+        let walk = |b: usize, f: &mut dyn FnMut(&[u8], &Entry), filter: bool| {
+            let mut cur = self.buckets[b];
+            while let Some(p) = cur {
+                // SAFETY: nodes are live while the table is borrowed.
+                let node = unsafe { p.as_ref() };
+                if !filter || hash(node.key()) as usize & (segs - 1) == seg {
+                    f(node.key(), &node.entry);
+                }
+                cur = node.next;
+            }
+        };
+        if n >= segs {
+            let mut b = seg;
+            while b < n {
+                walk(b, f, false);
+                b += segs;
+            }
+        } else {
+            walk(seg & (n - 1), f, true);
+        }
+    }
+
     /// Keeps only the entries for which `f` returns true.
     pub fn retain(&mut self, mut f: impl FnMut(&[u8], &mut Entry) -> bool) {
         let mut removed = 0;

@@ -5,12 +5,15 @@
 //! docs/ARCHITECTURE.md for why the keyspace is shared and locked rather than partitioned
 //! between threads.
 
+pub mod capture;
 pub mod dict;
 pub mod evict;
 pub mod hash;
 pub mod lazyfree;
 pub mod value;
 
+use capture::Marks;
+pub use capture::{Capture, Detached};
 use dict::Dict;
 use parking_lot::{Mutex, MutexGuard, RwLock};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -86,11 +89,13 @@ pub struct Shard {
     pub expire_cursor: usize,
     /// Index of the database this shard belongs to (kept by SWAPDB, which swaps contents).
     pub db: usize,
-    /// A snapshot is running and has not captured this content yet (see [`Capture`]). It
-    /// travels with the content, like `snap_db`, when SWAPDB moves it.
+    /// A snapshot is running and has not captured all of this content yet (see [`Capture`]):
+    /// `snap_marks` says which segments are left. Both travel with the content, like
+    /// `snap_db`, when SWAPDB moves it.
     pub snap_pending: bool,
     /// The database index this content had when the running snapshot started.
     pub snap_db: usize,
+    snap_marks: Marks,
 }
 
 impl Shard {
@@ -265,18 +270,6 @@ impl Shard {
     }
 }
 
-/// The receiver of a point-in-time snapshot (`persistence::snapshot`): every shard marked
-/// pending when it started is handed to it exactly once, by whichever thread locks the shard
-/// first — a command about to change it, or the snapshot's own walk — so no key changes before
-/// it has been captured, without fork and without copying the dataset.
-pub trait Capture: Send + Sync {
-    /// Serializes a pending shard's content (the shard's lock is held). Returns its key count.
-    fn shard(&self, shard: &Shard) -> usize;
-    /// Takes the table of a pending shard that FLUSHDB emptied, recorded as database `db`'s.
-    /// The sink serializes it later and then calls [`Keyspace::captured`].
-    fn detached(&self, db: usize, dict: Dict);
-}
-
 /// The running snapshot, shared by every database (a lock on the cold path only: it is read
 /// when a pending shard is found).
 #[derive(Default)]
@@ -285,6 +278,10 @@ struct CaptureSlot {
     /// Contents not captured yet: pending shards plus detached tables the sink still holds.
     pending: AtomicUsize,
 }
+
+/// Keys a snapshot writes per lock hold when it captures whole shards (its walk, and callers
+/// that may touch any key of a shard): about 30 µs of serialization.
+pub const STEP_KEYS: usize = 128;
 
 /// One database: a fixed array of shards.
 pub struct Db {
@@ -349,37 +346,98 @@ impl Db {
         }
     }
 
-    /// Locks shard `idx`. Every guard handed out comes from here: a shard still pending in a
-    /// running snapshot is captured before its first user can change it. Without a snapshot
-    /// this costs one predictable branch.
+    /// Locks shard `idx` for a caller that may touch any key of it. Every guard handed out
+    /// comes from here or [`Db::guard_hash`]: content still pending in a running snapshot is
+    /// captured before its user can change it. Here that is the whole shard, written in
+    /// batches of [`STEP_KEYS`] keys with the lock handed to any waiting thread between them,
+    /// so other commands on the shard wait one batch at most. Without a snapshot this costs
+    /// one predictable branch.
     #[inline]
     fn guard(&self, idx: usize) -> MutexGuard<'_, Shard> {
         let mut g = self.shards[idx].lock();
         if g.snap_pending {
-            self.capture(&mut g);
+            self.capture_all(&mut g);
+        }
+        g
+    }
+
+    /// Locks shard `idx` for a caller that touches only the key with hash `h`: captures that
+    /// key's segment alone (a few microseconds) if it is still pending.
+    #[inline]
+    fn guard_hash(&self, idx: usize, h: u64) -> MutexGuard<'_, Shard> {
+        let mut g = self.shards[idx].lock();
+        if g.snap_pending {
+            self.capture_hash(&mut g, h);
         }
         g
     }
 
     #[cold]
     #[inline(never)]
-    fn capture(&self, shard: &mut Shard) -> usize {
+    fn capture_all(&self, g: &mut MutexGuard<'_, Shard>) {
+        while self.capture_some(g, STEP_KEYS).is_some() && g.snap_pending {
+            MutexGuard::bump(g);
+        }
+    }
+
+    /// Writes the segment of the key with hash `h` if it is pending.
+    #[cold]
+    #[inline(never)]
+    fn capture_hash(&self, shard: &mut Shard, h: u64) {
+        if let Some(seg) = shard.snap_marks.pending_of(h) {
+            self.write_pending(shard, &mut |marks, dict, f| marks.take(dict, seg, f));
+        }
+    }
+
+    /// Writes pending segments of a locked shard, about `max_keys` keys. Returns the keys
+    /// written, or None when nothing was pending.
+    fn capture_some(&self, shard: &mut Shard, max_keys: usize) -> Option<usize> {
+        if !shard.snap_pending {
+            return None;
+        }
+        Some(self.write_pending(shard, &mut |marks, dict, f| marks.take_some(dict, max_keys, f)))
+    }
+
+    /// Hands the segments `take` picks (it marks them written and says whether none is left)
+    /// to the running snapshot. Returns the keys written.
+    fn write_pending(
+        &self,
+        shard: &mut Shard,
+        take: &mut dyn FnMut(&mut Marks, &Dict, &mut capture::Visit<'_>) -> bool,
+    ) -> usize {
         let sink = self.capture.sink.read().clone();
-        let n = sink.map_or(0, |s| s.shard(shard));
-        shard.snap_pending = false;
-        self.capture.pending.fetch_sub(1, Relaxed);
+        let Shard {
+            dict,
+            snap_marks,
+            snap_db,
+            ..
+        } = shard;
+        let mut last = false;
+        let n = match sink {
+            Some(sink) => sink.write(*snap_db, &mut |f| last = take(snap_marks, dict, f)),
+            // No sink: the snapshot is being abandoned; only the marks matter.
+            None => {
+                last = take(snap_marks, dict, &mut |_, _| {});
+                0
+            }
+        };
+        if last {
+            self.captured_shard(shard);
+        }
         n
     }
 
-    /// The snapshot walk's visit of shard `idx`: captures it if still pending and returns how
-    /// many keys that wrote (0 if a command got there first).
-    pub fn capture_index(&self, idx: usize) -> usize {
-        let mut g = self.shards[idx].lock();
-        if g.snap_pending {
-            self.capture(&mut g)
-        } else {
-            0
-        }
+    /// The last pending segment of `shard` has been written.
+    fn captured_shard(&self, shard: &mut Shard) {
+        shard.snap_pending = false;
+        shard.snap_marks.clear();
+        self.capture.pending.fetch_sub(1, Relaxed);
+    }
+
+    /// One step of the snapshot walk on shard `idx`: writes about `max_keys` keys of its pending
+    /// segments under the lock. Returns the keys written, or None when nothing is pending.
+    pub fn capture_index(&self, idx: usize, max_keys: usize) -> Option<usize> {
+        self.capture_some(&mut self.shards[idx].lock(), max_keys)
     }
 
     /// Empties the database; with `lazy`, each table is detached at once and freed by the
@@ -392,10 +450,11 @@ impl Db {
             let mut s = m.lock();
             if s.snap_pending {
                 s.snap_pending = false;
+                let marks = std::mem::take(&mut s.snap_marks);
                 let d = s.take_all();
                 n += d.len();
                 match self.capture.sink.read().clone() {
-                    Some(sink) => sink.detached(s.snap_db, d),
+                    Some(sink) => sink.detached(s.snap_db, Detached { dict: d, marks }),
                     None => {
                         self.capture.pending.fetch_sub(1, Relaxed);
                         lazyfree::free_later(d);
@@ -467,9 +526,20 @@ impl Db {
     }
 
     #[inline]
+    fn shard_of_hash(&self, h: u64) -> usize {
+        if self.bits == 0 {
+            0
+        } else {
+            (h >> (64 - self.bits)) as usize
+        }
+    }
+
+    /// Locks the shard of `key` for a command that touches that key only.
+    #[inline]
     pub fn lock(&self, key: &[u8]) -> MutexGuard<'_, Shard> {
-        let idx = self.shard_index(key);
-        let guard = self.guard(idx);
+        let h = hash::hash(key);
+        let idx = self.shard_of_hash(h);
+        let guard = self.guard_hash(idx, h);
         let (addr, mask) = guard.dict.bucket_hint();
         let hint = &self.hints[idx];
         if hint.addr.load(Relaxed) != addr {
@@ -484,15 +554,28 @@ impl Db {
     }
 
     /// Locks the shards of all `keys` in ascending shard order (the global lock order that keeps
-    /// multi-key commands free of deadlocks).
+    /// multi-key commands free of deadlocks), for a command that touches those keys only.
     pub fn lock_keys<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Locked<'_> {
-        let mut idx: Vec<usize> = keys.into_iter().map(|k| self.shard_index(k)).collect();
+        let mut idx: Vec<(usize, u64)> = keys
+            .into_iter()
+            .map(|k| {
+                let h = hash::hash(k);
+                (self.shard_of_hash(h), h)
+            })
+            .collect();
         idx.sort_unstable();
-        idx.dedup();
-        Locked {
-            guards: idx.into_iter().map(|i| (i, self.guard(i))).collect(),
-            db: self,
+        let mut guards: Vec<(usize, MutexGuard<'_, Shard>)> = Vec::with_capacity(idx.len());
+        for (i, h) in idx {
+            match guards.last_mut() {
+                Some((j, g)) if *j == i => {
+                    if g.snap_pending {
+                        self.capture_hash(g, h);
+                    }
+                }
+                _ => guards.push((i, self.guard_hash(i, h))),
+            }
         }
+        Locked { guards, db: self }
     }
 
     /// Locks every shard, in order.
@@ -558,6 +641,7 @@ impl Keyspace {
         for s in all.iter_mut() {
             if !s.dict.is_empty() {
                 s.snap_pending = true;
+                s.snap_marks = Marks::all_pending(s.dict.len());
                 s.snap_db = s.db;
                 shards += 1;
                 keys += s.dict.len();
@@ -590,6 +674,7 @@ impl Keyspace {
         let mut all = self.lock_every_shard();
         for s in all.iter_mut() {
             s.snap_pending = false;
+            s.snap_marks.clear();
         }
         *self.capture.sink.write() = None;
         self.capture.pending.store(0, Relaxed);
@@ -604,19 +689,27 @@ impl Keyspace {
     /// database goes through here (or locks whole databases in index order), so none can
     /// deadlock with another.
     pub fn lock_multi<'k>(&self, keys: impl IntoIterator<Item = (usize, &'k [u8])>) -> MultiLocked<'_> {
-        let mut idx: Vec<(usize, usize)> = keys
+        let mut idx: Vec<(usize, usize, u64)> = keys
             .into_iter()
-            .map(|(db, k)| (db, self.dbs[db].shard_index(k)))
+            .map(|(db, k)| {
+                let h = hash::hash(k);
+                (db, self.dbs[db].shard_of_hash(h), h)
+            })
             .collect();
         idx.sort_unstable();
-        idx.dedup();
-        MultiLocked {
-            guards: idx
-                .into_iter()
-                .map(|(db, s)| ((db, s), self.dbs[db].guard(s)))
-                .collect(),
-            ks: self,
+        let mut guards: Vec<((usize, usize), MutexGuard<'_, Shard>)> = Vec::with_capacity(idx.len());
+        for (db, s, h) in idx {
+            let d = &self.dbs[db];
+            match guards.last_mut() {
+                Some((id, g)) if *id == (db, s) => {
+                    if g.snap_pending {
+                        d.capture_hash(g, h);
+                    }
+                }
+                _ => guards.push(((db, s), d.guard_hash(s, h))),
+            }
         }
+        MultiLocked { guards, ks: self }
     }
 
     /// Swaps the contents of two databases (SWAPDB). Locks every shard of both, lower database

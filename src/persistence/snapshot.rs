@@ -6,9 +6,9 @@
 //!   and loading a file at start-up.
 
 use super::rdb::{self, RdbError};
-use crate::keyspace::dict::Dict;
+use crate::keyspace::capture::Feed;
 use crate::keyspace::value::Entry;
-use crate::keyspace::{lazyfree, Capture, Keyspace, Locked, Shard};
+use crate::keyspace::{lazyfree, Capture, Detached, Keyspace, Locked, STEP_KEYS};
 use parking_lot::Mutex;
 use std::fs::File;
 use std::io::{BufWriter, ErrorKind, Write};
@@ -121,6 +121,14 @@ pub struct Progress {
     pub peak_chunk: AtomicU64,
     /// Set to stop the walk (FLUSHALL, SHUTDOWN); see [`Keyspace::abort_capture`].
     pub abort: AtomicBool,
+    /// The most CPU time a thread other than the walk spent writing keys for the snapshot in
+    /// one capture (ns): the most work a command was made to do for it.
+    pub max_capture_ns: AtomicU64,
+}
+
+thread_local! {
+    /// This thread runs a snapshot's walk (its captures are not a command's wait).
+    static WALKING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// What a finished snapshot wrote.
@@ -151,29 +159,80 @@ impl Out {
     }
 }
 
-/// The [`Capture`] sink that writes shards to the file. A shard is serialized by the thread that
-/// captures it, under the shard's lock, in pieces of [`PIECE`] bytes, each appended under the
-/// file's mutex as soon as it is full and each starting with a `SELECTDB` of the database the
-/// keys had at the snapshot's instant (Redis's loader accepts SELECTDB anywhere and RESIZEDB is
-/// optional, so pieces of different threads and databases may interleave). What is held in
-/// memory is one piece per capturing thread; the bytes go straight to the page cache.
+/// The [`Capture`] sink that writes segments of shards to the file. Keys are serialized by the
+/// thread that captures them, under the shard's lock, in pieces of at most [`PIECE`] bytes,
+/// each starting with a `SELECTDB` of the database the keys had at the snapshot's instant
+/// (Redis's loader accepts SELECTDB anywhere and RESIZEDB is optional, so pieces of different
+/// threads and databases may interleave). The walk appends its pieces to the file; a command's
+/// piece (one segment, a few hundred bytes) is copied to `side`, which the walk appends before
+/// its own, so a command never waits for a file write nor for the walk's thread, which runs at
+/// a lower priority and may be off the CPU. What is held in memory is one piece per capturing
+/// thread plus `side` (at most [`SIDE_MAX`]); the bytes go straight to the page cache.
 struct FileSink {
     out: Mutex<Out>,
+    /// Commands' pieces not yet appended to the file.
+    side: Mutex<Vec<u8>>,
+    /// The walk's buffer that `side` is swapped with when the walk appends it.
+    spare: Mutex<Vec<u8>>,
     compress: bool,
     /// Tables FLUSHDB detached before they were captured, serialized by the walk.
-    detached: Mutex<Vec<(usize, Dict)>>,
+    detached: Mutex<Vec<(usize, Detached)>>,
     progress: Arc<Progress>,
+}
+
+/// CPU time the calling thread has used (ns): the work a capture did, whether or not the
+/// scheduler ran something else meanwhile.
+fn thread_cpu_ns() -> u64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
 /// Bytes serialized before they are appended to the file: what a capturing thread holds.
 const PIECE: usize = 64 * 1024;
 
+/// Past this many bytes waiting in `side` (a walk starved of CPU), commands append their pieces
+/// to the file themselves, so the snapshot's memory stays bounded.
+const SIDE_MAX: usize = 256 * 1024;
+
 impl FileSink {
-    /// Writes `dict`'s keys as database `db`'s, in pieces of about [`PIECE`] bytes that each
-    /// start with SELECTDB, so pieces of different threads may interleave in the file.
-    fn write_chunk(&self, db: usize, dict: &Dict) -> usize {
+    /// Appends a finished piece: the walk writes `side` and then its piece to the file; another
+    /// thread copies its piece to `side` unless that is full.
+    fn put(&self, piece: &[u8]) {
+        if !WALKING.with(|w| w.get()) {
+            let mut side = self.side.lock();
+            if side.len() + piece.len() <= SIDE_MAX {
+                if side.capacity() < SIDE_MAX {
+                    // At its full size (twice: it swaps with `spare`): growing it would copy
+                    // under the lock.
+                    side.reserve_exact(SIDE_MAX);
+                    self.progress.peak_chunk.fetch_max(2 * SIDE_MAX as u64, Relaxed);
+                }
+                side.extend_from_slice(piece);
+                return;
+            }
+        }
+        self.drain_side();
+        self.out.lock().put(piece);
+    }
+
+    /// Appends the commands' pieces waiting in `side` to the file.
+    /// `side` is swapped with an empty buffer first, so commands never wait for the write.
+    fn drain_side(&self) {
+        let mut spare = self.spare.lock();
+        std::mem::swap(&mut *spare, &mut *self.side.lock());
+        if !spare.is_empty() {
+            self.out.lock().put(&spare);
+            spare.clear();
+        }
+    }
+
+    /// Writes the entries `each` visits as database `db`'s keys, in pieces of at most about
+    /// [`PIECE`] bytes that each start with SELECTDB, so pieces of different threads may
+    /// interleave in the file. Returns how many keys it wrote.
+    fn write_chunk(&self, db: usize, each: &mut Feed<'_>) -> usize {
         let mut w = rdb::Writer::new(self.compress);
-        w.buf.reserve(PIECE + 1024);
         let select = |w: &mut rdb::Writer| {
             w.byte(rdb::opcode::SELECTDB);
             w.len(db as u64);
@@ -183,11 +242,14 @@ impl FileSink {
         let mut peak = 0;
         let mut flush = |w: &mut rdb::Writer| {
             peak = peak.max(w.buf.capacity());
-            self.out.lock().put(&w.buf);
+            self.put(&w.buf);
             w.buf.clear();
         };
-        dict.for_each(|k, e| {
+        let start = thread_cpu_ns();
+        let mut n = 0;
+        each(&mut |k, e| {
             rdb::write_entry(&mut w, k, &e.value, e.expire);
+            n += 1;
             if w.buf.len() >= PIECE {
                 flush(&mut w);
                 select(&mut w);
@@ -197,19 +259,22 @@ impl FileSink {
             flush(&mut w);
         }
         self.progress.peak_chunk.fetch_max(peak as u64, Relaxed);
-        let n = dict.len();
         self.progress.keys_done.fetch_add(n as u64, Relaxed);
+        if !WALKING.with(|w| w.get()) {
+            let ns = thread_cpu_ns().saturating_sub(start);
+            self.progress.max_capture_ns.fetch_max(ns, Relaxed);
+        }
         n
     }
 }
 
 impl Capture for FileSink {
-    fn shard(&self, shard: &Shard) -> usize {
-        self.write_chunk(shard.snap_db, &shard.dict)
+    fn write(&self, db: usize, each: &mut Feed<'_>) -> usize {
+        self.write_chunk(db, each)
     }
 
-    fn detached(&self, db: usize, dict: Dict) {
-        self.detached.lock().push((db, dict));
+    fn detached(&self, db: usize, table: Detached) {
+        self.detached.lock().push((db, table));
     }
 }
 
@@ -255,9 +320,12 @@ pub fn begin(
     out.put(&head.into_head());
     progress.keys_done.store(0, Relaxed);
     progress.peak_chunk.store(0, Relaxed);
+    progress.max_capture_ns.store(0, Relaxed);
     progress.abort.store(false, Relaxed);
     let sink = Arc::new(FileSink {
         out: Mutex::new(out),
+        side: Mutex::new(Vec::new()),
+        spare: Mutex::new(Vec::new()),
         compress: opts.compress,
         detached: Mutex::new(Vec::new()),
         progress: progress.clone(),
@@ -282,7 +350,7 @@ impl Running {
         if res.is_err() {
             ks.abort_capture();
             for (_, d) in self.sink.detached.lock().drain(..) {
-                lazyfree::free_later(d);
+                lazyfree::free_later(d.dict);
             }
             let _ = std::fs::remove_file(&self.tmp);
         }
@@ -310,22 +378,32 @@ impl Running {
     }
 
     fn walk(&self, ks: &Keyspace) -> std::io::Result<()> {
+        let was = WALKING.with(|w| w.replace(true));
+        let res = self.walk_all(ks);
+        WALKING.with(|w| w.set(was));
+        res
+    }
+
+    fn walk_all(&self, ks: &Keyspace) -> std::io::Result<()> {
         loop {
             for db in ks.dbs.iter() {
                 for i in 0..db.shard_count() {
-                    self.aborted()?;
-                    let n = db.capture_index(i);
-                    self.delay(n)?;
+                    // A batch per lock hold, so commands on the shard wait one batch at most.
+                    while let Some(n) = db.capture_index(i, STEP_KEYS) {
+                        self.delay(n)?;
+                        self.aborted()?;
+                    }
                 }
             }
             loop {
                 let next = self.sink.detached.lock().pop();
-                let Some((db, dict)) = next else { break };
-                let n = self.sink.write_chunk(db, &dict);
+                let Some((db, mut table)) = next else { break };
+                let n = self.sink.write_chunk(db, &mut |f| table.for_each(f));
                 ks.captured();
-                lazyfree::free_later(dict);
+                lazyfree::free_later(table.dict);
                 self.delay(n)?;
             }
+            self.sink.drain_side();
             self.aborted()?;
             if ks.capture_pending() == 0 {
                 return Ok(());
@@ -336,6 +414,9 @@ impl Running {
 
     fn commit(&self, ks: &Keyspace, path: &Path) -> std::io::Result<Written> {
         ks.end_capture();
+        // Captures that ran before the end are all in `side` now (each runs under a shard lock
+        // and the walk saw nothing pending).
+        self.sink.drain_side();
         let mut out = self.sink.out.lock();
         out.put(&[rdb::opcode::EOF]);
         let crc = if self.checksum { out.crc.clone().finalize() } else { 0 };
