@@ -502,15 +502,6 @@ impl Db {
         }
     }
 
-    #[inline]
-    fn shard_of_hash(&self, h: u64) -> usize {
-        if self.bits == 0 {
-            0
-        } else {
-            (h >> (64 - self.bits)) as usize
-        }
-    }
-
     pub fn shard_count(&self) -> usize {
         self.shards.len()
     }
