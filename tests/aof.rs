@@ -260,6 +260,8 @@ fn acknowledged_writes_are_in_the_file_and_no_op_reads_add_nothing() {
     assert!(before > 0, "SET acknowledged but not written");
     let _: String = q(&mut c, &["GETEX", "foo"]);
     assert_eq!(incr_len(&dir), before, "GETEX without options must not append");
+    let _: i64 = q(&mut c, &["PUBLISH", "ch", "m"]);
+    assert_eq!(incr_len(&dir), before, "PUBLISH goes to replicas only");
     let _: () = q(&mut c, &["FLUSHDB"]);
     let after_one = incr_len(&dir);
     let _: () = q(&mut c, &["FLUSHDB"]);

@@ -150,3 +150,33 @@ fn psync_answers_a_full_resync_and_replconf_checks_its_arguments() {
     assert_eq!(command(&mut rs), words("SELECT 0"));
     assert_eq!(command(&mut rs), words("RPUSH l a"));
 }
+
+#[test]
+fn publish_and_served_blocking_pops_reach_the_stream_as_redis_sends_them() {
+    let srv = common::Server::start();
+    let mut c = srv.raw();
+    let mut waiter = srv.raw();
+    let mut repl = srv.raw();
+    repl.send(b"SYNC\r\n");
+    let mut rs = stream(&repl);
+    let _ = image(&mut rs);
+    // PUBLISH goes to replicas (for their own subscribers), alone or inside EXEC.
+    assert_eq!(c.cmd_str(&["PUBLISH", "ch", "hello"]), ":0\r\n");
+    assert_eq!(command(&mut rs), words("SELECT 0"));
+    assert_eq!(command(&mut rs), words("PUBLISH ch hello"));
+    // A BLMPOP served by a later push is logged with the count it actually popped.
+    waiter.send(b"*7\r\n$6\r\nBLMPOP\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\nl\r\n$4\r\nLEFT\r\n$5\r\nCOUNT\r\n$2\r\n10\r\n");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !c.cmd_str(&["INFO", "clients"]).contains("blocked_clients:1") {
+        assert!(std::time::Instant::now() < deadline, "BLMPOP did not block");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(c.cmd_str(&["RPUSH", "l", "a", "b", "c"]), ":3\r\n");
+    assert_eq!(
+        waiter.read_reply(),
+        b"*2\r\n$1\r\nl\r\n*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n"
+    );
+    // The push, then the pop it served, as two commands (Redis 7.0 does not wrap them).
+    assert_eq!(command(&mut rs), words("RPUSH l a b c"));
+    assert_eq!(command(&mut rs), words("LPOP l 3"));
+}

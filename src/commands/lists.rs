@@ -914,7 +914,11 @@ fn serve_pop(srv: &Server, w: &Waiter, key: &[u8]) -> Outcome {
     }
     let mut out = w.reply();
     let n = match count {
-        Some(c) => pop_with_key(&mut out, l, key, end, c),
+        Some(c) => {
+            let n = pop_with_key(&mut out, l, key, end, c);
+            crate::server::propagate::served_popped(n);
+            n
+        }
         None => {
             if let Some(v) = l.pop(end) {
                 out.array(2);

@@ -147,6 +147,8 @@ fn publish_kind(ctx: &mut Ctx, args: &[&[u8]], kind: Kind) {
     });
     let n = pubsub::publish(ctx.srv, kind, args[1], args[2], me);
     ctx.out.int(n as i64);
+    // Replicas publish it to their own subscribers; the AOF does not keep it.
+    crate::server::propagate::replicate_only(ctx.srv, ctx.client.db, args);
 }
 
 fn publish(ctx: &mut Ctx, args: &[&[u8]]) {

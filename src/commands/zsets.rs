@@ -1160,6 +1160,9 @@ fn serve_bzpop(srv: &Server, w: &Waiter, key: &[u8]) -> Outcome {
         w.deliver(&out);
         return Outcome::Served;
     };
+    if count.is_some() {
+        crate::server::propagate::served_popped(items.len());
+    }
     let mut out = w.reply();
     reply_bzpop(&mut out, key, &items, count.is_some());
     w.deliver(&out);

@@ -268,7 +268,7 @@ fn select(b: &mut Buf, db: usize) {
 }
 
 /// Appends a unit's effects to the log (the caller holds the order mutex).
-pub fn feed(srv: &Server, effects: &[Effect], wrap: bool) {
+pub fn feed(srv: &Server, effects: &[&Effect], wrap: bool) {
     let aof = &srv.aof;
     let mut b = aof.buf.lock();
     let before = b.data.len();

@@ -93,7 +93,7 @@ pub fn detach(srv: &Server, id: u64) {
 }
 
 /// Sends a unit's effects to every replica (the caller holds the order mutex).
-pub fn feed(srv: &Server, effects: &[Effect], wrap: bool) {
+pub fn feed(srv: &Server, effects: &[&Effect], wrap: bool) {
     let mut st = srv.replicas.state.lock();
     if st.list.is_empty() {
         return;

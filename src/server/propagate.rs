@@ -31,6 +31,8 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 pub struct Effect {
     pub db: usize,
     pub argv: Vec<Vec<u8>>,
+    /// For replicas only, never the AOF (PUBLISH: Redis's `PROPAGATE_REPL`).
+    pub repl_only: bool,
 }
 
 /// The server-wide propagation state.
@@ -152,12 +154,15 @@ impl Scope<'_> {
         if effects.is_empty() {
             return;
         }
-        let wrap = self.wrap && effects.len() > 1;
         if srv.propagation.aof_on() {
-            crate::persistence::aof::feed(srv, &effects, wrap);
+            let logged: Vec<&Effect> = effects.iter().filter(|e| !e.repl_only).collect();
+            if !logged.is_empty() {
+                crate::persistence::aof::feed(srv, &logged, self.wrap && logged.len() > 1);
+            }
         }
         if srv.propagation.replicas.load(Relaxed) {
-            crate::replication::feed(srv, &effects, wrap);
+            let all: Vec<&Effect> = effects.iter().collect();
+            crate::replication::feed(srv, &all, self.wrap && all.len() > 1);
         }
         // `_guard` drops here, after the append.
     }
@@ -186,7 +191,11 @@ pub fn command_done(srv: &Server, db: usize, argv: &[&[u8]], changed: bool) {
         match p.explicit.take() {
             Some(cmds) => {
                 for argv in cmds {
-                    p.effects.push(Effect { db, argv });
+                    p.effects.push(Effect {
+                        db,
+                        argv,
+                        repl_only: false,
+                    });
                 }
             }
             None if changed => {
@@ -194,7 +203,11 @@ pub fn command_done(srv: &Server, db: usize, argv: &[&[u8]], changed: bool) {
                 let cmds = rewrite(srv, db, argv).unwrap_or_else(|| vec![argv.iter().map(|a| a.to_vec()).collect()]);
                 let mut p = cell.borrow_mut();
                 for argv in cmds {
-                    p.effects.push(Effect { db, argv });
+                    p.effects.push(Effect {
+                        db,
+                        argv,
+                        repl_only: false,
+                    });
                 }
             }
             None => {}
@@ -236,8 +249,28 @@ pub fn expired(srv: &Server, db: usize, key: &[u8]) {
         p.effects.push(Effect {
             db,
             argv: vec![verb.to_vec(), key.to_vec()],
+            repl_only: false,
         });
     });
+}
+
+/// A command replicas must run but the AOF must not keep (PUBLISH, so a replica's own
+/// subscribers get the message). Joins the running unit (EXEC, a script), else is sent alone.
+pub fn replicate_only(srv: &Server, db: usize, argv: &[&[u8]]) {
+    if !srv.propagation.replicas.load(Relaxed) {
+        return;
+    }
+    let effect = Effect {
+        db,
+        argv: argv.iter().map(|a| a.to_vec()).collect(),
+        repl_only: true,
+    };
+    if collecting() {
+        PENDING.with(|p| p.borrow_mut().effects.push(effect));
+    } else if let Some(scope) = enter(srv) {
+        PENDING.with(|p| p.borrow_mut().effects.push(effect));
+        scope.finish(srv);
+    }
 }
 
 /// Any effect queued directly (eviction's DEL).
@@ -245,7 +278,11 @@ pub fn push(db: usize, argv: Vec<Vec<u8>>) {
     PENDING.with(|p| {
         let mut p = p.borrow_mut();
         if p.depth > 0 && !p.loading {
-            p.effects.push(Effect { db, argv });
+            p.effects.push(Effect {
+                db,
+                argv,
+                repl_only: false,
+            });
         }
     });
 }
@@ -425,17 +462,32 @@ fn stream_outcome(srv: &Server, db: usize, argv: &[&[u8]]) -> Option<Vec<Vec<u8>
     Some(out)
 }
 
+thread_local! {
+    /// How many elements the serve function that just ran popped (see [`served_popped`]).
+    static POPPED: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Called by a serve function that popped `n` elements with a COUNT: [`served`] logs that
+/// count, as Redis logs `LPOP key <popped>` for BLMPOP.
+pub fn served_popped(n: usize) {
+    POPPED.with(|c| c.set(Some(n)));
+}
+
 /// The logged form of a blocked client served by a push (Redis's serveClientBlockedOnList /
 /// blocked.c): the non-blocking command that did the same, with the count actually popped
-/// where Redis gives one (the requested COUNT here: replayed, popping more than the key holds
-/// pops what it holds, the same effect).
+/// where Redis gives one (reported by the serve function, else the requested COUNT: replayed,
+/// popping more than the key holds pops what it holds, the same effect).
 pub fn served(srv: &Server, db: usize, argv: &[Vec<u8>], key: &[u8]) {
+    let popped = POPPED.with(|c| c.take());
     if !srv.propagation.active() || !collecting() {
         return;
     }
     let v = |s: &[u8]| s.to_vec();
     let name = argv.first().map(|a| a.to_ascii_lowercase()).unwrap_or_default();
     let count = || {
+        if let Some(n) = popped {
+            return n.to_string().into_bytes();
+        }
         argv.iter()
             .position(|a| a.eq_ignore_ascii_case(b"count"))
             .and_then(|i| argv.get(i + 1).cloned())
