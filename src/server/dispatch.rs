@@ -215,7 +215,10 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     let Ok(_world) = world_lock(srv, client.worker, cmd) else {
         return reject(srv, client, out, cmd, argv, srv.scripts.busy_error());
     };
+    // watchdog-period: marks this thread busy while the command runs.
+    let watch = super::crash::watch(now_ms);
     call(srv, client, out, cmd, argv, start, now_ms);
+    drop(watch);
     // Clients blocked on keys this command made ready are served now, before its reply
     // leaves (Redis's handleClientsBlockedOnKeys after call()); after a whole EXEC, not after
     // each of its commands.

@@ -9,6 +9,7 @@ pub mod client;
 pub mod config;
 pub mod config_table;
 pub mod connection;
+pub mod crash;
 pub mod cron;
 pub mod dispatch;
 pub mod evict;
@@ -402,6 +403,7 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         aof: Default::default(),
         config: cfg,
     });
+    crash::install(&srv);
     // The banner line the Redis test suite waits for (` PID: <pid>`), then the start-up log.
     log::banner(port, pid);
     let listeners = match bind_listeners(&srv.config) {
