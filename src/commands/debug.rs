@@ -479,6 +479,8 @@ fn reload(ctx: &mut Ctx, opts: &[&[u8]]) {
         now_ms: now,
         lru,
         allow_dup: merge,
+        key_delay_us: 0,
+        progress: None,
     };
     // Functions first: a library that exists already (NOFLUSH without MERGE) fails the load.
     let functions = &ctx.srv.scripts.functions;
@@ -493,7 +495,8 @@ fn reload(ctx: &mut Ctx, opts: &[&[u8]]) {
     let res = snapshot::load(&mut locked, &data, &opts);
     drop(locked);
     match res {
-        Ok(_) => {
+        Ok(counts) => {
+            counts.record(ctx.srv);
             log::warning("DB reloaded by DEBUG RELOAD");
             ctx.out.ok();
         }

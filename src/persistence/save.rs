@@ -28,6 +28,13 @@ pub struct RdbState {
     pub last_bgsave_try: AtomicI64,
     pub keys_loaded: AtomicU64,
     pub keys_expired_on_load: AtomicU64,
+    /// A dataset is being loaded (start-up, DEBUG RELOAD / LOADAOF): commands without the
+    /// `loading` flag get `-LOADING`, INFO shows `loading:1`, the cron waits.
+    pub loading: AtomicBool,
+    /// Unix seconds when the load started, and the bytes it reads (INFO `loading_*`).
+    pub loading_start: AtomicI64,
+    pub loading_total_bytes: AtomicU64,
+    pub loading_loaded_bytes: AtomicU64,
     /// The running (or last) snapshot's progress, also used to abort it.
     pub progress: Arc<snapshot::Progress>,
     /// The BGSAVE thread, joined by [`kill_bgsave`].
@@ -41,6 +48,27 @@ pub struct RdbState {
     busy: AtomicBool,
 }
 
+impl RdbState {
+    /// Marks a load of `total_bytes` as running until the guard drops.
+    pub fn begin_loading(&self, total_bytes: u64) -> LoadingGuard<'_> {
+        self.loading_start.store(unix_ms() / 1000, Relaxed);
+        self.loading_total_bytes.store(total_bytes, Relaxed);
+        self.loading_loaded_bytes.store(0, Relaxed);
+        let was = self.loading.swap(true, Relaxed);
+        LoadingGuard(self, was)
+    }
+}
+
+/// Puts `RdbState::loading` back when the load ends, however it ends (start-up keeps it set
+/// until the AOF is open too).
+pub struct LoadingGuard<'a>(&'a RdbState, bool);
+
+impl Drop for LoadingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.loading.store(self.1, Relaxed);
+    }
+}
+
 impl Default for RdbState {
     fn default() -> Self {
         RdbState {
@@ -52,6 +80,10 @@ impl Default for RdbState {
             last_bgsave_try: AtomicI64::new(0),
             keys_loaded: AtomicU64::new(0),
             keys_expired_on_load: AtomicU64::new(0),
+            loading: AtomicBool::new(false),
+            loading_start: AtomicI64::new(0),
+            loading_total_bytes: AtomicU64::new(0),
+            loading_loaded_bytes: AtomicU64::new(0),
             progress: Arc::default(),
             thread: Mutex::new(None),
             last_cow: AtomicU64::new(0),
@@ -260,18 +292,15 @@ pub fn load_at_startup(srv: &Server) -> Result<(), String> {
         Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
     };
     let start = std::time::Instant::now();
+    let _loading = srv.rdb.begin_loading(data.len() as u64);
     let mut locked = snapshot::lock_all_dbs(&srv.keyspace);
-    let opts = snapshot::LoadOptions {
-        now_ms: unix_ms(),
-        lru: srv.lru_clock(),
-        allow_dup: false,
-    };
+    let opts = snapshot::LoadOptions::new(srv, false);
     if let Err(e) = srv.scripts.functions.load_rdb(srv, srv.workers, &data, false) {
         return Err(format!("Failed loading the functions of the RDB file: {e}"));
     }
     match snapshot::load(&mut locked, &data, &opts) {
         Ok(n) => {
-            srv.rdb.keys_loaded.store(n as u64, Relaxed);
+            n.record(srv);
             log::notice(&format!(
                 "DB loaded from disk: {:.3} seconds",
                 start.elapsed().as_secs_f64()

@@ -24,6 +24,10 @@ pub fn run(srv: Arc<Server>) {
         if crate::commands::debug::PAUSE_CRON.load(Relaxed) {
             continue;
         }
+        // No save rules, expiry or eviction while the dataset loads (start-up load).
+        if srv.rdb.loading.load(Relaxed) {
+            continue;
+        }
         sample_stats(&srv);
         clients_cron(&srv);
         super::evict::cron(&srv, Duration::from_millis(500 / hz));
