@@ -12,7 +12,7 @@ use super::snapshot;
 use crate::server::{log, unix_ms, Server};
 use parking_lot::Mutex;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// Persistence state shown by INFO persistence.
@@ -28,9 +28,9 @@ pub struct RdbState {
     pub last_bgsave_try: AtomicI64,
     pub keys_loaded: AtomicU64,
     pub keys_expired_on_load: AtomicU64,
-    /// A dataset is being loaded (start-up, DEBUG RELOAD / LOADAOF): commands without the
-    /// `loading` flag get `-LOADING`, INFO shows `loading:1`, the cron waits.
-    pub loading: AtomicBool,
+    /// [`Phase`] as a number: whether the server serves, is still starting, or loads a
+    /// dataset (one relaxed load per command tells).
+    pub phase: AtomicU8,
     /// Unix seconds when the load started, and the bytes it reads (INFO `loading_*`).
     pub loading_start: AtomicI64,
     pub loading_total_bytes: AtomicU64,
@@ -54,18 +54,35 @@ impl RdbState {
         self.loading_start.store(unix_ms() / 1000, Relaxed);
         self.loading_total_bytes.store(total_bytes, Relaxed);
         self.loading_loaded_bytes.store(0, Relaxed);
-        let was = self.loading.swap(true, Relaxed);
+        let was = self.phase.swap(Phase::Loading as u8, Relaxed);
         LoadingGuard(self, was)
+    }
+
+    /// A dataset load runs (INFO `loading:1`).
+    pub fn loading(&self) -> bool {
+        self.phase.load(Relaxed) == Phase::Loading as u8
     }
 }
 
-/// Puts `RdbState::loading` back when the load ends, however it ends (start-up keeps it set
-/// until the AOF is open too).
-pub struct LoadingGuard<'a>(&'a RdbState, bool);
+/// Where the server is in its life, for commands (`dispatch`) and the cron.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Phase {
+    Serving = 0,
+    /// Start-up outside a load (before it, opening the AOF): commands wait, as in Redis, whose
+    /// event loop has not started yet.
+    Starting = 1,
+    /// A dataset loads (start-up, DEBUG LOADAOF): commands without the `loading` flag get
+    /// `-LOADING`, the cron waits.
+    Loading = 2,
+}
+
+/// Puts the phase back when the load ends, however it ends.
+pub struct LoadingGuard<'a>(&'a RdbState, u8);
 
 impl Drop for LoadingGuard<'_> {
     fn drop(&mut self) {
-        self.0.loading.store(self.1, Relaxed);
+        self.0.phase.store(self.1, Relaxed);
     }
 }
 
@@ -80,7 +97,7 @@ impl Default for RdbState {
             last_bgsave_try: AtomicI64::new(0),
             keys_loaded: AtomicU64::new(0),
             keys_expired_on_load: AtomicU64::new(0),
-            loading: AtomicBool::new(false),
+            phase: AtomicU8::new(Phase::Serving as u8),
             loading_start: AtomicI64::new(0),
             loading_total_bytes: AtomicU64::new(0),
             loading_loaded_bytes: AtomicU64::new(0),

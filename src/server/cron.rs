@@ -24,8 +24,8 @@ pub fn run(srv: Arc<Server>) {
         if crate::commands::debug::PAUSE_CRON.load(Relaxed) {
             continue;
         }
-        // No save rules, expiry or eviction while the dataset loads (start-up load).
-        if srv.rdb.loading.load(Relaxed) {
+        // No save rules, expiry or eviction until the dataset is loaded.
+        if srv.rdb.phase.load(Relaxed) != 0 {
             continue;
         }
         sample_stats(&srv);

@@ -204,7 +204,7 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     handle.argv_mem.store(argv.iter().map(|a| a.len()).sum(), Relaxed);
     // While a dataset loads only `loading` commands run (INFO, CONFIG, DEBUG...), as in Redis
     // also when a script replayed from the AOF is past its time limit.
-    if srv.rdb.loading.load(Relaxed) && !cmd.has(flag::LOADING) {
+    if srv.rdb.phase.load(Relaxed) != 0 && !admitted_while_starting(srv, cmd) {
         return reject(srv, client, out, cmd, argv, LOADING);
     }
     // A script past busy-reply-threshold holds the world: only allow-busy commands run.
@@ -220,7 +220,7 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     // their own worker's lock.
     let Ok(_world) = world_lock(srv, client.worker, cmd) else {
         // A load (DEBUG LOADAOF) may have started while this command waited.
-        let err = if srv.rdb.loading.load(Relaxed) {
+        let err = if srv.rdb.loading() {
             LOADING
         } else {
             srv.scripts.busy_error()
@@ -241,6 +241,16 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
             scope.finish(srv);
         }
     }
+}
+
+/// Before the server serves: a command waits while start-up is outside a load (Redis has not
+/// started its event loop then), and during a load only `loading` commands run.
+#[cold]
+fn admitted_while_starting(srv: &Server, cmd: &Command) -> bool {
+    while srv.rdb.phase.load(Relaxed) == crate::persistence::save::Phase::Starting as u8 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    !srv.rdb.loading() || cmd.has(flag::LOADING)
 }
 
 /// The world lock a command runs under: its worker's shared lock, or every lock for an

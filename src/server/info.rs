@@ -260,7 +260,7 @@ pub fn build(srv: &Server, sections: &Sections) -> String {
     }
     if sections.wants("persistence") {
         head(&mut s, "Persistence");
-        let loading = srv.rdb.loading.load(Relaxed);
+        let loading = srv.rdb.loading();
         line!("loading:{}", loading as u8);
         line!("async_loading:0");
         line!("current_cow_peak:0");
@@ -444,7 +444,7 @@ pub fn build(srv: &Server, sections: &Sections) -> String {
     if sections.wants("keyspace") {
         head(&mut s, "Keyspace");
         // While a dataset loads the loader holds every shard lock: no counts until it is done.
-        let dbs = if srv.rdb.loading.load(Relaxed) {
+        let dbs = if srv.rdb.loading() {
             &[][..]
         } else {
             &srv.keyspace.dbs[..]

@@ -434,8 +434,11 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
     write_pidfile(&srv.config);
     log::warning("Server initialized");
     // Clients are accepted while the dataset loads, as in Redis: they get `-LOADING` for all
-    // but `loading` commands (INFO, CONFIG, DEBUG...) until the data and the AOF are ready.
-    srv.rdb.loading.store(true, Relaxed);
+    // but `loading` commands (INFO, CONFIG, DEBUG...); outside the load itself, until the
+    // AOF is open, their commands wait.
+    srv.rdb
+        .phase
+        .store(crate::persistence::save::Phase::Starting as u8, Relaxed);
     let mut senders = Vec::new();
     for w in 0..workers {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<std::net::TcpStream>();
@@ -472,7 +475,9 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         log::warning(&msg);
         return 1;
     }
-    srv.rdb.loading.store(false, Relaxed);
+    srv.rdb
+        .phase
+        .store(crate::persistence::save::Phase::Serving as u8, Relaxed);
     log::notice("Ready to accept connections");
     // The main thread waits for SHUTDOWN.
     cron::wait_for_shutdown(&srv)
