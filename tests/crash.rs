@@ -10,8 +10,15 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// A server in a fresh folder logging to `server.log` there.
+/// A server in a fresh folder logging to `server.log` there. The servers these tests crash
+/// leave no core file: the limit is inherited from this process.
 fn start(tag: &str, extra: &[&str]) -> (DirServer, PathBuf) {
+    let none = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: setrlimit reads the struct we own.
+    unsafe { libc::setrlimit(libc::RLIMIT_CORE, &none) };
     let dir = tmpdir(tag);
     let log = dir.join("server.log");
     let log_s = log.to_string_lossy().to_string();
@@ -35,6 +42,13 @@ fn wait_exit(srv: &mut DirServer) -> std::process::ExitStatus {
 
 fn read(log: &Path) -> String {
     std::fs::read_to_string(log).unwrap_or_default()
+}
+
+/// Removes the test's folder (the log's parent).
+fn cleanup(log: &Path) {
+    if let Some(dir) = log.parent() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 /// Waits until the log contains `what`.
@@ -87,6 +101,7 @@ fn debug_segfault_reports_and_dies_by_sigsegv() {
     assert!(first.contains("(ochre::commands::debug::segfault)"), "{first}");
     assert!(first.contains("src/commands/debug.rs:"), "{first}");
     assert!(trace.contains("(ochre::server::dispatch::"), "{trace}");
+    cleanup(&log);
 }
 
 #[test]
@@ -103,6 +118,7 @@ fn sigabrt_from_outside_reports_and_dies_by_sigabrt() {
         text.contains(&format!("Killed by PID: {}, UID: ", std::process::id())),
         "{text}"
     );
+    cleanup(&log);
 }
 
 #[test]
@@ -129,6 +145,7 @@ fn panic_is_a_guru_meditation_then_abort() {
     assert!(first.contains("(ochre::commands::debug::debug)"), "{first}");
     // One report only: abort() does not start a second one from the SIGABRT handler.
     assert_eq!(text.matches("REDIS BUG REPORT START").count(), 1, "{text}");
+    cleanup(&log);
 }
 
 #[test]
@@ -145,6 +162,7 @@ fn assert_with_exit_on_panic_exits_1() {
         text.contains("'assertion failed: 1 == 2 (DEBUG ASSERT)' is not true"),
         "{text}"
     );
+    cleanup(&log);
 }
 
 #[test]
@@ -163,6 +181,7 @@ fn crash_log_disabled_dies_without_report() {
     assert_eq!(st.signal(), Some(libc::SIGSEGV), "{st:?}");
     let text = read(&log);
     assert!(!text.contains("REDIS BUG REPORT"), "{text}");
+    cleanup(&log);
 }
 
 #[test]
@@ -221,4 +240,5 @@ fn watchdog_logs_the_stack_of_a_slow_command() {
         .expect("sleep");
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(read(&log).matches("WATCHDOG TIMER EXPIRED").count(), 1);
+    cleanup(&log);
 }

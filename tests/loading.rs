@@ -116,6 +116,8 @@ fn clients_get_loading_while_the_dump_loads() {
     assert_eq!(info_field(&info, "rdb_last_load_keys_loaded").as_deref(), Some("1000"));
     assert_eq!(info_field(&info, "rdb_last_load_keys_expired").as_deref(), Some("50"));
     assert!(matches!(srv.child.try_wait(), Ok(None)));
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -132,4 +134,6 @@ fn debug_reload_records_the_load_counts() {
     let info: String = redis::cmd("INFO").arg("persistence").query(&mut con).expect("info");
     assert_eq!(info_field(&info, "rdb_last_load_keys_loaded").as_deref(), Some("10"));
     assert_eq!(info_field(&info, "rdb_last_load_keys_expired").as_deref(), Some("0"));
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
 }

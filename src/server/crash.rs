@@ -669,6 +669,8 @@ fn watchdog_check(period: i64) {
         if since == 0 || now - since < period || slot.reported_ms.swap(since, Relaxed) == since {
             continue;
         }
+        // A stack captured by a signal that came too late last time is not this one.
+        WATCHDOG_STACK.len.store(0, Release);
         // SAFETY: tgkill to a thread of this process, whose SIGALRM handler is installed.
         unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), slot.tid, libc::SIGALRM) };
         let mut waited = 0;
