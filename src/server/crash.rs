@@ -509,7 +509,7 @@ fn crash_thread(req_r: libc::c_int, done_w: libc::c_int) {
 }
 
 /// `------ STACK TRACE ------` as Redis prints it: the interrupted instruction, then one line
-/// per frame (inlined calls included), `exe(function+offset)[address] file:line`. Frames of the
+/// per frame (inlined calls included), `module(function)[address] file:line`. Frames of the
 /// reporting machinery itself (this module, the unwinder, the panic runtime, the signal
 /// trampoline) at the top of the stack are left out.
 fn write_trace(ips: &[usize], eip: usize) {
