@@ -24,7 +24,7 @@ RATCHET="$ROOT/tests/redis-suite/must-pass.tsv"
 DEFAULT_SPAWN_UNITS="unit/info unit/introspection unit/networking integration/aof integration/aof-multi-part
 unit/aofrw integration/corrupt-dump integration/corrupt-dump-fuzzer integration/convert-zipmap-hash-on-load
 integration/convert-ziplist-hash-on-load integration/convert-ziplist-zset-on-load unit/shutdown
-unit/pubsubshard"
+unit/pubsubshard integration/rdb integration/logging"
 DEFAULT_UNITS="unit/printver unit/protocol unit/keyspace unit/type/string unit/type/incr unit/expire
 unit/info-command unit/quit unit/bitops unit/bitfield unit/dump unit/introspection
 unit/introspection-2 unit/latency-monitor unit/slowlog unit/other unit/info unit/scan

@@ -30,6 +30,27 @@ pub static COMMANDS: &[CommandDef] = &[def(
 // DEBUG SLEEP stalls the whole server and DEBUG RELOAD replaces the dataset, as in Redis.
 .exclusive()];
 
+/// DEBUG SEGFAULT: a real invalid memory write, so the crash handler (`server::crash`) reports
+/// and the process dies by SIGSEGV, as Redis's test of its crash report expects.
+fn segfault() -> ! {
+    // SAFETY: deliberately not safe: a write to a read-only page, which the kernel refuses with
+    // SIGSEGV. The mapping is fresh and private, so nothing else can be damaged; the handler
+    // never returns to this code.
+    unsafe {
+        let page = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        ) as *mut u8;
+        std::ptr::write_volatile(page, b'x');
+    }
+    // Only if the mapping failed (null page, also unwritable) or the write was somehow allowed.
+    std::process::abort()
+}
+
 /// DEBUG PAUSE-CRON: the cron thread skips its periodic work while set.
 pub static PAUSE_CRON: AtomicBool = AtomicBool::new(false);
 /// DEBUG QUICKLIST-PACKED-THRESHOLD: elements at least this long become plain quicklist nodes.
@@ -132,6 +153,10 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) {
             log::warning(&format!("DEBUG LOG: {}", String::from_utf8_lossy(args[2])));
             ctx.out.ok();
         }
+        (b"segfault", _) => segfault(),
+        (b"panic", _) => panic!("DEBUG PANIC called at Unix time {}", ctx.now_ms / 1000),
+        // Redis's `serverAssertWithInfo(c, c->argv[0], 1 == 2)`: a failing assertion.
+        (b"assert", _) => assert!(argc == 0, "assertion failed: 1 == 2 (DEBUG ASSERT)"),
         (b"leak", 3) | (b"change-repl-id", 2) | (b"replicate", 3..) => ctx.out.ok(),
         (b"aof-flush-sleep" | b"drop-cluster-packet-filter", 3) => ctx.out.ok(),
         // Lets scripts run `noscript` commands (tests use it), as Redis's atoi of the flag.
@@ -454,6 +479,8 @@ fn reload(ctx: &mut Ctx, opts: &[&[u8]]) {
         now_ms: now,
         lru,
         allow_dup: merge,
+        key_delay_us: 0,
+        progress: None,
     };
     // Functions first: a library that exists already (NOFLUSH without MERGE) fails the load.
     let functions = &ctx.srv.scripts.functions;
@@ -468,7 +495,8 @@ fn reload(ctx: &mut Ctx, opts: &[&[u8]]) {
     let res = snapshot::load(&mut locked, &data, &opts);
     drop(locked);
     match res {
-        Ok(_) => {
+        Ok(counts) => {
+            counts.record(ctx.srv);
             log::warning("DB reloaded by DEBUG RELOAD");
             ctx.out.ok();
         }

@@ -522,6 +522,7 @@ pub fn load_at_startup(srv: &Server) -> Result<(), String> {
     if total == 0 {
         return Ok(());
     }
+    let _loading = srv.rdb.begin_loading(total);
     for (i, f) in files.iter().enumerate() {
         let last = i + 1 == files.len();
         let t = Instant::now();
@@ -727,13 +728,12 @@ fn load_file(srv: &Server, name: &str) -> Loaded {
     if data.starts_with(b"REDIS") {
         log::notice("Reading RDB base file on AOF loading...");
         let mut locked = snapshot::lock_all_dbs(&srv.keyspace);
-        let opts = snapshot::LoadOptions {
-            now_ms: unix_ms(),
-            lru: srv.lru_clock(),
-            allow_dup: true,
-        };
+        let opts = snapshot::LoadOptions::new(srv, true);
         let used = match snapshot::load_prefix(&mut locked, &data, &opts) {
-            Ok((_, used)) => used,
+            Ok((counts, used)) => {
+                counts.record(srv);
+                used
+            }
             Err(_) => {
                 log::warning(&format!("Error reading the RDB base file {name}, AOF loading aborted"));
                 return Loaded::Failed;
@@ -1067,6 +1067,8 @@ pub fn reload(srv: &Server) -> Result<(), String> {
         }
     }
     let m = srv.aof.manifest.lock().clone();
+    let total = m.base.iter().chain(&m.incr).map(|f| file_size(srv, &f.name)).sum();
+    let _loading = srv.rdb.begin_loading(total);
     for f in m.base.iter().chain(&m.incr) {
         if let Loaded::Failed = load_file(srv, &f.name) {
             return Err(format!("AOF loading of {} failed", f.name));

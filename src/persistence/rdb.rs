@@ -579,6 +579,8 @@ pub struct LoadedEntry<'a> {
     pub idle: Option<u64>,
     /// LFU counter (from a FREQ opcode), if recorded.
     pub freq: Option<u8>,
+    /// Bytes of the file read so far, this entry included (loading progress).
+    pub read: usize,
 }
 
 /// Parses a whole RDB file, calling `f` for each key. Checks the header and, when the file has
@@ -661,6 +663,7 @@ pub fn load_snapshot_prefix(data: &[u8], mut f: impl FnMut(LoadedEntry) -> Resul
                     expire_ms,
                     idle: idle.take(),
                     freq: freq.take(),
+                    read: r.pos(),
                 })?;
                 expire_ms = 0;
             }

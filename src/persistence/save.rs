@@ -12,7 +12,7 @@ use super::snapshot;
 use crate::server::{log, unix_ms, Server};
 use parking_lot::Mutex;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// Persistence state shown by INFO persistence.
@@ -28,6 +28,13 @@ pub struct RdbState {
     pub last_bgsave_try: AtomicI64,
     pub keys_loaded: AtomicU64,
     pub keys_expired_on_load: AtomicU64,
+    /// [`Phase`] as a number: whether the server serves, is still starting, or loads a
+    /// dataset (one relaxed load per command tells).
+    pub phase: AtomicU8,
+    /// Unix seconds when the load started, and the bytes it reads (INFO `loading_*`).
+    pub loading_start: AtomicI64,
+    pub loading_total_bytes: AtomicU64,
+    pub loading_loaded_bytes: AtomicU64,
     /// The running (or last) snapshot's progress, also used to abort it.
     pub progress: Arc<snapshot::Progress>,
     /// The BGSAVE thread, joined by [`kill_bgsave`].
@@ -41,6 +48,44 @@ pub struct RdbState {
     busy: AtomicBool,
 }
 
+impl RdbState {
+    /// Marks a load of `total_bytes` as running until the guard drops.
+    pub fn begin_loading(&self, total_bytes: u64) -> LoadingGuard<'_> {
+        self.loading_start.store(unix_ms() / 1000, Relaxed);
+        self.loading_total_bytes.store(total_bytes, Relaxed);
+        self.loading_loaded_bytes.store(0, Relaxed);
+        let was = self.phase.swap(Phase::Loading as u8, Relaxed);
+        LoadingGuard(self, was)
+    }
+
+    /// A dataset load runs (INFO `loading:1`).
+    pub fn loading(&self) -> bool {
+        self.phase.load(Relaxed) == Phase::Loading as u8
+    }
+}
+
+/// Where the server is in its life, for commands (`dispatch`) and the cron.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Phase {
+    Serving = 0,
+    /// Start-up outside a load (before it, opening the AOF): commands wait, as in Redis, whose
+    /// event loop has not started yet.
+    Starting = 1,
+    /// A dataset loads (start-up, DEBUG LOADAOF): commands without the `loading` flag get
+    /// `-LOADING`, the cron waits.
+    Loading = 2,
+}
+
+/// Puts the phase back when the load ends, however it ends.
+pub struct LoadingGuard<'a>(&'a RdbState, u8);
+
+impl Drop for LoadingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.phase.store(self.1, Relaxed);
+    }
+}
+
 impl Default for RdbState {
     fn default() -> Self {
         RdbState {
@@ -52,6 +97,10 @@ impl Default for RdbState {
             last_bgsave_try: AtomicI64::new(0),
             keys_loaded: AtomicU64::new(0),
             keys_expired_on_load: AtomicU64::new(0),
+            phase: AtomicU8::new(Phase::Serving as u8),
+            loading_start: AtomicI64::new(0),
+            loading_total_bytes: AtomicU64::new(0),
+            loading_loaded_bytes: AtomicU64::new(0),
             progress: Arc::default(),
             thread: Mutex::new(None),
             last_cow: AtomicU64::new(0),
@@ -274,18 +323,15 @@ pub fn load_at_startup(srv: &Server) -> Result<(), String> {
         Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
     };
     let start = std::time::Instant::now();
+    let _loading = srv.rdb.begin_loading(data.len() as u64);
     let mut locked = snapshot::lock_all_dbs(&srv.keyspace);
-    let opts = snapshot::LoadOptions {
-        now_ms: unix_ms(),
-        lru: srv.lru_clock(),
-        allow_dup: false,
-    };
+    let opts = snapshot::LoadOptions::new(srv, false);
     if let Err(e) = srv.scripts.functions.load_rdb(srv, srv.workers, &data, false) {
         return Err(format!("Failed loading the functions of the RDB file: {e}"));
     }
     match snapshot::load(&mut locked, &data, &opts) {
         Ok(n) => {
-            srv.rdb.keys_loaded.store(n as u64, Relaxed);
+            n.record(srv);
             log::notice(&format!(
                 "DB loaded from disk: {:.3} seconds",
                 start.elapsed().as_secs_f64()

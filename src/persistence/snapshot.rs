@@ -41,28 +41,72 @@ pub fn encode(dbs: &mut [Locked], compress: bool, now_ms: i64, libraries: &[Vec<
 }
 
 /// How loaded keys get their access data.
-pub struct LoadOptions {
+pub struct LoadOptions<'a> {
     /// Unix ms now: keys whose TTL already passed are skipped, as a master does.
     pub now_ms: i64,
     /// The LRU clock for keys without an IDLE record.
     pub lru: u32,
     /// Replace keys that already exist (DEBUG RELOAD MERGE); otherwise a duplicate is an error.
     pub allow_dup: bool,
+    /// `key-load-delay`: microseconds to sleep per key (negative: one in -N keys sleeps 1 µs),
+    /// so tests can watch a slow load.
+    pub key_delay_us: i64,
+    /// Where the load reports the bytes read (INFO `loading_loaded_bytes`), if anywhere.
+    pub progress: Option<&'a AtomicU64>,
 }
 
-/// Loads an RDB file into the locked databases. Returns the number of keys loaded.
-pub fn load(dbs: &mut [Locked], data: &[u8], opts: &LoadOptions) -> Result<usize, RdbError> {
+impl<'a> LoadOptions<'a> {
+    /// Options for a load now, with the server's `key-load-delay`, reporting its progress to
+    /// INFO.
+    pub fn new(srv: &'a crate::server::Server, allow_dup: bool) -> LoadOptions<'a> {
+        LoadOptions {
+            now_ms: crate::server::unix_ms(),
+            lru: srv.lru_clock(),
+            allow_dup,
+            key_delay_us: srv.config.get_i64("key-load-delay"),
+            progress: Some(&srv.rdb.loading_loaded_bytes),
+        }
+    }
+}
+
+/// What a load read: keys loaded, and keys skipped because their TTL had passed.
+#[derive(Clone, Copy, Default)]
+pub struct LoadCounts {
+    pub keys: usize,
+    pub expired: usize,
+}
+
+impl LoadCounts {
+    /// INFO's `rdb_last_load_keys_loaded` / `rdb_last_load_keys_expired`.
+    pub fn record(&self, srv: &crate::server::Server) {
+        srv.rdb.keys_loaded.store(self.keys as u64, Relaxed);
+        srv.rdb.keys_expired_on_load.store(self.expired as u64, Relaxed);
+    }
+}
+
+/// Loads an RDB file into the locked databases.
+pub fn load(dbs: &mut [Locked], data: &[u8], opts: &LoadOptions) -> Result<LoadCounts, RdbError> {
     load_prefix(dbs, data, opts).map(|(n, _)| n)
 }
 
-/// As [`load`], for an RDB image followed by more data (an AOF's RDB preamble): returns the
-/// keys loaded and the bytes the image took.
-pub fn load_prefix(dbs: &mut [Locked], data: &[u8], opts: &LoadOptions) -> Result<(usize, usize), RdbError> {
+/// As [`load`], for an RDB image followed by more data (an AOF's RDB preamble): also returns
+/// the bytes the image took.
+pub fn load_prefix(dbs: &mut [Locked], data: &[u8], opts: &LoadOptions) -> Result<(LoadCounts, usize), RdbError> {
     let (mut n, mut expired) = (0, 0);
+    let mut seen = 0i64;
     let (used, empty) = rdb::load_snapshot_prefix(data, |e| {
         let db = dbs
             .get_mut(e.db)
             .ok_or(RdbError::Corrupt("database index out of range"))?;
+        seen += 1;
+        if let Some(p) = opts.progress {
+            p.store(e.read as u64, Relaxed);
+        }
+        match opts.key_delay_us {
+            d if d > 0 => std::thread::sleep(std::time::Duration::from_micros(d as u64)),
+            d if d < 0 && seen % -d == 0 => std::thread::sleep(std::time::Duration::from_micros(1)),
+            _ => {}
+        }
         if e.expire_ms != 0 && e.expire_ms < opts.now_ms {
             expired += 1;
             return Ok(());
@@ -89,7 +133,7 @@ pub fn load_prefix(dbs: &mut [Locked], data: &[u8], opts: &LoadOptions) -> Resul
     } else {
         crate::server::log::notice(&format!("Done loading RDB, keys loaded: {n}, keys expired: {expired}."));
     }
-    Ok((n, used))
+    Ok((LoadCounts { keys: n, expired }, used))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -469,6 +469,12 @@ impl Config {
         );
         h.busy_reply_threshold
             .store(self.get_i64("busy-reply-threshold"), Relaxed);
+        super::crash::configure(
+            self.get_i64("watchdog-period"),
+            self.get_bool("crash-log-enabled"),
+            self.get_bool("use-exit-on-panic"),
+            self.get_i64("hz"),
+        );
         *h.latency_percentiles.write() = self
             .get("latency-tracking-info-percentiles")
             .split_whitespace()

@@ -24,6 +24,10 @@ pub fn run(srv: Arc<Server>) {
         if crate::commands::debug::PAUSE_CRON.load(Relaxed) {
             continue;
         }
+        // No save rules, expiry or eviction until the dataset is loaded.
+        if srv.rdb.phase.load(Relaxed) != 0 {
+            continue;
+        }
         sample_stats(&srv);
         clients_cron(&srv);
         super::evict::cron(&srv, Duration::from_millis(500 / hz));

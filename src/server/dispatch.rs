@@ -10,6 +10,7 @@ use crate::commands::{flag, Command, Ctx};
 use crate::protocol::reply::Reply;
 use std::sync::atomic::Ordering::Relaxed;
 
+pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
@@ -201,6 +202,11 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     handle.last_interaction_ms.store(now_ms, Relaxed);
     handle.set_last_cmd(cmd);
     handle.argv_mem.store(argv.iter().map(|a| a.len()).sum(), Relaxed);
+    // While a dataset loads only `loading` commands run (INFO, CONFIG, DEBUG...), as in Redis
+    // also when a script replayed from the AOF is past its time limit.
+    if srv.rdb.phase.load(Relaxed) != 0 && !admitted_while_starting(srv, cmd) {
+        return reject(srv, client, out, cmd, argv, LOADING);
+    }
     // A script past busy-reply-threshold holds the world: only allow-busy commands run.
     if srv.scripts.busy() && !cmd.has(flag::ALLOW_BUSY) {
         return reject(srv, client, out, cmd, argv, srv.scripts.busy_error());
@@ -213,9 +219,18 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     // Exclusive commands (EXEC, DEBUG, scripts ...) stop every worker; the others only take
     // their own worker's lock.
     let Ok(_world) = world_lock(srv, client.worker, cmd) else {
-        return reject(srv, client, out, cmd, argv, srv.scripts.busy_error());
+        // A load (DEBUG LOADAOF) may have started while this command waited.
+        let err = if srv.rdb.loading() {
+            LOADING
+        } else {
+            srv.scripts.busy_error()
+        };
+        return reject(srv, client, out, cmd, argv, err);
     };
+    // watchdog-period: marks this thread busy while the command runs.
+    let watch = super::crash::watch(now_ms);
     call(srv, client, out, cmd, argv, start, now_ms);
+    drop(watch);
     // Clients blocked on keys this command made ready are served now, before its reply
     // leaves (Redis's handleClientsBlockedOnKeys after call()); after a whole EXEC, not after
     // each of its commands.
@@ -226,6 +241,16 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
             scope.finish(srv);
         }
     }
+}
+
+/// Before the server serves: a command waits while start-up is outside a load (Redis has not
+/// started its event loop then), and during a load only `loading` commands run.
+#[cold]
+fn admitted_while_starting(srv: &Server, cmd: &Command) -> bool {
+    while srv.rdb.phase.load(Relaxed) == crate::persistence::save::Phase::Starting as u8 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    !srv.rdb.loading() || cmd.has(flag::LOADING)
 }
 
 /// The world lock a command runs under: its worker's shared lock, or every lock for an

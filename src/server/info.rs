@@ -260,7 +260,8 @@ pub fn build(srv: &Server, sections: &Sections) -> String {
     }
     if sections.wants("persistence") {
         head(&mut s, "Persistence");
-        line!("loading:0");
+        let loading = srv.rdb.loading();
+        line!("loading:{}", loading as u8);
         line!("async_loading:0");
         line!("current_cow_peak:0");
         line!("current_cow_size:0");
@@ -298,6 +299,9 @@ pub fn build(srv: &Server, sections: &Sections) -> String {
         line!("rdb_last_load_keys_expired:{}", rdb.keys_expired_on_load.load(Relaxed));
         line!("rdb_last_load_keys_loaded:{}", rdb.keys_loaded.load(Relaxed));
         s.push_str(&crate::persistence::aof::info(srv, cfg.get("appendonly") == "yes"));
+        if loading {
+            loading_progress(srv, &mut s);
+        }
         line!("module_fork_in_progress:0");
         line!("module_fork_last_cow_size:0");
     }
@@ -446,7 +450,13 @@ pub fn build(srv: &Server, sections: &Sections) -> String {
     }
     if sections.wants("keyspace") {
         head(&mut s, "Keyspace");
-        for (i, db) in srv.keyspace.dbs.iter().enumerate() {
+        // While a dataset loads the loader holds every shard lock: no counts until it is done.
+        let dbs = if srv.rdb.loading() {
+            &[][..]
+        } else {
+            &srv.keyspace.dbs[..]
+        };
+        for (i, db) in dbs.iter().enumerate() {
             let keys = db.len();
             if keys > 0 {
                 line!("db{i}:keys={keys},expires={},avg_ttl=0", db.volatile());
@@ -455,6 +465,32 @@ pub fn build(srv: &Server, sections: &Sections) -> String {
     }
     let _ = sections.everything;
     s
+}
+
+/// INFO's `loading_*` fields while a dataset loads, with Redis's estimate of the time left.
+fn loading_progress(srv: &Server, s: &mut String) {
+    let rdb = &srv.rdb;
+    let (total, loaded) = (
+        rdb.loading_total_bytes.load(Relaxed),
+        rdb.loading_loaded_bytes.load(Relaxed),
+    );
+    let start = rdb.loading_start.load(Relaxed);
+    let perc = if total > 0 {
+        (loaded as f64 / total as f64 * 100.0).min(99.99)
+    } else {
+        0.0
+    };
+    let elapsed = (crate::server::unix_ms() / 1000 - start).max(0) as u64;
+    // As Redis: a made-up second until something has been read.
+    let eta = if elapsed == 0 {
+        1
+    } else {
+        elapsed * total.saturating_sub(loaded) / (loaded + 1)
+    };
+    let _ = write!(
+        s,
+        "loading_start_time:{start}\r\nloading_total_bytes:{total}\r\nloading_rdb_used_mem:0\r\nloading_loaded_bytes:{loaded}\r\nloading_loaded_perc:{perc:.2}\r\nloading_eta_seconds:{eta}\r\n"
+    );
 }
 
 fn errorstats(srv: &Server, s: &mut String, head: &mut impl FnMut(&mut String, &str)) {

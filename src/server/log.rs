@@ -5,7 +5,8 @@
 use super::config::Config;
 use parking_lot::Mutex;
 use std::io::Write;
-use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicI32, AtomicU8, Ordering::Relaxed};
 
 pub const DEBUG: u8 = 0;
 pub const VERBOSE: u8 = 1;
@@ -17,6 +18,9 @@ pub const NOTHING: u8 = 4;
 static LEVEL: AtomicU8 = AtomicU8::new(NOTICE);
 static FILE: Mutex<Option<std::fs::File>> = Mutex::new(None);
 static SHOW_LOGO: AtomicU8 = AtomicU8::new(0);
+/// The log's descriptor (1 = stdout), for writers that must not take `FILE`'s lock: the crash
+/// handler (`server::crash`) writes with `write(2)` on it.
+static RAW_FD: AtomicI32 = AtomicI32::new(1);
 
 pub fn level_from_name(name: &str) -> Option<u8> {
     Some(match name {
@@ -49,34 +53,61 @@ pub fn set_file(path: &str) {
     } else {
         std::fs::OpenOptions::new().create(true).append(true).open(path).ok()
     };
-    *FILE.lock() = f;
+    let mut file = FILE.lock();
+    RAW_FD.store(f.as_ref().map_or(1, |f| f.as_raw_fd()), Relaxed);
+    *file = f;
+}
+
+/// The log's descriptor, usable without a lock (see `RAW_FD`).
+pub fn raw_fd() -> i32 {
+    RAW_FD.load(Relaxed)
+}
+
+/// Whether a line of `level` passes `loglevel`.
+pub fn enabled(level: u8) -> bool {
+    let l = LEVEL.load(Relaxed);
+    level >= l && l != NOTHING
 }
 
 pub fn timestamp() -> String {
+    let mut buf = [0u8; 64];
+    let n = timestamp_into(&mut buf);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// Writes `dd Mon yyyy hh:mm:ss.mmm` into `buf` without allocating (the crash handler uses it)
+/// and returns its length.
+pub fn timestamp_into(buf: &mut [u8; 64]) -> usize {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     let secs = now.as_secs() as libc::time_t;
     let ms = now.subsec_millis();
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let mut buf = [0u8; 64];
     // SAFETY: localtime_r fills tm; strftime writes at most buf.len() bytes with a NUL-terminated
     // format string.
     let n = unsafe {
         libc::localtime_r(&secs, &mut tm);
         libc::strftime(
             buf.as_mut_ptr() as *mut libc::c_char,
-            buf.len(),
+            buf.len() - 4,
             c"%d %b %Y %H:%M:%S".as_ptr(),
             &tm,
         )
     };
-    format!("{}.{:03}", String::from_utf8_lossy(&buf[..n]), ms)
+    let frac = [
+        b'.',
+        b'0' + (ms / 100) as u8,
+        b'0' + (ms / 10 % 10) as u8,
+        b'0' + (ms % 10) as u8,
+    ];
+    buf[n..n + 4].copy_from_slice(&frac);
+    n + 4
 }
 
 /// Writes one log line if `level` passes `loglevel`.
 pub fn log(level: u8, msg: &str) {
-    if level < LEVEL.load(Relaxed) || LEVEL.load(Relaxed) == NOTHING {
+    if !enabled(level) {
         return;
     }
     let mark = ['.', '-', '*', '#'][level.min(3) as usize];

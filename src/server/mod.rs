@@ -9,6 +9,7 @@ pub mod client;
 pub mod config;
 pub mod config_table;
 pub mod connection;
+pub mod crash;
 pub mod cron;
 pub mod dispatch;
 pub mod evict;
@@ -404,6 +405,7 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         replicas: Default::default(),
         config: cfg,
     });
+    crash::install(&srv);
     // The banner line the Redis test suite waits for (` PID: <pid>`), then the start-up log.
     log::banner(port, pid);
     let listeners = match bind_listeners(&srv.config) {
@@ -433,23 +435,12 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
     }
     write_pidfile(&srv.config);
     log::warning("Server initialized");
-    // With appendonly yes the AOF is the dataset (Redis's loadDataFromDisk); otherwise the dump.
-    let loaded = if srv.config.get_bool("appendonly") {
-        crate::persistence::aof::load_at_startup(&srv)
-    } else {
-        crate::persistence::save::load_at_startup(&srv)
-    };
-    if let Err(msg) = loaded {
-        // An empty message: the loader already logged why, and Redis's last line is that.
-        if !msg.is_empty() {
-            log::warning(&msg);
-        }
-        return 1;
-    }
-    if let Err(msg) = crate::persistence::aof::open_at_startup(&srv) {
-        log::warning(&msg);
-        return 1;
-    }
+    // Clients are accepted while the dataset loads, as in Redis: they get `-LOADING` for all
+    // but `loading` commands (INFO, CONFIG, DEBUG...); outside the load itself, until the
+    // AOF is open, their commands wait.
+    srv.rdb
+        .phase
+        .store(crate::persistence::save::Phase::Starting as u8, Relaxed);
     let mut senders = Vec::new();
     for w in 0..workers {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<std::net::TcpStream>();
@@ -469,6 +460,26 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
     }
     let _ = srv.worker_inboxes.set(senders);
     start_accepting(&srv, listeners);
+    // With appendonly yes the AOF is the dataset (Redis's loadDataFromDisk); otherwise the dump.
+    let loaded = if srv.config.get_bool("appendonly") {
+        crate::persistence::aof::load_at_startup(&srv)
+    } else {
+        crate::persistence::save::load_at_startup(&srv)
+    };
+    if let Err(msg) = loaded {
+        // An empty message: the loader already logged why, and Redis's last line is that.
+        if !msg.is_empty() {
+            log::warning(&msg);
+        }
+        return 1;
+    }
+    if let Err(msg) = crate::persistence::aof::open_at_startup(&srv) {
+        log::warning(&msg);
+        return 1;
+    }
+    srv.rdb
+        .phase
+        .store(crate::persistence::save::Phase::Serving as u8, Relaxed);
     log::notice("Ready to accept connections");
     // The main thread waits for SHUTDOWN.
     cron::wait_for_shutdown(&srv)
