@@ -58,6 +58,8 @@ struct Engine {
 /// The state of the script running now on this thread.
 struct RunCtx {
     srv: *const Server,
+    /// The script's SHA or the function's name (for the slow script warning).
+    name: *const str,
     client: *mut Client,
     /// RESP version of the script's commands (`redis.setresp`).
     resp: u8,
@@ -130,10 +132,7 @@ thread_local! {
 
 /// Raises `{err=text}` from a native function.
 fn raise<T>(lua: &Lua, text: &str) -> mlua::Result<T> {
-    raise_table(error_table(lua, text, false)?)
-}
-
-fn raise_table<T>(t: Table) -> mlua::Result<T> {
+    let t = error_table(lua, text, false)?;
     PENDING.with(|p| *p.borrow_mut() = Some(t));
     Err(mlua::Error::RuntimeError(MARKER.to_string()))
 }
@@ -157,29 +156,10 @@ fn take_error(v: Value) -> Value {
     }
 }
 
-/// `redis.call` / `redis.pcall`: runs the command; the reply as a Lua value and whether it is
-/// an error (`{err=...}`).
-fn redis_call(lua: &Lua, args: &MultiValue) -> mlua::Result<(Value, bool)> {
-    let argv = match args_to_argv(args) {
-        Ok(a) => a,
-        Err(msg) => return Ok((Value::Table(error_table(lua, &format!("ERR {msg}"), false)?), true)),
-    };
-    let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
-    let Some(result) = with_run(|rc, srv| script_call(rc, srv, &refs)) else {
-        let t = error_table(
-            lua,
-            "ERR redis.call/pcall can only be called inside a script invocation",
-            false,
-        )?;
-        return Ok((Value::Table(t), true));
-    };
-    match result {
-        Ok(reply) => {
-            let is_err = reply.first() == Some(&b'-');
-            Ok((convert::reply_to_lua(lua, &reply)?, is_err))
-        }
-        Err(text) => Ok((Value::Table(error_table(lua, &convert::error_text(&text), true)?), true)),
-    }
+/// Runs a command for the script running on this thread (`redis.call`, in `call.rs`): its
+/// reply's bytes or the refusal's text; None when no script is running.
+pub(super) fn call_from_script(argv: &[&[u8]]) -> Option<Result<Vec<u8>, String>> {
+    with_run(|rc, srv| script_call(rc, srv, argv))
 }
 
 /// Turns `redis.call`'s Lua arguments into a command line (numbers as `%.17g`, as Redis).
@@ -285,22 +265,11 @@ impl Engine {
         // The preloaded libraries go in first, so the sandbox makes them read-only too.
         super::libs::register_all(&lua)?;
         let raw = lua.create_table()?;
-        raw.set(
-            "call",
-            lua.create_function(|lua, args: MultiValue| {
-                let (v, is_err) = redis_call(lua, &args)?;
-                if is_err {
-                    if let Value::Table(t) = v {
-                        return raise_table(t);
-                    }
-                }
-                Ok(v)
-            })?,
-        )?;
-        raw.set(
-            "pcall",
-            lua.create_function(|lua, args: MultiValue| Ok(redis_call(lua, &args)?.0))?,
-        )?;
+        // SAFETY: plain Lua C functions that follow the Lua API's rules (`call.rs`).
+        unsafe {
+            raw.set("call", lua.create_c_function(super::call::call)?)?;
+            raw.set("pcall", lua.create_c_function(super::call::pcall)?)?;
+        }
         raw.set(
             "acl_check_cmd",
             lua.create_function(|lua, args: MultiValue| {
@@ -425,6 +394,7 @@ impl Engine {
                 .set_name("=redis")
                 .call((raw, crate::REDIS_VERSION, version_num()))?;
         lua.set_globals(env.clone())?;
+        install_time_hook(&lua);
         let handle = Arc::new(ClientHandle::new(
             0,
             "lua".into(),
@@ -671,7 +641,7 @@ impl Engine {
         }
         let ran = chunk.call::<()>(());
         if timeout_ms > 0 {
-            self.lua.remove_hook();
+            install_time_hook(&self.lua);
         }
         let _ = self.floading.call::<()>(false);
         let registered = LOADING.with(|l| l.borrow_mut().take()).unwrap_or_default();
@@ -836,11 +806,7 @@ pub fn run_on_this_thread(
                         Err(m) => return Err(format!("ERR Error compiling script (new function): {m}")),
                     },
                 };
-                let set = make_array(keys)
-                    .and_then(|k| eng.globals.raw_set("KEYS", k))
-                    .and_then(|_| make_array(args))
-                    .and_then(|a| eng.globals.raw_set("ARGV", a));
-                if let Err(e) = set {
+                if let Err(e) = set_keys_args(lua, &eng.globals, Some((keys, args))) {
                     return Err(format!("ERR Error running script {sha}, {e}"));
                 }
                 (eng.runner.clone(), MultiValue::from_iter([Value::Function(func)]))
@@ -864,6 +830,7 @@ pub fn run_on_this_thread(
         client.select(caller_db);
         let mut rc = RunCtx {
             srv: srv as *const Server,
+            name: name as *const str,
             client: &mut client as *mut Client,
             resp: 2,
             read_only,
@@ -881,17 +848,7 @@ pub fn run_on_this_thread(
         state.start_ms.store(now_ms, Relaxed);
         state.running.store(true, Relaxed);
         RUN.with(|r| r.set(&mut rc as *mut RunCtx));
-        let hooked = srv.config.hot.busy_reply_threshold.load(Relaxed) > 0;
-        if hooked {
-            let name = name.to_string();
-            let _ = lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
-                time_check(&name)
-            });
-        }
         let outcome = runner.call::<(bool, Value)>(call_args);
-        if hooked {
-            lua.remove_hook();
-        }
         RUN.with(|r| r.set(std::ptr::null_mut()));
         PENDING.with(|p| p.borrow_mut().take());
         eng.client = Some(client);
@@ -906,8 +863,7 @@ pub fn run_on_this_thread(
             Err(e) => out.error(&format!("ERR Error running script {name}, {e}")),
         }
         // Free KEYS/ARGV now rather than at the next run.
-        let _ = eng.globals.raw_set("KEYS", Value::Nil);
-        let _ = eng.globals.raw_set("ARGV", Value::Nil);
+        let _ = set_keys_args(lua, &eng.globals, None);
         // Every GC_PERIOD runs, up to GC_PERIOD incremental steps (Redis's LUA_GC_CYCLE_PERIOD):
         // the VM stays small (the suite checks used_memory_lua stays under 100 KB over 10,000
         // runs); a single step every 50 runs let it grow past that.
@@ -958,16 +914,64 @@ fn write_error(out: &mut Reply, sha: &str, v: &Value, killed: bool) {
     }
 }
 
+/// A script's KEYS and ARGV.
+type KeysArgs<'a> = (&'a [&'a [u8]], &'a [&'a [u8]]);
+
+/// Sets the globals KEYS and ARGV to new arrays of `keys` and `args` (as Redis, a script gets
+/// fresh tables each run), or to nil with None. On the Lua stack directly: through mlua's value
+/// handles, each string would also take a slot in its reference thread.
+fn set_keys_args(lua: &Lua, globals: &Table, lists: Option<KeysArgs>) -> mlua::Result<()> {
+    // SAFETY: `exec_raw` runs the closure protected, with `globals` at stack index 1; it uses
+    // at most 4 slots, checked first, and leaves the stack as it found it.
+    unsafe {
+        lua.exec_raw::<()>(globals, |state| {
+            use mlua::ffi;
+            if ffi::lua_checkstack(state, 4) == 0 {
+                return;
+            }
+            let push = |s: &[u8]| ffi::lua_pushlstring_(state, s.as_ptr() as *const _, s.len());
+            for (name, items) in [(&b"KEYS"[..], lists.map(|l| l.0)), (&b"ARGV"[..], lists.map(|l| l.1))] {
+                push(name);
+                match items {
+                    Some(items) => {
+                        ffi::lua_createtable(state, items.len().min(i32::MAX as usize) as _, 0);
+                        for (i, item) in items.iter().enumerate() {
+                            push(item);
+                            ffi::lua_rawseti_(state, -2, (i + 1) as _);
+                        }
+                    }
+                    None => ffi::lua_pushnil(state),
+                }
+                ffi::lua_rawset(state, 1);
+            }
+        })
+    }
+}
+
+/// Installs the count hook that checks a running script's time (kept for the VM's life: setting
+/// it for each run cost more than the check every `HOOK_EVERY` instructions).
+fn install_time_hook(lua: &Lua) {
+    let _ = lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), |_, _| {
+        time_check()
+    });
+}
+
 /// The count hook: marks the script timed out past `busy-reply-threshold` (other clients then
 /// get BUSY) and stops it once SCRIPT KILL asked.
-fn time_check(sha: &str) -> mlua::Result<VmState> {
+fn time_check() -> mlua::Result<VmState> {
     let stop = with_run(|rc, srv| {
         let state = &srv.scripts.run;
+        let threshold = srv.config.hot.busy_reply_threshold.load(Relaxed);
+        if threshold <= 0 {
+            return false;
+        }
         if !state.timed_out.load(Relaxed) {
             let elapsed = rc.start.elapsed().as_millis() as i64;
-            if elapsed < srv.config.hot.busy_reply_threshold.load(Relaxed) {
+            if elapsed < threshold {
                 return false;
             }
+            // SAFETY: `name` points at the target's name, which outlives the run.
+            let sha = unsafe { &*rc.name };
             log::warning(&format!(
                 "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {} command. Script name is: {sha}.",
                 if state.eval_mode.load(Relaxed) { "SCRIPT KILL" } else { "FUNCTION KILL" }

@@ -22,6 +22,7 @@
 //! * The sandbox (`sandbox.lua`) keeps Redis's rules: no new globals, read-only library
 //!   tables, no `loadfile`/`dofile`/`print`, Redis's `math.random`.
 
+pub mod call;
 pub mod convert;
 pub mod engine;
 pub mod functions;
