@@ -177,9 +177,43 @@ fn args_to_argv(args: &MultiValue) -> Result<Vec<Vec<u8>>, &'static str> {
         .collect()
 }
 
+thread_local! {
+    /// The commands scripts on this thread named lately, by name exactly as written, and the
+    /// server they belong to: finding one in the table hashes its lowercased name, which cost
+    /// more than the rest of a script's `redis.call` but the command itself.
+    static NAMED: RefCell<(usize, Vec<(Vec<u8>, *const Command)>)> = const { RefCell::new((0, Vec::new())) };
+}
+
+/// How many command names [`NAMED`] keeps.
+const NAMED_MAX: usize = 16;
+
+/// Finds the command a script named (not its subcommand).
+fn command_named<'a>(srv: &'a Server, name: &[u8]) -> Option<&'a Command> {
+    NAMED.with(|n| {
+        let mut n = n.borrow_mut();
+        let (owner, names) = &mut *n;
+        if *owner != srv as *const Server as usize {
+            *owner = srv as *const Server as usize;
+            names.clear();
+        }
+        if let Some((_, cmd)) = names.iter().find(|(n, _)| n.as_slice() == name) {
+            // SAFETY: the command table never changes after start-up and lives as long as
+            // the server, which outlives every script it runs (the pointer is dropped when
+            // another server's script runs here).
+            return Some(unsafe { &**cmd });
+        }
+        let cmd = srv.commands.get(name)?;
+        if names.len() >= NAMED_MAX {
+            names.remove(0);
+        }
+        names.push((name.to_vec(), cmd as *const Command));
+        Some(cmd)
+    })
+}
+
 /// Finds the command (or subcommand) a script asked for.
 fn lookup<'a>(srv: &'a Server, argv: &[&[u8]]) -> Option<&'a Command> {
-    let cmd = srv.commands.get(argv[0])?;
+    let cmd = command_named(srv, argv[0])?;
     if cmd.subcommands.is_empty() || argv.len() < 2 {
         return Some(cmd);
     }
@@ -806,7 +840,7 @@ pub fn run_on_this_thread(
                         Err(m) => return Err(format!("ERR Error compiling script (new function): {m}")),
                     },
                 };
-                if let Err(e) = set_keys_args(lua, &eng.globals, Some((keys, args))) {
+                if let Err(e) = set_keys_args(lua, &eng.globals, (keys, args)) {
                     return Err(format!("ERR Error running script {sha}, {e}"));
                 }
                 (eng.runner.clone(), MultiValue::from_iter([Value::Function(func)]))
@@ -862,18 +896,18 @@ pub fn run_on_this_thread(
             Ok((false, v)) => write_error(out, name, &v, killed),
             Err(e) => out.error(&format!("ERR Error running script {name}, {e}")),
         }
-        // Free KEYS/ARGV now rather than at the next run.
-        let _ = set_keys_args(lua, &eng.globals, None);
-        // Every GC_PERIOD runs, up to GC_PERIOD incremental steps (Redis's LUA_GC_CYCLE_PERIOD):
-        // the VM stays small (the suite checks used_memory_lua stays under 100 KB over 10,000
-        // runs); a single step every 50 runs let it grow past that.
+        // Every GC_PERIOD runs, an incremental step of GC_PERIOD KB, Redis's own
+        // `lua_gc(LUA_GCSTEP, LUA_GC_CYCLE_PERIOD)`: the VM stays small (the suite checks
+        // used_memory_lua stays under 100 KB over 10,000 runs; a step of 0 KB, mlua's
+        // `gc_step`, every 50 runs let it grow past that).
         eng.runs += 1;
         if eng.runs % GC_PERIOD == 0 {
-            for _ in 0..GC_PERIOD {
-                if lua.gc_step().unwrap_or(true) {
-                    break;
-                }
-            }
+            // SAFETY: a protected call that only runs the collector.
+            let _ = unsafe {
+                lua.exec_raw::<()>((), |state| {
+                    mlua::ffi::lua_gc(state, mlua::ffi::LUA_GCSTEP, GC_PERIOD as _);
+                })
+            };
         }
         srv.scripts.note_vm_memory(worker, lua.used_memory() as u64);
         Ok(())
@@ -918,9 +952,10 @@ fn write_error(out: &mut Reply, sha: &str, v: &Value, killed: bool) {
 type KeysArgs<'a> = (&'a [&'a [u8]], &'a [&'a [u8]]);
 
 /// Sets the globals KEYS and ARGV to new arrays of `keys` and `args` (as Redis, a script gets
-/// fresh tables each run), or to nil with None. On the Lua stack directly: through mlua's value
+/// fresh tables each run; the sandbox's runner sets them back to nil when the script is done).
+/// On the Lua stack directly: through mlua's value
 /// handles, each string would also take a slot in its reference thread.
-fn set_keys_args(lua: &Lua, globals: &Table, lists: Option<KeysArgs>) -> mlua::Result<()> {
+fn set_keys_args(lua: &Lua, globals: &Table, lists: KeysArgs) -> mlua::Result<()> {
     // SAFETY: `exec_raw` runs the closure protected, with `globals` at stack index 1; it uses
     // at most 4 slots, checked first, and leaves the stack as it found it.
     unsafe {
@@ -930,17 +965,12 @@ fn set_keys_args(lua: &Lua, globals: &Table, lists: Option<KeysArgs>) -> mlua::R
                 return;
             }
             let push = |s: &[u8]| ffi::lua_pushlstring_(state, s.as_ptr() as *const _, s.len());
-            for (name, items) in [(&b"KEYS"[..], lists.map(|l| l.0)), (&b"ARGV"[..], lists.map(|l| l.1))] {
+            for (name, items) in [(&b"KEYS"[..], lists.0), (&b"ARGV"[..], lists.1)] {
                 push(name);
-                match items {
-                    Some(items) => {
-                        ffi::lua_createtable(state, items.len().min(i32::MAX as usize) as _, 0);
-                        for (i, item) in items.iter().enumerate() {
-                            push(item);
-                            ffi::lua_rawseti_(state, -2, (i + 1) as _);
-                        }
-                    }
-                    None => ffi::lua_pushnil(state),
+                ffi::lua_createtable(state, items.len().min(i32::MAX as usize) as _, 0);
+                for (i, item) in items.iter().enumerate() {
+                    push(item);
+                    ffi::lua_rawseti_(state, -2, (i + 1) as _);
                 }
                 ffi::lua_rawset(state, 1);
             }
@@ -990,6 +1020,38 @@ fn time_check() -> mlua::Result<VmState> {
     Ok(VmState::Continue)
 }
 
+/// A command line in one buffer (two allocations, whatever the number of arguments).
+pub struct Argv {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Argv {
+    pub fn new(args: &[&[u8]]) -> Argv {
+        let mut bytes = Vec::with_capacity(args.iter().map(|a| a.len()).sum());
+        let ends = args
+            .iter()
+            .map(|a| {
+                bytes.extend_from_slice(a);
+                bytes.len()
+            })
+            .collect();
+        Argv { bytes, ends }
+    }
+
+    pub fn slices(&self) -> Vec<&[u8]> {
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&end| {
+                let a = self.bytes.get(start..end).unwrap_or_default();
+                start = end;
+                a
+            })
+            .collect()
+    }
+}
+
 /// A script handed to the script thread by a worker.
 pub struct Job {
     pub srv: Arc<Server>,
@@ -1002,7 +1064,7 @@ pub struct Job {
     pub command: &'static str,
     pub target: Target,
     /// The whole command line (EVAL, script or SHA, numkeys, keys, arguments).
-    pub argv: Vec<Vec<u8>>,
+    pub argv: Argv,
     pub numkeys: usize,
     pub ro: bool,
 }
@@ -1101,41 +1163,62 @@ pub async fn relay() {
     .await
 }
 
+/// The script thread's queue of batches.
+#[derive(Default)]
+struct Queue {
+    batches: parking_lot::Mutex<Vec<Batch>>,
+    ready: parking_lot::Condvar,
+}
+
 /// Sends jobs to the script thread (started on first use).
 fn send(batch: Batch) {
-    static RUNNER: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Batch>>> = std::sync::OnceLock::new();
-    let tx = RUNNER.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel::<Batch>();
-        let spawned = std::thread::Builder::new().name("ochre-lua".into()).spawn(move || {
-            while let Ok(first) = rx.recv() {
-                // Other workers' batches that queued meanwhile run under the same hold.
-                let mut n = first.jobs.len();
-                let mut batches = vec![first];
-                while n < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(more) => {
-                            n += more.jobs.len();
-                            batches.push(more);
-                        }
-                        Err(_) => break,
-                    }
-                }
-                run_batches(batches);
+    static QUEUE: std::sync::OnceLock<Option<Arc<Queue>>> = std::sync::OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let q = Arc::new(Queue::default());
+        let mine = q.clone();
+        let spawned = std::thread::Builder::new()
+            .name("ochre-lua".into())
+            .spawn(move || script_thread(&mine));
+        match spawned {
+            Ok(_) => Some(q),
+            Err(e) => {
+                log::warning(&format!("Failed to start the script thread: {e}"));
+                None
             }
-        });
-        if let Err(e) = spawned {
-            log::warning(&format!("Failed to start the script thread: {e}"));
         }
-        std::sync::Mutex::new(tx)
     });
-    let sent = match tx.lock() {
-        Ok(tx) => tx.send(batch),
-        Err(p) => p.into_inner().send(batch),
-    };
-    // Without a script thread the jobs come back: run them here rather than leave their
-    // clients parked forever.
-    if let Err(std::sync::mpsc::SendError(batch)) = sent {
-        run_batches(vec![batch]);
+    match queue {
+        Some(q) => {
+            q.batches.lock().push(batch);
+            q.ready.notify_one();
+        }
+        // Without a script thread the jobs run here rather than leave their clients parked
+        // forever.
+        None => run_batches(vec![batch]),
+    }
+}
+
+/// The script thread: runs the queued batches (every worker's that queued meanwhile, up to
+/// [`MAX_BATCH`] jobs) under one hold of the world lock.
+fn script_thread(q: &Queue) {
+    loop {
+        let batches = {
+            let mut queued = q.batches.lock();
+            while queued.is_empty() {
+                q.ready.wait(&mut queued);
+            }
+            let mut n = 0;
+            let take = queued
+                .iter()
+                .take_while(|b| {
+                    let first = n == 0;
+                    n += b.jobs.len();
+                    first || n <= MAX_BATCH
+                })
+                .count();
+            queued.drain(..take).collect::<Vec<_>>()
+        };
+        run_batches(batches);
     }
 }
 
@@ -1210,7 +1293,7 @@ fn run_job(srv: &Server, job: &Job) -> Reply {
     // The script's writes are one unit of the log (wrapped in MULTI/EXEC when several).
     let scope = crate::server::propagate::enter(srv);
     let start_ns = crate::server::unix_ns();
-    let argv: Vec<&[u8]> = job.argv.iter().map(|a| a.as_slice()).collect();
+    let argv = job.argv.slices();
     let split = (3 + job.numkeys).min(argv.len());
     let (keys, args) = (&argv[3.min(split)..split], &argv[split..]);
     // The script thread's VM memory is counted in its own slot, after the workers'.
@@ -1220,7 +1303,8 @@ fn run_job(srv: &Server, job: &Job) -> Reply {
     };
     let function = matches!(job.target, Target::Function { .. });
     if function {
-        *srv.scripts.run.function.lock() = Some((job.target.name().to_string(), job.argv.clone()));
+        *srv.scripts.run.function.lock() =
+            Some((job.target.name().to_string(), argv.iter().map(|a| a.to_vec()).collect()));
     }
     run_on_this_thread(srv, caller, &mut out, &job.target, keys, args, job.ro);
     if function {

@@ -110,8 +110,12 @@ impl Scripts {
         if sha.len() != 40 {
             return None;
         }
-        let key = String::from_utf8_lossy(sha).to_ascii_lowercase();
-        self.map.read().get(&key).cloned()
+        // Lowercased on the stack: EVALSHA looks its script up on every call.
+        let mut key = [0u8; 40];
+        key.copy_from_slice(sha);
+        key.make_ascii_lowercase();
+        let key = std::str::from_utf8(&key).ok()?;
+        self.map.read().get(key).cloned()
     }
 
     pub fn contains(&self, sha: &[u8]) -> bool {
