@@ -181,8 +181,11 @@ thread_local! {
     /// The commands scripts on this thread named lately, by name exactly as written, and the
     /// server they belong to: finding one in the table hashes its lowercased name, which cost
     /// more than the rest of a script's `redis.call` but the command itself.
-    static NAMED: RefCell<(usize, Vec<(Vec<u8>, *const Command)>)> = const { RefCell::new((0, Vec::new())) };
+    static NAMED: RefCell<(usize, Vec<NamedCommand>)> = const { RefCell::new((0, Vec::new())) };
 }
+
+/// A command's name as a script wrote it, and the command.
+type NamedCommand = (Vec<u8>, *const Command);
 
 /// How many command names [`NAMED`] keeps.
 const NAMED_MAX: usize = 16;
