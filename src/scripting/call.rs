@@ -106,29 +106,30 @@ unsafe fn run(state: *mut ffi::lua_State) -> bool {
             big.extend(spans.iter().map(to_slice));
             &big
         };
-        match engine::call_from_script(argv) {
+        let pushed = engine::call_from_script(argv, |reply| {
+            // The arguments are done with: their slots hold the reply (a script may pass
+            // thousands with `unpack`, filling the stack).
+            ffi::lua_settop(state, 0);
+            if ffi::lua_checkstack(state, 4) == 0 {
+                return Err(("ERR reached lua stack limit".to_string(), true));
+            }
+            let mut p = Parser {
+                state,
+                buf: reply,
+                pos: 0,
+            };
+            match p.push(0) {
+                Ok(is_err) => Ok(!is_err),
+                Err(e) => Err((e.to_string(), true)),
+            }
+        });
+        match pushed {
             None => Err((
                 "ERR redis.call/pcall can only be called inside a script invocation".to_string(),
                 false,
             )),
             Some(Err(refusal)) => Err((error_text(&refusal), true)),
-            Some(Ok(reply)) => {
-                // The arguments are done with: their slots hold the reply (a script may pass
-                // thousands with `unpack`, filling the stack).
-                ffi::lua_settop(state, 0);
-                if ffi::lua_checkstack(state, 4) == 0 {
-                    return Err(("ERR reached lua stack limit".to_string(), true));
-                }
-                let mut p = Parser {
-                    state,
-                    buf: &reply,
-                    pos: 0,
-                };
-                match p.push(0) {
-                    Ok(is_err) => Ok(!is_err),
-                    Err(e) => Err((e.to_string(), true)),
-                }
-            }
+            Some(Ok(result)) => result,
         }
     }));
     match outcome {

@@ -69,7 +69,7 @@ struct RunCtx {
     oom_at_start: bool,
     wrote: bool,
     now_ms: i64,
-    start: Instant,
+    start: crate::util::clock::Instant,
 }
 
 thread_local! {
@@ -158,8 +158,22 @@ fn take_error(v: Value) -> Value {
 
 /// Runs a command for the script running on this thread (`redis.call`, in `call.rs`): its
 /// reply's bytes or the refusal's text; None when no script is running.
-pub(super) fn call_from_script(argv: &[&[u8]]) -> Option<Result<Vec<u8>, String>> {
-    with_run(|rc, srv| script_call(rc, srv, argv))
+pub(super) fn call_from_script<R>(argv: &[&[u8]], f: impl FnOnce(&[u8]) -> R) -> Option<Result<R, String>> {
+    let reply = with_run(|rc, srv| script_call(rc, srv, argv))?;
+    Some(reply.map(|mut buf| {
+        let r = f(&buf);
+        // Kept for the next command's reply, unless a big reply made it big.
+        if buf.capacity() <= 64 * 1024 {
+            buf.clear();
+            SPARE.with(|s| s.set(buf));
+        }
+        r
+    }))
+}
+
+thread_local! {
+    /// The buffer the next command a script runs writes its reply into.
+    static SPARE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
 /// Turns `redis.call`'s Lua arguments into a command line (numbers as `%.17g`, as Redis).
@@ -271,6 +285,7 @@ fn script_call(rc: &mut RunCtx, srv: &Server, argv: &[&[u8]]) -> Result<Vec<u8>,
     // nothing else touches it meanwhile.
     let client = unsafe { &mut *rc.client };
     let mut out = Reply::new();
+    out.buf = SPARE.with(|s| s.take());
     out.resp = rc.resp;
     client.handle.resp.store(rc.resp as usize, Relaxed);
     client.handle.set_last_cmd(cmd);
@@ -875,7 +890,7 @@ pub fn run_on_this_thread(
             oom_at_start,
             wrote: false,
             now_ms,
-            start: Instant::now(),
+            start: crate::util::clock::now().0,
         };
         let state = &srv.scripts.run;
         state.kill.store(false, Relaxed);
@@ -999,7 +1014,7 @@ fn time_check() -> mlua::Result<VmState> {
             return false;
         }
         if !state.timed_out.load(Relaxed) {
-            let elapsed = rc.start.elapsed().as_millis() as i64;
+            let elapsed = (crate::util::clock::elapsed_ns(rc.start) / 1_000_000) as i64;
             if elapsed < threshold {
                 return false;
             }
@@ -1227,9 +1242,16 @@ fn script_thread(q: &Queue) {
 
 /// Records what `dispatch::call` could not when the script was handed over: the script's time
 /// (commandstats, slowlog, latency monitor) and its error reply (errorstats, failed calls).
-fn account(srv: &Server, job: &Job, cmd: &Command, argv: &[&[u8]], out: &mut Reply, start_ns: i64) {
+fn account(
+    srv: &Server,
+    job: &Job,
+    cmd: &Command,
+    argv: &[&[u8]],
+    out: &mut Reply,
+    start: crate::util::clock::Instant,
+) {
     use crate::server::stats::bump;
-    let us = ((crate::server::unix_ns() - start_ns).max(0) / 1000) as u64;
+    let us = crate::util::clock::elapsed_ns(start) / 1000;
     let cs = cmd.stats_of(job.caller.worker);
     bump(&cs.usec, us);
     if out.errors > 0 {
@@ -1295,7 +1317,7 @@ fn run_job(srv: &Server, job: &Job) -> Reply {
     out.resp = job.resp;
     // The script's writes are one unit of the log (wrapped in MULTI/EXEC when several).
     let scope = crate::server::propagate::enter(srv);
-    let start_ns = crate::server::unix_ns();
+    let start = crate::util::clock::now().0;
     let argv = job.argv.slices();
     let split = (3 + job.numkeys).min(argv.len());
     let (keys, args) = (&argv[3.min(split)..split], &argv[split..]);
@@ -1313,8 +1335,8 @@ fn run_job(srv: &Server, job: &Job) -> Reply {
     if function {
         *srv.scripts.run.function.lock() = None;
     }
-    if let Some(cmd) = srv.commands.get(job.command.as_bytes()) {
-        account(srv, job, cmd, &argv, &mut out, start_ns);
+    if let Some(cmd) = command_named(srv, job.command.as_bytes()) {
+        account(srv, job, cmd, &argv, &mut out, start);
     }
     // Clients blocked on keys the script filled are served before its reply leaves.
     if crate::server::blocking::has_ready() {

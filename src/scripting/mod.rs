@@ -14,6 +14,8 @@
 //!   thread's "Lua client" (its own database and RESP version, `in_script` set so blocking
 //!   commands answer at once). Every script runs with the whole server stopped, so it is atomic
 //!   whatever keys it touches.
+//! * `call.rs`: `redis.call` / `redis.pcall` as plain Lua C functions (the hot path of every
+//!   script: arguments read in place on the Lua stack, the reply pushed as it is parsed).
 //! * Functions (FUNCTION LOAD, FCALL) are in `functions.rs`: a registry of libraries shared by
 //!   all workers, loaded into each thread's VM in their own environment; FCALL runs on the
 //!   script thread like EVAL.

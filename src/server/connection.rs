@@ -244,9 +244,9 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
                 p.clear();
             }
         }
-        // A pipeline of scripts: each one parks the connection until the script thread answers,
-        // so its replies are held until the pipeline is done (or stops at a script still
-        // running), one write for all as for other commands, not one write per script.
+        // A pipeline of scripts: each one parks the connection until the script thread answers.
+        // While requests wait behind the parked one, the replies so far are held (as Redis
+        // writes a pipeline's replies once it ran it all): one write, not one per script.
         let mid_pipeline = !rbuf.is_empty() && client.blocked.as_ref().is_some_and(|w| w.keys.is_empty());
         if !out.buf.is_empty() && !mid_pipeline {
             // appendfsync always: no reply leaves before the writes it acknowledges are on disk.
