@@ -11,8 +11,8 @@ absolute figures (the machine is shared).
 Stream memory: each server is filled with 1,000,000 `XADD stream * f1 <8 bytes> f2 <8 bytes>`
 (pipelined) and reports INFO used_memory and VmRSS growth per entry.
 
-usage: scripts/bench-extra.py [--rounds 5] [--n 300000] [--entries 1000000]
-       [--a 'redis-server --port {port} ...'] [--b 'target/release/ochre-server --port {port} ...']
+usage: scripts/bench-extra.py [--rounds 5] [--n 300000] [--entries 1000000] [--only evalsha]
+       [--port 7240] [--a 'redis-server --port {port} ...'] [--b 'target/release/ochre-server --port {port} ...']
 """
 import argparse
 import glob
@@ -77,9 +77,12 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--n", type=int, default=300000)
     ap.add_argument("--entries", type=int, default=1000000)
+    ap.add_argument("--only", default="", help="run only the workloads whose name contains this "
+                    "(case-insensitive), and skip the stream memory test")
+    ap.add_argument("--port", type=int, default=7240, help="first of the 4 ports used")
     a = ap.parse_args()
     servers = []
-    for name, tmpl, port in ((a.name_a, a.a, 7240), (a.name_b, a.b, 7241)):
+    for name, tmpl, port in ((a.name_a, a.a, a.port), (a.name_b, a.b, a.port + 1)):
         p = start(tmpl, port)
         sha = cmd(port, "SCRIPT", "LOAD", SCRIPT).split(b"\r\n")[1].decode()
         # One subscriber that reads everything (redis-cli keeps up with the stream).
@@ -96,6 +99,8 @@ def main():
         print("# server CPU us/request at -c 50 -P 16, %d requests per run, %d rounds" % (a.n, a.rounds))
         print("%-24s %10s %10s %8s  (min-max)" % ("workload", a.name_a, a.name_b, "b/a"))
         for wl, argf in workloads.items():
+            if a.only.lower() not in wl.lower():
+                continue
             per = {s[0]: [] for s in servers}
             ratios = []
             for r in range(a.rounds):
@@ -112,7 +117,8 @@ def main():
             s[4].kill()
             s[2].kill()
         servers = []
-        stream_memory(a)
+        if not a.only:
+            stream_memory(a)
     finally:
         for s in servers:
             s[4].kill()
@@ -133,7 +139,7 @@ def stream_memory(a):
     print("# stream of %d entries, 2 fields of 8 bytes each: bytes per entry (growth)" % n)
     print("%-8s %12s %12s" % ("server", "used B/e", "RSS B/e"))
     res = {}
-    for name, tmpl, port in ((a.name_a, a.a, 7242), (a.name_b, a.b, 7243)):
+    for name, tmpl, port in ((a.name_a, a.a, a.port + 2), (a.name_b, a.b, a.port + 3)):
         p = start(tmpl, port)
         time.sleep(0.5)
         u0, r0 = used_and_rss(port, p.pid)

@@ -638,3 +638,71 @@ fn script_time_counts_in_slowlog_and_commandstats() {
     let stats = r(&mut c, &["INFO", "commandstats"]);
     assert!(stats.contains("rejected_calls=0,failed_calls=1"), "{stats}");
 }
+
+#[test]
+fn pipelined_scripts_from_many_connections_are_batched_in_order() {
+    // Many connections, each pipelining scripts mixed with plain commands, on one worker (the
+    // scripts cross to the script thread in batches): every reply comes in request order,
+    // every increment lands once, and a pipeline's replies arrive together after its last
+    // script.
+    let srv = Server::start_with(&["--threads", "1"]);
+    let mut c = srv.raw();
+    let sha = r(&mut c, &["SCRIPT", "LOAD", "return redis.call('INCR', KEYS[1])"]);
+    let sha = sha.lines().nth(1).unwrap_or_default().to_string();
+    assert_eq!(sha.len(), 40);
+    let (conns, depth, rounds) = (20, 16, 20);
+    let mut raws: Vec<Raw> = (0..conns).map(|_| srv.raw()).collect();
+    for _ in 0..rounds {
+        for (i, raw) in raws.iter_mut().enumerate() {
+            let key = format!("k{i}");
+            let mut req = Vec::new();
+            for j in 0..depth {
+                let args: Vec<&str> = if j % 4 == 3 {
+                    vec!["GET", &key]
+                } else {
+                    vec!["EVALSHA", &sha, "1", &key]
+                };
+                req.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+                for a in args {
+                    req.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+                }
+            }
+            raw.send(&req);
+        }
+    }
+    for (i, raw) in raws.iter_mut().enumerate() {
+        let mut n = 0;
+        for _ in 0..rounds {
+            for j in 0..depth {
+                let got = reply(raw);
+                if j % 4 == 3 {
+                    assert_eq!(got, format!("${}\r\n{n}\r\n", n.to_string().len()), "conn {i}");
+                } else {
+                    n += 1;
+                    assert_eq!(got, format!(":{n}\r\n"), "conn {i}");
+                }
+            }
+        }
+    }
+    let total = conns * rounds * depth * 3 / 4;
+    let counts: usize = (0..conns)
+        .map(|i| {
+            let v = r(&mut c, &["GET", &format!("k{i}")]);
+            v.lines().nth(1).and_then(|n| n.parse::<usize>().ok()).unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(counts, total);
+    // The EVALSHAs and GETs each counted once.
+    let stats = r(&mut c, &["INFO", "commandstats"]);
+    let calls = |name: &str| -> usize {
+        stats
+            .lines()
+            .find(|l| l.starts_with(&format!("cmdstat_{name}:")))
+            .and_then(|l| l.split(',').next())
+            .and_then(|f| f.split("calls=").nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(calls("evalsha"), total);
+    assert_eq!(calls("incr"), total);
+}

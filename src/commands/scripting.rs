@@ -155,7 +155,7 @@ pub fn run_target(
         resp: ctx.out.resp,
         command,
         target,
-        argv: args.iter().map(|a| a.to_vec()).collect(),
+        argv: engine::Argv::new(args),
         numkeys,
         ro,
     });

@@ -58,6 +58,8 @@ struct Engine {
 /// The state of the script running now on this thread.
 struct RunCtx {
     srv: *const Server,
+    /// The script's SHA or the function's name (for the slow script warning).
+    name: *const str,
     client: *mut Client,
     /// RESP version of the script's commands (`redis.setresp`).
     resp: u8,
@@ -67,7 +69,7 @@ struct RunCtx {
     oom_at_start: bool,
     wrote: bool,
     now_ms: i64,
-    start: Instant,
+    start: crate::util::clock::Instant,
 }
 
 thread_local! {
@@ -130,10 +132,7 @@ thread_local! {
 
 /// Raises `{err=text}` from a native function.
 fn raise<T>(lua: &Lua, text: &str) -> mlua::Result<T> {
-    raise_table(error_table(lua, text, false)?)
-}
-
-fn raise_table<T>(t: Table) -> mlua::Result<T> {
+    let t = error_table(lua, text, false)?;
     PENDING.with(|p| *p.borrow_mut() = Some(t));
     Err(mlua::Error::RuntimeError(MARKER.to_string()))
 }
@@ -157,29 +156,24 @@ fn take_error(v: Value) -> Value {
     }
 }
 
-/// `redis.call` / `redis.pcall`: runs the command; the reply as a Lua value and whether it is
-/// an error (`{err=...}`).
-fn redis_call(lua: &Lua, args: &MultiValue) -> mlua::Result<(Value, bool)> {
-    let argv = match args_to_argv(args) {
-        Ok(a) => a,
-        Err(msg) => return Ok((Value::Table(error_table(lua, &format!("ERR {msg}"), false)?), true)),
-    };
-    let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
-    let Some(result) = with_run(|rc, srv| script_call(rc, srv, &refs)) else {
-        let t = error_table(
-            lua,
-            "ERR redis.call/pcall can only be called inside a script invocation",
-            false,
-        )?;
-        return Ok((Value::Table(t), true));
-    };
-    match result {
-        Ok(reply) => {
-            let is_err = reply.first() == Some(&b'-');
-            Ok((convert::reply_to_lua(lua, &reply)?, is_err))
+/// Runs a command for the script running on this thread (`redis.call`, in `call.rs`): its
+/// reply's bytes or the refusal's text; None when no script is running.
+pub(super) fn call_from_script<R>(argv: &[&[u8]], f: impl FnOnce(&[u8]) -> R) -> Option<Result<R, String>> {
+    let reply = with_run(|rc, srv| script_call(rc, srv, argv))?;
+    Some(reply.map(|mut buf| {
+        let r = f(&buf);
+        // Kept for the next command's reply, unless a big reply made it big.
+        if buf.capacity() <= 64 * 1024 {
+            buf.clear();
+            SPARE.with(|s| s.set(buf));
         }
-        Err(text) => Ok((Value::Table(error_table(lua, &convert::error_text(&text), true)?), true)),
-    }
+        r
+    }))
+}
+
+thread_local! {
+    /// The buffer the next command a script runs writes its reply into.
+    static SPARE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
 /// Turns `redis.call`'s Lua arguments into a command line (numbers as `%.17g`, as Redis).
@@ -197,9 +191,46 @@ fn args_to_argv(args: &MultiValue) -> Result<Vec<Vec<u8>>, &'static str> {
         .collect()
 }
 
+thread_local! {
+    /// The commands scripts on this thread named lately, by name exactly as written, and the
+    /// server they belong to: finding one in the table hashes its lowercased name, which cost
+    /// more than the rest of a script's `redis.call` but the command itself.
+    static NAMED: RefCell<(usize, Vec<NamedCommand>)> = const { RefCell::new((0, Vec::new())) };
+}
+
+/// A command's name as a script wrote it, and the command.
+type NamedCommand = (Vec<u8>, *const Command);
+
+/// How many command names [`NAMED`] keeps.
+const NAMED_MAX: usize = 16;
+
+/// Finds the command a script named (not its subcommand).
+fn command_named<'a>(srv: &'a Server, name: &[u8]) -> Option<&'a Command> {
+    NAMED.with(|n| {
+        let mut n = n.borrow_mut();
+        let (owner, names) = &mut *n;
+        if *owner != srv as *const Server as usize {
+            *owner = srv as *const Server as usize;
+            names.clear();
+        }
+        if let Some((_, cmd)) = names.iter().find(|(n, _)| n.as_slice() == name) {
+            // SAFETY: the command table never changes after start-up and lives as long as
+            // the server, which outlives every script it runs (the pointer is dropped when
+            // another server's script runs here).
+            return Some(unsafe { &**cmd });
+        }
+        let cmd = srv.commands.get(name)?;
+        if names.len() >= NAMED_MAX {
+            names.remove(0);
+        }
+        names.push((name.to_vec(), cmd as *const Command));
+        Some(cmd)
+    })
+}
+
 /// Finds the command (or subcommand) a script asked for.
 fn lookup<'a>(srv: &'a Server, argv: &[&[u8]]) -> Option<&'a Command> {
-    let cmd = srv.commands.get(argv[0])?;
+    let cmd = command_named(srv, argv[0])?;
     if cmd.subcommands.is_empty() || argv.len() < 2 {
         return Some(cmd);
     }
@@ -254,6 +285,7 @@ fn script_call(rc: &mut RunCtx, srv: &Server, argv: &[&[u8]]) -> Result<Vec<u8>,
     // nothing else touches it meanwhile.
     let client = unsafe { &mut *rc.client };
     let mut out = Reply::new();
+    out.buf = SPARE.with(|s| s.take());
     out.resp = rc.resp;
     client.handle.resp.store(rc.resp as usize, Relaxed);
     client.handle.set_last_cmd(cmd);
@@ -285,22 +317,11 @@ impl Engine {
         // The preloaded libraries go in first, so the sandbox makes them read-only too.
         super::libs::register_all(&lua)?;
         let raw = lua.create_table()?;
-        raw.set(
-            "call",
-            lua.create_function(|lua, args: MultiValue| {
-                let (v, is_err) = redis_call(lua, &args)?;
-                if is_err {
-                    if let Value::Table(t) = v {
-                        return raise_table(t);
-                    }
-                }
-                Ok(v)
-            })?,
-        )?;
-        raw.set(
-            "pcall",
-            lua.create_function(|lua, args: MultiValue| Ok(redis_call(lua, &args)?.0))?,
-        )?;
+        // SAFETY: plain Lua C functions that follow the Lua API's rules (`call.rs`).
+        unsafe {
+            raw.set("call", lua.create_c_function(super::call::call)?)?;
+            raw.set("pcall", lua.create_c_function(super::call::pcall)?)?;
+        }
         raw.set(
             "acl_check_cmd",
             lua.create_function(|lua, args: MultiValue| {
@@ -425,6 +446,7 @@ impl Engine {
                 .set_name("=redis")
                 .call((raw, crate::REDIS_VERSION, version_num()))?;
         lua.set_globals(env.clone())?;
+        install_time_hook(&lua);
         let handle = Arc::new(ClientHandle::new(
             0,
             "lua".into(),
@@ -671,7 +693,7 @@ impl Engine {
         }
         let ran = chunk.call::<()>(());
         if timeout_ms > 0 {
-            self.lua.remove_hook();
+            install_time_hook(&self.lua);
         }
         let _ = self.floading.call::<()>(false);
         let registered = LOADING.with(|l| l.borrow_mut().take()).unwrap_or_default();
@@ -836,11 +858,7 @@ pub fn run_on_this_thread(
                         Err(m) => return Err(format!("ERR Error compiling script (new function): {m}")),
                     },
                 };
-                let set = make_array(keys)
-                    .and_then(|k| eng.globals.raw_set("KEYS", k))
-                    .and_then(|_| make_array(args))
-                    .and_then(|a| eng.globals.raw_set("ARGV", a));
-                if let Err(e) = set {
+                if let Err(e) = set_keys_args(lua, &eng.globals, (keys, args)) {
                     return Err(format!("ERR Error running script {sha}, {e}"));
                 }
                 (eng.runner.clone(), MultiValue::from_iter([Value::Function(func)]))
@@ -864,6 +882,7 @@ pub fn run_on_this_thread(
         client.select(caller_db);
         let mut rc = RunCtx {
             srv: srv as *const Server,
+            name: name as *const str,
             client: &mut client as *mut Client,
             resp: 2,
             read_only,
@@ -871,7 +890,7 @@ pub fn run_on_this_thread(
             oom_at_start,
             wrote: false,
             now_ms,
-            start: Instant::now(),
+            start: crate::util::clock::now().0,
         };
         let state = &srv.scripts.run;
         state.kill.store(false, Relaxed);
@@ -881,17 +900,7 @@ pub fn run_on_this_thread(
         state.start_ms.store(now_ms, Relaxed);
         state.running.store(true, Relaxed);
         RUN.with(|r| r.set(&mut rc as *mut RunCtx));
-        let hooked = srv.config.hot.busy_reply_threshold.load(Relaxed) > 0;
-        if hooked {
-            let name = name.to_string();
-            let _ = lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
-                time_check(&name)
-            });
-        }
         let outcome = runner.call::<(bool, Value)>(call_args);
-        if hooked {
-            lua.remove_hook();
-        }
         RUN.with(|r| r.set(std::ptr::null_mut()));
         PENDING.with(|p| p.borrow_mut().take());
         eng.client = Some(client);
@@ -905,19 +914,18 @@ pub fn run_on_this_thread(
             Ok((false, v)) => write_error(out, name, &v, killed),
             Err(e) => out.error(&format!("ERR Error running script {name}, {e}")),
         }
-        // Free KEYS/ARGV now rather than at the next run.
-        let _ = eng.globals.raw_set("KEYS", Value::Nil);
-        let _ = eng.globals.raw_set("ARGV", Value::Nil);
-        // Every GC_PERIOD runs, up to GC_PERIOD incremental steps (Redis's LUA_GC_CYCLE_PERIOD):
-        // the VM stays small (the suite checks used_memory_lua stays under 100 KB over 10,000
-        // runs); a single step every 50 runs let it grow past that.
+        // Every GC_PERIOD runs, an incremental step of GC_PERIOD KB, Redis's own
+        // `lua_gc(LUA_GCSTEP, LUA_GC_CYCLE_PERIOD)`: the VM stays small (the suite checks
+        // used_memory_lua stays under 100 KB over 10,000 runs; a step of 0 KB, mlua's
+        // `gc_step`, every 50 runs let it grow past that).
         eng.runs += 1;
         if eng.runs % GC_PERIOD == 0 {
-            for _ in 0..GC_PERIOD {
-                if lua.gc_step().unwrap_or(true) {
-                    break;
-                }
-            }
+            // SAFETY: a protected call that only runs the collector.
+            let _ = unsafe {
+                lua.exec_raw::<()>((), |state| {
+                    mlua::ffi::lua_gc(state, mlua::ffi::LUA_GCSTEP, GC_PERIOD as _);
+                })
+            };
         }
         srv.scripts.note_vm_memory(worker, lua.used_memory() as u64);
         Ok(())
@@ -958,16 +966,60 @@ fn write_error(out: &mut Reply, sha: &str, v: &Value, killed: bool) {
     }
 }
 
+/// A script's KEYS and ARGV.
+type KeysArgs<'a> = (&'a [&'a [u8]], &'a [&'a [u8]]);
+
+/// Sets the globals KEYS and ARGV to new arrays of `keys` and `args` (as Redis, a script gets
+/// fresh tables each run; the sandbox's runner sets them back to nil when the script is done).
+/// On the Lua stack directly: through mlua's value
+/// handles, each string would also take a slot in its reference thread.
+fn set_keys_args(lua: &Lua, globals: &Table, lists: KeysArgs) -> mlua::Result<()> {
+    // SAFETY: `exec_raw` runs the closure protected, with `globals` at stack index 1; it uses
+    // at most 4 slots, checked first, and leaves the stack as it found it.
+    unsafe {
+        lua.exec_raw::<()>(globals, |state| {
+            use mlua::ffi;
+            if ffi::lua_checkstack(state, 4) == 0 {
+                return;
+            }
+            let push = |s: &[u8]| ffi::lua_pushlstring_(state, s.as_ptr() as *const _, s.len());
+            for (name, items) in [(&b"KEYS"[..], lists.0), (&b"ARGV"[..], lists.1)] {
+                push(name);
+                ffi::lua_createtable(state, items.len().min(i32::MAX as usize) as _, 0);
+                for (i, item) in items.iter().enumerate() {
+                    push(item);
+                    ffi::lua_rawseti_(state, -2, (i + 1) as _);
+                }
+                ffi::lua_rawset(state, 1);
+            }
+        })
+    }
+}
+
+/// Installs the count hook that checks a running script's time (kept for the VM's life: setting
+/// it for each run cost more than the check every `HOOK_EVERY` instructions).
+fn install_time_hook(lua: &Lua) {
+    let _ = lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), |_, _| {
+        time_check()
+    });
+}
+
 /// The count hook: marks the script timed out past `busy-reply-threshold` (other clients then
 /// get BUSY) and stops it once SCRIPT KILL asked.
-fn time_check(sha: &str) -> mlua::Result<VmState> {
+fn time_check() -> mlua::Result<VmState> {
     let stop = with_run(|rc, srv| {
         let state = &srv.scripts.run;
+        let threshold = srv.config.hot.busy_reply_threshold.load(Relaxed);
+        if threshold <= 0 {
+            return false;
+        }
         if !state.timed_out.load(Relaxed) {
-            let elapsed = rc.start.elapsed().as_millis() as i64;
-            if elapsed < srv.config.hot.busy_reply_threshold.load(Relaxed) {
+            let elapsed = (crate::util::clock::elapsed_ns(rc.start) / 1_000_000) as i64;
+            if elapsed < threshold {
                 return false;
             }
+            // SAFETY: `name` points at the target's name, which outlives the run.
+            let sha = unsafe { &*rc.name };
             log::warning(&format!(
                 "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {} command. Script name is: {sha}.",
                 if state.eval_mode.load(Relaxed) { "SCRIPT KILL" } else { "FUNCTION KILL" }
@@ -986,6 +1038,38 @@ fn time_check(sha: &str) -> mlua::Result<VmState> {
     Ok(VmState::Continue)
 }
 
+/// A command line in one buffer (two allocations, whatever the number of arguments).
+pub struct Argv {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Argv {
+    pub fn new(args: &[&[u8]]) -> Argv {
+        let mut bytes = Vec::with_capacity(args.iter().map(|a| a.len()).sum());
+        let ends = args
+            .iter()
+            .map(|a| {
+                bytes.extend_from_slice(a);
+                bytes.len()
+            })
+            .collect();
+        Argv { bytes, ends }
+    }
+
+    pub fn slices(&self) -> Vec<&[u8]> {
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&end| {
+                let a = self.bytes.get(start..end).unwrap_or_default();
+                start = end;
+                a
+            })
+            .collect()
+    }
+}
+
 /// A script handed to the script thread by a worker.
 pub struct Job {
     pub srv: Arc<Server>,
@@ -998,44 +1082,176 @@ pub struct Job {
     pub command: &'static str,
     pub target: Target,
     /// The whole command line (EVAL, script or SHA, numkeys, keys, arguments).
-    pub argv: Vec<Vec<u8>>,
+    pub argv: Argv,
     pub numkeys: usize,
     pub ro: bool,
 }
 
-/// Sends a script to the script thread (started on first use). Scripts run there, not on the
-/// caller's worker, so a script past its time limit does not stall the other connections of
-/// that worker: they get BUSY like everyone else, and can SCRIPT KILL it.
-pub fn submit(job: Job) {
-    static RUNNER: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> = std::sync::OnceLock::new();
-    let tx = RUNNER.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel::<Job>();
-        let spawned = std::thread::Builder::new().name("ochre-lua".into()).spawn(move || {
-            while let Ok(job) = rx.recv() {
-                run_job(job);
-            }
-        });
-        if let Err(e) = spawned {
-            log::warning(&format!("Failed to start the script thread: {e}"));
+/// Most jobs the script thread runs under one hold of the world lock: a worker that runs other
+/// commands waits at most this many scripts for its shared lock.
+const MAX_BATCH: usize = 128;
+
+/// A worker's end of the hand-off to the script thread, served by its [`relay`] task.
+#[derive(Default)]
+pub struct Relay {
+    /// Parked callers whose replies the script thread queued: the relay wakes their
+    /// connections.
+    served: parking_lot::Mutex<Vec<Arc<ClientHandle>>>,
+    /// The relay task's waker.
+    waker: parking_lot::Mutex<Option<std::task::Waker>>,
+}
+
+impl Relay {
+    fn wake(&self) {
+        if let Some(w) = self.waker.lock().as_ref() {
+            w.wake_by_ref();
         }
-        std::sync::Mutex::new(tx)
+    }
+}
+
+/// Jobs crossing to the script thread together, and where their callers' wake-ups go.
+struct Batch {
+    relay: Option<Arc<Relay>>,
+    jobs: Vec<Job>,
+}
+
+thread_local! {
+    /// This worker's relay and the jobs handed over since the relay last ran (None on a thread
+    /// without a relay task: its jobs are sent at once).
+    static OUTBOX: RefCell<Option<(Arc<Relay>, Vec<Job>)>> = const { RefCell::new(None) };
+}
+
+/// Hands a script to the script thread. Scripts run there, not on the caller's worker, so a
+/// script past its time limit does not stall the other connections of that worker: they get
+/// BUSY like everyone else, and can SCRIPT KILL it.
+///
+/// On a worker the job waits in the outbox until the worker's [`relay`] task runs, which is
+/// after the connections that were ready with it: their scripts cross to the script thread in
+/// one message with one wake-up and run under one hold of the world lock. Waking the script
+/// thread for each job instead cost about two context switches per call (on one core the woken
+/// thread preempts the worker, often while the worker holds its shared world lock, and spins).
+pub fn submit(job: Job) {
+    let job = OUTBOX.with(|o| {
+        let mut o = o.borrow_mut();
+        let Some((relay, jobs)) = o.as_mut() else {
+            return Some(job);
+        };
+        if jobs.is_empty() {
+            relay.wake();
+        }
+        jobs.push(job);
+        None
     });
-    let sent = match tx.lock() {
-        Ok(tx) => tx.send(job),
-        Err(p) => p.into_inner().send(job),
-    };
-    // Without a script thread the job comes back: run it here rather than leave the client
-    // parked forever.
-    if let Err(std::sync::mpsc::SendError(job)) = sent {
-        run_job(job);
+    if let Some(job) = job {
+        send(Batch {
+            relay: None,
+            jobs: vec![job],
+        });
+    }
+}
+
+/// The task a worker runs beside its connections (`spawn_local`). It sends the jobs its
+/// connections queued in [`submit`] to the script thread, and wakes the connections whose
+/// replies came back: the script thread wakes this task once per batch, not each connection,
+/// and the connections it wakes run (and queue their next scripts) before it runs again, so
+/// the next batch holds all of them.
+pub async fn relay() {
+    let relay = Arc::new(Relay::default());
+    OUTBOX.with(|o| *o.borrow_mut() = Some((relay.clone(), Vec::new())));
+    std::future::poll_fn(|cx| {
+        {
+            let mut w = relay.waker.lock();
+            if w.as_ref().is_none_or(|w| !w.will_wake(cx.waker())) {
+                *w = Some(cx.waker().clone());
+            }
+        }
+        let jobs = OUTBOX.with(|o| o.borrow_mut().as_mut().map(|(_, jobs)| std::mem::take(jobs)));
+        if let Some(jobs) = jobs.filter(|j| !j.is_empty()) {
+            send(Batch {
+                relay: Some(relay.clone()),
+                jobs,
+            });
+        }
+        let served = std::mem::take(&mut *relay.served.lock());
+        for handle in served {
+            handle.wake();
+        }
+        std::task::Poll::<()>::Pending
+    })
+    .await
+}
+
+/// The script thread's queue of batches.
+#[derive(Default)]
+struct Queue {
+    batches: parking_lot::Mutex<Vec<Batch>>,
+    ready: parking_lot::Condvar,
+}
+
+/// Sends jobs to the script thread (started on first use).
+fn send(batch: Batch) {
+    static QUEUE: std::sync::OnceLock<Option<Arc<Queue>>> = std::sync::OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let q = Arc::new(Queue::default());
+        let mine = q.clone();
+        let spawned = std::thread::Builder::new()
+            .name("ochre-lua".into())
+            .spawn(move || script_thread(&mine));
+        match spawned {
+            Ok(_) => Some(q),
+            Err(e) => {
+                log::warning(&format!("Failed to start the script thread: {e}"));
+                None
+            }
+        }
+    });
+    match queue {
+        Some(q) => {
+            q.batches.lock().push(batch);
+            q.ready.notify_one();
+        }
+        // Without a script thread the jobs run here rather than leave their clients parked
+        // forever.
+        None => run_batches(vec![batch]),
+    }
+}
+
+/// The script thread: runs the queued batches (every worker's that queued meanwhile, up to
+/// [`MAX_BATCH`] jobs) under one hold of the world lock.
+fn script_thread(q: &Queue) {
+    loop {
+        let batches = {
+            let mut queued = q.batches.lock();
+            while queued.is_empty() {
+                q.ready.wait(&mut queued);
+            }
+            let mut n = 0;
+            let take = queued
+                .iter()
+                .take_while(|b| {
+                    let first = n == 0;
+                    n += b.jobs.len();
+                    first || n <= MAX_BATCH
+                })
+                .count();
+            queued.drain(..take).collect::<Vec<_>>()
+        };
+        run_batches(batches);
     }
 }
 
 /// Records what `dispatch::call` could not when the script was handed over: the script's time
 /// (commandstats, slowlog, latency monitor) and its error reply (errorstats, failed calls).
-fn account(srv: &Server, job: &Job, cmd: &Command, argv: &[&[u8]], out: &mut Reply, start_ns: i64) {
+fn account(
+    srv: &Server,
+    job: &Job,
+    cmd: &Command,
+    argv: &[&[u8]],
+    out: &mut Reply,
+    start: crate::util::clock::Instant,
+) {
     use crate::server::stats::bump;
-    let us = ((crate::server::unix_ns() - start_ns).max(0) / 1000) as u64;
+    let us = crate::util::clock::elapsed_ns(start) / 1000;
     let cs = cmd.stats_of(job.caller.worker);
     bump(&cs.usec, us);
     if out.errors > 0 {
@@ -1059,45 +1275,75 @@ fn account(srv: &Server, job: &Job, cmd: &Command, argv: &[&[u8]], out: &mut Rep
     }
 }
 
-/// Runs a job with the whole server stopped and delivers its reply to the parked caller.
-fn run_job(job: Job) {
-    let srv: &Server = &job.srv;
-    let mut out = Reply::new();
-    out.resp = job.resp;
+/// Runs jobs one after the other with the whole server stopped (one hold of the world lock),
+/// then delivers their replies: a worker's callers through its relay, with one wake-up.
+fn run_batches(batches: Vec<Batch>) {
+    let Some(srv_arc) = batches.iter().find_map(|b| b.jobs.first()).map(|j| j.srv.clone()) else {
+        return;
+    };
+    let srv: &Server = &srv_arc;
+    let mut replies = Vec::new();
     {
         let _world = srv.world.exclusive();
-        // The script's writes are one unit of the log (wrapped in MULTI/EXEC when several).
-        let scope = crate::server::propagate::enter(srv);
-        let start_ns = crate::server::unix_ns();
-        let argv: Vec<&[u8]> = job.argv.iter().map(|a| a.as_slice()).collect();
-        let split = (3 + job.numkeys).min(argv.len());
-        let (keys, args) = (&argv[3.min(split)..split], &argv[split..]);
-        // The script thread's VM memory is counted in its own slot, after the workers'.
-        let caller = Caller {
-            worker: srv.workers,
-            ..job.caller
-        };
-        let function = matches!(job.target, Target::Function { .. });
-        if function {
-            *srv.scripts.run.function.lock() = Some((job.target.name().to_string(), job.argv.clone()));
-        }
-        run_on_this_thread(srv, caller, &mut out, &job.target, keys, args, job.ro);
-        if function {
-            *srv.scripts.run.function.lock() = None;
-        }
-        if let Some(cmd) = srv.commands.get(job.command.as_bytes()) {
-            account(srv, &job, cmd, &argv, &mut out, start_ns);
-        }
-        // Clients blocked on keys the script filled are served before its reply leaves.
-        if crate::server::blocking::has_ready() {
-            crate::server::blocking::serve_ready(srv);
-        }
-        if let Some(scope) = scope {
-            scope.finish(srv);
+        for job in batches.iter().flat_map(|b| &b.jobs) {
+            replies.push(run_job(srv, job));
         }
     }
+    // appendfsync always: no reply leaves before the writes it acknowledges are on disk.
     crate::persistence::aof::wait_for_sync(srv);
-    if job.waiter.claim() {
-        job.waiter.deliver(&out);
+    let mut replies = replies.iter();
+    for batch in &batches {
+        let mut served = Vec::new();
+        for (job, out) in batch.jobs.iter().zip(replies.by_ref()) {
+            if !job.waiter.claim() {
+                continue;
+            }
+            job.waiter.fill(out);
+            match &batch.relay {
+                Some(_) => served.push(job.waiter.handle.clone()),
+                None => job.waiter.handle.wake(),
+            }
+        }
+        if let (Some(relay), false) = (&batch.relay, served.is_empty()) {
+            relay.served.lock().extend(served);
+            relay.wake();
+        }
     }
+}
+
+/// Runs one job; the caller holds the world lock exclusively.
+fn run_job(srv: &Server, job: &Job) -> Reply {
+    let mut out = Reply::new();
+    out.resp = job.resp;
+    // The script's writes are one unit of the log (wrapped in MULTI/EXEC when several).
+    let scope = crate::server::propagate::enter(srv);
+    let start = crate::util::clock::now().0;
+    let argv = job.argv.slices();
+    let split = (3 + job.numkeys).min(argv.len());
+    let (keys, args) = (&argv[3.min(split)..split], &argv[split..]);
+    // The script thread's VM memory is counted in its own slot, after the workers'.
+    let caller = Caller {
+        worker: srv.workers,
+        ..job.caller
+    };
+    let function = matches!(job.target, Target::Function { .. });
+    if function {
+        *srv.scripts.run.function.lock() =
+            Some((job.target.name().to_string(), argv.iter().map(|a| a.to_vec()).collect()));
+    }
+    run_on_this_thread(srv, caller, &mut out, &job.target, keys, args, job.ro);
+    if function {
+        *srv.scripts.run.function.lock() = None;
+    }
+    if let Some(cmd) = command_named(srv, job.command.as_bytes()) {
+        account(srv, job, cmd, &argv, &mut out, start);
+    }
+    // Clients blocked on keys the script filled are served before its reply leaves.
+    if crate::server::blocking::has_ready() {
+        crate::server::blocking::serve_ready(srv);
+    }
+    if let Some(scope) = scope {
+        scope.finish(srv);
+    }
+    out
 }

@@ -14,6 +14,8 @@
 //!   thread's "Lua client" (its own database and RESP version, `in_script` set so blocking
 //!   commands answer at once). Every script runs with the whole server stopped, so it is atomic
 //!   whatever keys it touches.
+//! * `call.rs`: `redis.call` / `redis.pcall` as plain Lua C functions (the hot path of every
+//!   script: arguments read in place on the Lua stack, the reply pushed as it is parsed).
 //! * Functions (FUNCTION LOAD, FCALL) are in `functions.rs`: a registry of libraries shared by
 //!   all workers, loaded into each thread's VM in their own environment; FCALL runs on the
 //!   script thread like EVAL.
@@ -22,6 +24,7 @@
 //! * The sandbox (`sandbox.lua`) keeps Redis's rules: no new globals, read-only library
 //!   tables, no `loadfile`/`dofile`/`print`, Redis's `math.random`.
 
+pub mod call;
 pub mod convert;
 pub mod engine;
 pub mod functions;
@@ -109,8 +112,12 @@ impl Scripts {
         if sha.len() != 40 {
             return None;
         }
-        let key = String::from_utf8_lossy(sha).to_ascii_lowercase();
-        self.map.read().get(&key).cloned()
+        // Lowercased on the stack: EVALSHA looks its script up on every call.
+        let mut key = [0u8; 40];
+        key.copy_from_slice(sha);
+        key.make_ascii_lowercase();
+        let key = std::str::from_utf8(&key).ok()?;
+        self.map.read().get(key).cloned()
     }
 
     pub fn contains(&self, sha: &[u8]) -> bool {

@@ -260,6 +260,10 @@ local functions = {
 }
 
 -- The globals scripts see, the runner, and the functions' environment.
+-- The script runner frees KEYS and ARGV (set by engine.rs before each run) once it is done.
 return env, function(f)
-  return raw_xpcall(f, handler)
+  local ok, result = raw_xpcall(f, handler)
+  raw_rawset(G, 'KEYS', nil)
+  raw_rawset(G, 'ARGV', nil)
+  return ok, result
 end, functions

@@ -102,9 +102,15 @@ impl Waiter {
 
     /// Queues the reply of a claimed waiter and wakes its connection.
     pub fn deliver(&self, reply: &Reply) {
+        self.fill(reply);
+        self.handle.wake();
+    }
+
+    /// Queues the reply of a claimed waiter without waking its connection (the caller wakes
+    /// it, e.g. the script thread through the worker's relay, one wake-up for many replies).
+    pub fn fill(&self, reply: &Reply) {
         self.handle.pending.lock().extend_from_slice(&reply.buf);
         self.state.store(SERVED, Ordering::Release);
-        self.handle.wake();
     }
 
     fn state(&self) -> u8 {

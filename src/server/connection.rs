@@ -26,6 +26,8 @@ pub fn worker_main(srv: Arc<Server>, worker: usize, mut rx: tokio::sync::mpsc::U
     };
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
+        // Hands the scripts this worker's connections asked for to the script thread in batches.
+        tokio::task::spawn_local(crate::scripting::engine::relay());
         tokio::task::spawn_local(async {
             let every = std::time::Duration::from_millis(crate::util::allocator::COLLECT_EVERY_MS);
             loop {
@@ -243,7 +245,11 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
                 p.clear();
             }
         }
-        if !out.buf.is_empty() {
+        // A pipeline of scripts: each one parks the connection until the script thread answers.
+        // While requests wait behind the parked one, the replies so far are held (as Redis
+        // writes a pipeline's replies once it ran it all): one write, not one per script.
+        let mid_pipeline = !rbuf.is_empty() && client.blocked.as_ref().is_some_and(|w| w.keys.is_empty());
+        if !out.buf.is_empty() && !mid_pipeline {
             // appendfsync always: no reply leaves before the writes it acknowledges are on disk.
             crate::persistence::aof::wait_for_sync(srv);
             handle.note_reply_bytes(out.buf.len());
