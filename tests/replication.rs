@@ -123,6 +123,10 @@ fn psync_answers_a_full_resync_and_replconf_checks_its_arguments() {
         "-ERR Unrecognized REPLCONF option: bogus\r\n"
     );
     assert_eq!(
+        c.cmd_str(&["REPLCONF", "rdb-filter-only", "functions keys"]),
+        "-ERR Unsupported rdb-filter-only option: keys\r\n"
+    );
+    assert_eq!(
         c.cmd_str(&["SYNC", "extra"]),
         "-ERR wrong number of arguments for 'sync' command\r\n"
     );
@@ -179,4 +183,42 @@ fn publish_and_served_blocking_pops_reach_the_stream_as_redis_sends_them() {
     // The push, then the pop it served, as two commands (Redis 7.0 does not wrap them).
     assert_eq!(command(&mut rs), words("RPUSH l a b c"));
     assert_eq!(command(&mut rs), words("LPOP l 3"));
+}
+
+#[test]
+fn rdb_only_closes_after_the_image_and_replicas_can_be_killed_by_type() {
+    let srv = common::Server::start();
+    let mut c = srv.raw();
+    assert_eq!(c.cmd_str(&["SET", "k", "v"]), "+OK\r\n");
+    let lib = "#!lua name=lib\nredis.register_function('f', function() return 1 end)";
+    assert_eq!(c.cmd_str(&["FUNCTION", "LOAD", lib]), "$3\r\nlib\r\n");
+    // redis-cli --functions-rdb: the libraries without the keys, then the connection ends.
+    let mut cli = srv.raw();
+    assert_eq!(cli.cmd_str(&["REPLCONF", "rdb-only", "1"]), "+OK\r\n");
+    assert_eq!(cli.cmd_str(&["REPLCONF", "rdb-filter-only", "functions"]), "+OK\r\n");
+    cli.send(b"SYNC\r\n");
+    let mut rs = stream(&cli);
+    let rdb = image(&mut rs);
+    assert!(rdb.windows(3).any(|w| w == b"lib"), "the library is in the image");
+    assert!(
+        !rdb.windows(3).any(|w| w == b"\x01k\x01"),
+        "no key in a functions-only image"
+    );
+    let mut rest = Vec::new();
+    let _ = rs.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "rdb-only: closed right after the image");
+    // A replica shows the S flag and goes with CLIENT KILL TYPE replica.
+    let mut repl = srv.raw();
+    repl.send(b"SYNC\r\n");
+    let mut rs = stream(&repl);
+    let _ = image(&mut rs);
+    assert!(c.cmd_str(&["CLIENT", "LIST"]).contains("flags=S "));
+    assert_eq!(c.cmd_str(&["CLIENT", "KILL", "TYPE", "replica"]), ":1\r\n");
+    let mut rest = Vec::new();
+    let _ = rs.read_to_end(&mut rest);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !c.cmd_str(&["INFO", "replication"]).contains("connected_slaves:0") {
+        assert!(std::time::Instant::now() < deadline, "killed replica still listed");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }

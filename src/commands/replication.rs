@@ -29,8 +29,16 @@ fn psync(ctx: &mut Ctx, _args: &[&[u8]]) {
 fn full_resync(ctx: &mut Ctx, psync: bool) {
     let srv = ctx.srv;
     let image = {
-        let libraries = srv.scripts.functions.codes();
-        let mut locked = snapshot::lock_all_dbs(&srv.keyspace);
+        let libraries = if ctx.client.rdb_no_functions {
+            Vec::new()
+        } else {
+            srv.scripts.functions.codes()
+        };
+        let mut locked = if ctx.client.rdb_no_data {
+            Vec::new()
+        } else {
+            snapshot::lock_all_dbs(&srv.keyspace)
+        };
         snapshot::encode(&mut locked, super::dump::compression(ctx), ctx.now_ms, &libraries)
     };
     if psync {
@@ -39,12 +47,18 @@ fn full_resync(ctx: &mut Ctx, psync: bool) {
     }
     ctx.out.raw(format!("${}\r\n", image.len()).as_bytes());
     ctx.out.raw(&image);
+    if ctx.client.rdb_only {
+        // redis-cli --rdb: the image is all it wanted.
+        ctx.client.close_after_reply = true;
+        return;
+    }
     crate::replication::attach(srv, ctx.client.handle.clone(), ctx.client.replica_port);
     crate::server::log::notice(&format!("Replica {} asks for synchronization", ctx.client.handle.addr));
 }
 
-/// REPLCONF <option> <value> ...: `listening-port` is remembered for INFO, `ACK` and `GETACK`
-/// get no reply (a replica never reads one), the other handshake options are accepted.
+/// REPLCONF <option> <value> ...: `listening-port` is remembered for INFO, `rdb-only` and
+/// `rdb-filter-only` shape what SYNC sends (redis-cli --rdb, --functions-rdb, --replica), `ACK`
+/// and `GETACK` get no reply (a replica never reads one), `capa` and `ip-address` are accepted.
 fn replconf(ctx: &mut Ctx, args: &[&[u8]]) {
     if args.len().is_multiple_of(2) {
         return ctx.out.syntax_error();
@@ -62,7 +76,24 @@ fn replconf(ctx: &mut Ctx, args: &[&[u8]]) {
                 }
                 return ctx.out.ok();
             }
-            b"capa" | b"ip-address" | b"rdb-only" => {}
+            b"rdb-only" => ctx.client.rdb_only = val == b"1",
+            b"rdb-filter-only" => {
+                // Include filters: nothing but what is named (only `functions` exists).
+                let (no_data, mut no_functions) = (true, true);
+                for f in val.split(|b| b.is_ascii_whitespace()).filter(|f| !f.is_empty()) {
+                    if f.eq_ignore_ascii_case(b"functions") {
+                        no_functions = false;
+                    } else {
+                        return ctx.out.err(&format!(
+                            "Unsupported rdb-filter-only option: {}",
+                            String::from_utf8_lossy(f)
+                        ));
+                    }
+                }
+                ctx.client.rdb_no_data = no_data;
+                ctx.client.rdb_no_functions = no_functions;
+            }
+            b"capa" | b"ip-address" => {}
             _ => {
                 return ctx.out.err(&format!(
                     "Unrecognized REPLCONF option: {}",

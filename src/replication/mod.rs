@@ -71,6 +71,7 @@ impl Replicas {
 /// Attaches `handle` as a replica from this instant on. The caller holds the world lock
 /// exclusively (no write is in flight) and has just put the dataset in its reply.
 pub fn attach(srv: &Server, handle: Arc<ClientHandle>, port: u16) {
+    handle.is_replica.store(true, Relaxed);
     let mut st = srv.replicas.state.lock();
     st.list.retain(|r| r.handle.id != handle.id);
     st.list.push(Replica {

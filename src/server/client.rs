@@ -55,6 +55,8 @@ pub struct ClientHandle {
     /// The connection task's waker, registered each time it waits.
     pub waker: Mutex<Option<Waker>>,
     pub is_monitor: AtomicBool,
+    /// Attached as a replica by SYNC/PSYNC (the `S` flag; CLIENT KILL TYPE replica).
+    pub is_replica: AtomicBool,
     pub no_evict: AtomicBool,
     /// Blocked in BLPOP, BZPOPMIN... (the `b` of CLIENT LIST's flags); kept by `blocking.rs`.
     pub blocked: AtomicBool,
@@ -130,6 +132,7 @@ impl ClientHandle {
             signal: Default::default(),
             waker: Default::default(),
             is_monitor: AtomicBool::new(false),
+            is_replica: AtomicBool::new(false),
             no_evict: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
             qbuf: AtomicUsize::new(0),
@@ -232,9 +235,9 @@ impl ClientHandle {
         }
     }
 
-    /// The kind of client (replication does not exist yet; MONITOR clients count as replicas).
+    /// The kind of client (MONITOR clients count as replicas, as in Redis).
     pub fn kind(&self) -> ClientType {
-        if self.is_monitor.load(Relaxed) {
+        if self.is_monitor.load(Relaxed) || self.is_replica.load(Relaxed) {
             ClientType::Replica
         } else if self.pubsub_mode.load(Relaxed) {
             ClientType::PubSub
@@ -253,6 +256,9 @@ impl ClientHandle {
         let name = self.name.lock().clone().unwrap_or_default();
         let idle = (now_ms - self.last_interaction_ms.load(Relaxed)).max(0) / 1000;
         let mut flags = String::new();
+        if self.is_replica.load(Relaxed) {
+            flags.push('S');
+        }
         if self.is_monitor.load(Relaxed) {
             flags.push('O');
         }
@@ -369,6 +375,11 @@ pub struct Client {
     pub subs: super::pubsub::Subscriptions,
     /// The port a replica said it listens on (REPLCONF listening-port).
     pub replica_port: u16,
+    /// REPLCONF rdb-only 1: the replica wants the image only, then the connection ends.
+    pub rdb_only: bool,
+    /// REPLCONF rdb-filter-only: what the image leaves out (keys; function libraries).
+    pub rdb_no_data: bool,
+    pub rdb_no_functions: bool,
 }
 
 impl Client {
@@ -387,6 +398,9 @@ impl Client {
             multi: Default::default(),
             subs: Default::default(),
             replica_port: 0,
+            rdb_only: false,
+            rdb_no_data: false,
+            rdb_no_functions: false,
         }
     }
 
