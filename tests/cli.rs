@@ -467,3 +467,22 @@ fn shutdown_is_silent_success() {
     assert_eq!(stdout(&o), "");
     assert!(o.stderr.is_empty(), "stderr: {}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn rdb_and_functions_rdb_fetch_the_dump_over_sync() {
+    let srv = common::Server::start();
+    let port = srv.port;
+    seed(port);
+    let dir = common::tmpdir("cli-rdb");
+    let file = dir.join("dump.rdb");
+    let path = file.to_string_lossy().into_owned();
+    let o = cli(port, &["--rdb", &path]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Transfer finished with success."));
+    let bytes = std::fs::read(&file).expect("dump written");
+    assert!(bytes.starts_with(b"REDIS0010") && bytes.windows(4).any(|w| w == b"list"));
+    let o = cli(port, &["--rdb", &path, "--functions-rdb", &path]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("mutually exclusive"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

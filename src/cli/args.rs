@@ -99,6 +99,15 @@ pub struct Args {
     /// List all keys using the SCAN command.
     #[arg(long)]
     pub scan: bool,
+    /// Transfer an RDB dump from the server to a local file ('-' for stdout).
+    #[arg(long)]
+    pub rdb: Option<String>,
+    /// Like --rdb but only get the functions (not the keys).
+    #[arg(long)]
+    pub functions_rdb: Option<String>,
+    /// Simulate a replica showing commands received from the master.
+    #[arg(long, alias = "slave")]
+    pub replica: bool,
     /// Keys pattern when using --scan or --bigkeys.
     #[arg(long)]
     pub pattern: Option<String>,

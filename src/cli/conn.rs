@@ -192,6 +192,33 @@ impl Conn {
         !self.reader.buffer().is_empty()
     }
 
+    /// Reads a raw line without its CRLF, outside RESP parsing (the `$<len>` before a SYNC
+    /// payload; a master may send bare newlines as keep-alives first, which are skipped).
+    pub fn read_line(&mut self) -> io::Result<Vec<u8>> {
+        loop {
+            let mut line = Vec::new();
+            let n = self.reader.read_until(b'\n', &mut line)?;
+            if n == 0 {
+                return Err(eof());
+            }
+            while matches!(line.last(), Some(b'\n' | b'\r')) {
+                line.pop();
+            }
+            if !line.is_empty() {
+                return Ok(line);
+            }
+        }
+    }
+
+    /// Copies the next `n` raw bytes to `out` (a SYNC payload).
+    pub fn copy_raw(&mut self, n: u64, out: &mut dyn Write) -> io::Result<()> {
+        let copied = io::copy(&mut (&mut self.reader).take(n), out)?;
+        if copied < n {
+            return Err(eof());
+        }
+        Ok(())
+    }
+
     /// Reads one reply; RESP3 attributes are read and dropped.
     pub fn read_reply(&mut self) -> io::Result<Reply> {
         loop {

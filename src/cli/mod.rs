@@ -584,6 +584,17 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         Some(modes::Mode::Stat)
     } else if a.scan {
         Some(modes::Mode::Scan)
+    } else if let Some(file) = a.rdb.clone().or_else(|| a.functions_rdb.clone()) {
+        if a.rdb.is_some() && a.functions_rdb.is_some() {
+            eprintln!("Option --functions-rdb and --rdb are mutually exclusive.");
+            return 1;
+        }
+        Some(modes::Mode::Rdb {
+            file,
+            functions_only: a.functions_rdb.is_some(),
+        })
+    } else if a.replica {
+        Some(modes::Mode::Replica)
     } else {
         None
     };

@@ -1,5 +1,6 @@
 //! The bulk and inspection modes, with redis-cli's output: `--pipe` (mass insertion of a RESP
-//! stream read from standard input), `--scan`, `--bigkeys`, `--stat`, `--latency` and `--eval`.
+//! stream read from standard input), `--scan`, `--bigkeys`, `--stat`, `--latency`, `--eval`, and
+//! the replication ones: `--rdb` / `--functions-rdb` (a dump over SYNC) and `--replica`.
 
 use super::conn::{errstr, Reply};
 use super::format::Output;
@@ -15,6 +16,8 @@ pub enum Mode {
     BigKeys,
     Stat,
     Latency { history: bool },
+    Rdb { file: String, functions_only: bool },
+    Replica,
 }
 
 pub fn run(cli: &mut Cli, mode: Mode) -> i32 {
@@ -24,6 +27,8 @@ pub fn run(cli: &mut Cli, mode: Mode) -> i32 {
         Mode::BigKeys => bigkeys(cli),
         Mode::Stat => stat(cli),
         Mode::Latency { history } => latency(cli, history),
+        Mode::Rdb { file, functions_only } => rdb(cli, &file, functions_only),
+        Mode::Replica => replica(cli),
     }
 }
 
@@ -544,5 +549,106 @@ pub fn eval(cli: &mut Cli, file: &str, args: &[Vec<u8>]) -> i32 {
         0
     } else {
         1
+    }
+}
+
+/// redis-cli's `sendReplconf`: an error is reported but not fatal (older servers lack options).
+fn replconf(cli: &mut Cli, opt: &str, val: &str) -> bool {
+    eprintln!("sending REPLCONF {opt} {val}");
+    match call(cli, &[b"REPLCONF".as_slice(), opt.as_bytes(), val.as_bytes()]) {
+        Reply::Error(e) => {
+            eprintln!("REPLCONF {opt} error: {}", String::from_utf8_lossy(&e));
+            false
+        }
+        _ => true,
+    }
+}
+
+/// Sends SYNC and reads the `$<len>` that announces the payload.
+fn sync(cli: &mut Cli) -> u64 {
+    let Some(conn) = cli.conn.as_mut() else {
+        eprintln!("\nI/O error");
+        std::process::exit(1);
+    };
+    if conn.write_raw(b"SYNC\r\n").is_err() {
+        eprintln!("Error writing to master");
+        std::process::exit(1);
+    }
+    let line = match conn.read_line() {
+        Ok(l) => l,
+        Err(_) => {
+            eprintln!("Error reading bulk length while SYNCing");
+            std::process::exit(1);
+        }
+    };
+    match line
+        .strip_prefix(b"$")
+        .and_then(|n| std::str::from_utf8(n).ok()?.parse().ok())
+    {
+        Some(n) => n,
+        None => {
+            eprintln!("SYNC with master failed: {}", String::from_utf8_lossy(&line));
+            std::process::exit(1);
+        }
+    }
+}
+
+/// `--rdb FILE` / `--functions-rdb FILE`: the server's dump over the replication protocol.
+fn rdb(cli: &mut Cli, file: &str, functions_only: bool) -> i32 {
+    replconf(cli, "capa", "eof");
+    replconf(cli, "rdb-only", "1");
+    if functions_only && !replconf(cli, "rdb-filter-only", "functions") {
+        eprintln!("Failed requesting functions only RDB from server, aborting");
+        return 1;
+    }
+    let n = sync(cli);
+    eprintln!("SYNC sent to master, writing {n} bytes to '{file}'");
+    let mut sink: Box<dyn Write> = if file == "-" {
+        Box::new(io::stdout())
+    } else {
+        match std::fs::File::create(file) {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                eprintln!("Error opening '{file}': {}", errstr(&e));
+                return 1;
+            }
+        }
+    };
+    let Some(conn) = cli.conn.as_mut() else { return 1 };
+    if let Err(e) = conn.copy_raw(n, &mut sink).and_then(|_| sink.flush()) {
+        eprintln!("I/O Error reading RDB payload from socket: {}", errstr(&e));
+        return 1;
+    }
+    eprintln!("Transfer finished with success.");
+    0
+}
+
+/// `--replica`: attaches as a replica (without a dataset) and prints every command the server
+/// streams, in CSV, until the connection ends.
+fn replica(cli: &mut Cli) -> i32 {
+    replconf(cli, "capa", "eof");
+    replconf(cli, "rdb-filter-only", "");
+    let n = sync(cli);
+    eprintln!("SYNC with master, discarding {n} bytes of bulk transfer...");
+    let Some(conn) = cli.conn.as_mut() else { return 1 };
+    if conn.copy_raw(n, &mut io::sink()).is_err() {
+        eprintln!("Error reading RDB payload while SYNCing");
+        return 1;
+    }
+    eprintln!("SYNC done. Logging commands from master.");
+    loop {
+        match conn.read_reply() {
+            Ok(r) => {
+                let mut line = super::format::csv(&r);
+                line.push(b'\n');
+                let mut o = io::stdout().lock();
+                let _ = o.write_all(&line);
+                let _ = o.flush();
+            }
+            Err(e) => {
+                eprintln!("Error: {}", errstr(&e));
+                return 1;
+            }
+        }
     }
 }
