@@ -282,6 +282,10 @@ pub fn serve_ready(srv: &Server) {
                     // A waiter that is gone but still queued is removed by its own connection
                     // too; removing it here keeps the queue moving.
                     if outcome == Outcome::Served {
+                        // No longer blocked, as far as INFO can tell, from this instant.
+                        if w.handle.blocked_counted.swap(false, Ordering::Relaxed) {
+                            srv.stats.blocked_clients.fetch_sub(1, Ordering::Relaxed);
+                        }
                         super::propagate::served(srv, w.db, &w.argv, &key);
                         srv.blocking.remove(&w);
                         touch_served(srv, &w);

@@ -57,6 +57,8 @@ pub struct ClientHandle {
     pub is_monitor: AtomicBool,
     /// Attached as a replica by SYNC/PSYNC (the `S` flag; CLIENT KILL TYPE replica).
     pub is_replica: AtomicBool,
+    /// Counted in INFO's `blocked_clients` now (see `connection::BlockedCount`).
+    pub blocked_counted: AtomicBool,
     pub no_evict: AtomicBool,
     /// Blocked in BLPOP, BZPOPMIN... (the `b` of CLIENT LIST's flags); kept by `blocking.rs`.
     pub blocked: AtomicBool,
@@ -133,6 +135,7 @@ impl ClientHandle {
             waker: Default::default(),
             is_monitor: AtomicBool::new(false),
             is_replica: AtomicBool::new(false),
+            blocked_counted: AtomicBool::new(false),
             no_evict: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
             qbuf: AtomicUsize::new(0),

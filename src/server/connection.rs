@@ -102,19 +102,31 @@ const PROTECTED_MODE_ERROR: &str = "-DENIED Redis is running in protected mode b
 const READ_CHUNK: usize = 16 * 1024;
 
 /// Counts a client in INFO's `blocked_clients` for as long as it lives (however the connection
-/// loop ends).
-struct BlockedCount<'a>(&'a Server);
+/// loop ends). The thread that serves a blocked client uncounts it at once
+/// (`blocking::serve_ready`), before the pusher's reply leaves, so a client that reads INFO
+/// after its push never sees the served one as still blocked; `ensure` counts it again when it
+/// blocks anew.
+struct BlockedCount<'a>(&'a Server, Arc<super::client::ClientHandle>);
 
 impl<'a> BlockedCount<'a> {
-    fn new(srv: &'a Server) -> Self {
-        srv.stats.blocked_clients.fetch_add(1, Relaxed);
-        BlockedCount(srv)
+    fn new(srv: &'a Server, handle: Arc<super::client::ClientHandle>) -> Self {
+        let c = BlockedCount(srv, handle);
+        c.ensure();
+        c
+    }
+
+    fn ensure(&self) {
+        if !self.1.blocked_counted.swap(true, Relaxed) {
+            self.0.stats.blocked_clients.fetch_add(1, Relaxed);
+        }
     }
 }
 
 impl Drop for BlockedCount<'_> {
     fn drop(&mut self) {
-        self.0.stats.blocked_clients.fetch_sub(1, Relaxed);
+        if self.1.blocked_counted.swap(false, Relaxed) {
+            self.0.stats.blocked_clients.fetch_sub(1, Relaxed);
+        }
     }
 }
 
@@ -221,8 +233,10 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
         // Clients held by CLIENT PAUSE or blocked in BLPOP... count in INFO's blocked_clients.
         if paused.is_none() && !super::blocking::counts_as_blocked(client) {
             blocked = None;
-        } else if blocked.is_none() {
-            blocked = Some(BlockedCount::new(srv));
+        } else if let Some(b) = &blocked {
+            b.ensure();
+        } else {
+            blocked = Some(BlockedCount::new(srv, handle.clone()));
         }
         {
             let limit = srv.config.hot.client_query_buffer_limit.load(Relaxed) as usize;
