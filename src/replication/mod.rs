@@ -42,8 +42,6 @@ struct Replica {
     handle: Arc<ClientHandle>,
     /// The port it listens on, from REPLCONF listening-port (INFO's `slaveN:` line).
     port: u16,
-    /// The stream offset at which it joined.
-    since: u64,
 }
 
 impl Replicas {
@@ -61,7 +59,6 @@ impl Replicas {
             .enumerate()
             .map(|(i, r)| {
                 let ip = r.handle.addr.rsplit_once(':').map_or("", |(ip, _)| ip);
-                let _ = r.since;
                 format!("slave{i}:ip={ip},port={},state=online,offset={offset},lag=0", r.port)
             })
             .collect()
@@ -74,11 +71,7 @@ pub fn attach(srv: &Server, handle: Arc<ClientHandle>, port: u16) {
     handle.is_replica.store(true, Relaxed);
     let mut st = srv.replicas.state.lock();
     st.list.retain(|r| r.handle.id != handle.id);
-    st.list.push(Replica {
-        handle,
-        port,
-        since: srv.replicas.offset.load(Relaxed),
-    });
+    st.list.push(Replica { handle, port });
     st.selected = None;
     srv.propagation.set_replicas(true);
 }
