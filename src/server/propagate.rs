@@ -63,7 +63,8 @@ impl Propagation {
         self.update();
     }
 
-    /// Notes whether replicas are attached. Callers hold the world lock exclusively.
+    /// Notes whether replicas are attached. Switching on needs the world lock held exclusively
+    /// (no write in flight may miss the log); switching off is safe at any time.
     pub fn set_replicas(&self, any: bool) {
         self.replicas.store(any, Relaxed);
         self.update();
