@@ -130,6 +130,122 @@ fn rewrite_without_preamble_replays_commands() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+fn info_field(c: &mut redis::Connection, field: &str) -> String {
+    let info: String = q(c, &["INFO", "persistence"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn wait_rewrite_done(c: &mut redis::Connection) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while info_field(c, "aof_rewrite_in_progress") != "0" {
+        assert!(Instant::now() < deadline, "rewrite did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// BGREWRITEAOF writes its base in the background: commands (writes to keys the rewrite has
+/// not reached yet among them) are served while it runs, none is lost or counted twice, and
+/// without the RDB preamble the base holds each type's own commands.
+#[test]
+fn rewrite_runs_in_the_background_and_loses_no_write() {
+    for preamble in ["no", "yes"] {
+        let dir = tmpdir("bgrw");
+        let want = {
+            let p = spawn(&dir, &["--aof-use-rdb-preamble", preamble]).expect("start");
+            let mut c = p.con();
+            for i in 0..300 {
+                let k = i.to_string();
+                let _: i64 = q(&mut c, &["RPUSH", &format!("l{k}"), "a", "b", &k]);
+                let _: i64 = q(&mut c, &["HSET", &format!("h{k}"), "f", &k]);
+                let _: i64 = q(&mut c, &["SADD", &format!("s{k}"), "x", &k]);
+                let _: i64 = q(&mut c, &["ZADD", &format!("z{k}"), "1.5", &k]);
+                let _: () = q(&mut c, &["SET", &format!("n{k}"), "0"]);
+            }
+            let _: i64 = q(&mut c, &["PEXPIRE", "n1", "900000"]);
+            // About 1,500 keys at 1 ms each: the rewrite lasts over a second.
+            let _: () = q(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "1000"]);
+            let r: String = q(&mut c, &["BGREWRITEAOF"]);
+            assert_eq!(r, "Background append only file rewriting started");
+            let mut served_during = 0;
+            for i in (0..300).rev() {
+                let k = i.to_string();
+                let _: i64 = q(&mut c, &["INCR", &format!("n{k}")]);
+                let _: i64 = q(&mut c, &["RPUSH", &format!("l{k}"), "late"]);
+                if info_field(&mut c, "aof_rewrite_in_progress") == "1" {
+                    served_during += 1;
+                }
+            }
+            assert!(
+                served_during > 100,
+                "only {served_during} writes ran during the rewrite"
+            );
+            let _: () = q(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+            wait_rewrite_done(&mut c);
+            assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "ok");
+            let d = digest(&mut c);
+            let _: () = q(&mut c, &["DEBUG", "LOADAOF"]);
+            assert_eq!(digest(&mut c), d);
+            d
+        };
+        let base = if preamble == "no" {
+            "appendonly.aof.2.base.aof"
+        } else {
+            "appendonly.aof.2.base.rdb"
+        };
+        let bytes = std::fs::read(dir.join("appendonlydir").join(base)).expect("base file");
+        if preamble == "no" {
+            let text = String::from_utf8_lossy(&bytes);
+            for cmd in ["RPUSH", "HMSET", "SADD", "ZADD", "SET", "PEXPIREAT"] {
+                assert!(text.contains(&format!("\r\n{cmd}\r\n")), "no {cmd} in the base");
+            }
+            assert!(!text.contains("RESTORE"));
+        } else {
+            assert!(bytes.starts_with(b"REDIS"));
+        }
+        let p = spawn(&dir, &[]).expect("restart");
+        let mut c = p.con();
+        assert_eq!(digest(&mut c), want);
+        assert_eq!(q::<i64>(&mut c, &["GET", "n7"]), 1);
+        assert_eq!(q::<i64>(&mut c, &["LLEN", "l7"]), 4);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// CONFIG SET appendonly no stops a running rewrite (Redis kills its child): the temporary file
+/// goes, the manifest keeps the old base, and a later rewrite works.
+#[test]
+fn turning_the_aof_off_stops_a_running_rewrite() {
+    let dir = tmpdir("rwoff");
+    let p = spawn(&dir, &[]).expect("start");
+    let mut c = p.con();
+    for i in 0..200 {
+        let _: () = q(&mut c, &["SET", &format!("k{i}"), "v"]);
+    }
+    let _: () = q(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "100000"]);
+    let _: String = q(&mut c, &["BGREWRITEAOF"]);
+    let temp = dir.join(format!("temp-rewriteaof-bg-{}.aof", p.child.id()));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !temp.exists() {
+        assert!(Instant::now() < deadline, "no temporary rewrite file");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let err = redis::cmd("BGSAVE").query::<String>(&mut c).unwrap_err();
+    assert!(err.to_string().contains("Another child process is active"), "{err}");
+    let _: () = q(&mut c, &["CONFIG", "SET", "appendonly", "no"]);
+    assert_eq!(info_field(&mut c, "aof_rewrite_in_progress"), "0");
+    assert!(!temp.exists());
+    let manifest = std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).expect("manifest");
+    assert!(manifest.contains("appendonly.aof.1.base.rdb"), "{manifest}");
+    let _: () = q(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    let _: () = q(&mut c, &["CONFIG", "SET", "appendonly", "yes"]);
+    wait_rewrite_done(&mut c);
+    assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "ok");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn appendfsync_always_keeps_every_acknowledged_write_after_kill_9() {
     let dir = tmpdir("always");

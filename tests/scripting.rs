@@ -312,7 +312,7 @@ fn scripts_are_atomic_on_undeclared_keys() {
                 let s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
                 let mut c = Raw { s };
                 for _ in 0..300 {
-                    // Neither key is declared: the script still runs with the world stopped.
+                    // Neither key is declared: the script holds each shard it touches until it ends.
                     let out = r(
                         &mut c,
                         &["EVAL", "redis.call('incr','a'); redis.call('incr','b'); return 1", "0"],
@@ -340,6 +340,79 @@ fn scripts_are_atomic_on_undeclared_keys() {
     }
     assert!(checks > 0);
     assert_eq!(r(&mut checker, &["MGET", "a", "b"]), "*2\r\n$3\r\n900\r\n$3\r\n900\r\n");
+}
+
+/// A script holds only the shards it touches: while it runs, other clients are served on other
+/// keys at once, and a client that reads a key the script wrote (declared or not) waits and
+/// sees only the script's final value. Clients writing a key that scripts read-modify-write
+/// without declaring it lose no update.
+#[test]
+fn scripts_hold_their_keys_not_the_server() {
+    let srv = Server::start_with(&["--threads", "4"]);
+    let mut runner = srv.raw();
+    let mut other = srv.raw();
+    // 600 ms of script (under busy-reply-threshold, so nobody is answered BUSY).
+    let script = "redis.call('set', KEYS[1], 'start') redis.call('set', 'undeclared', 'start') \
+        local s = redis.call('time') \
+        while true do local n = redis.call('time') \
+          if (n[1] - s[1]) * 1000000 + (n[2] - s[2]) > 600000 then break end end \
+        redis.call('set', KEYS[1], 'end') redis.call('set', 'undeclared', 'end') return 1";
+    send(&mut runner, &["EVAL", script, "1", "declared"]);
+    std::thread::sleep(Duration::from_millis(150));
+    // Clients on other keys are answered while the script still runs. Each key is on its own
+    // connection: one that happens to share a shard with the script's keys waits for it.
+    let port = srv.port;
+    let others: Vec<_> = (0..8)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+                let mut c = Raw { s };
+                assert_eq!(r(&mut c, &["SET", &format!("free{i}"), "1"]), "+OK\r\n");
+                Instant::now()
+            })
+        })
+        .collect();
+    assert_eq!(reply(&mut runner), ":1\r\n");
+    let script_done = Instant::now();
+    let answered_before = others
+        .into_iter()
+        .map(|t| t.join().expect("client"))
+        .filter(|&at| at < script_done)
+        .count();
+    assert!(
+        answered_before >= 6,
+        "only {answered_before} of 8 clients were served during the script"
+    );
+    // Its keys, declared or not, wait for it and show only its outcome.
+    send(&mut runner, &["EVAL", script, "1", "declared"]);
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(r(&mut other, &["GET", "declared"]), "$3\r\nend\r\n");
+    assert_eq!(r(&mut other, &["GET", "undeclared"]), "$3\r\nend\r\n");
+    assert_eq!(reply(&mut runner), ":1\r\n");
+
+    // No lost update: scripts read-modify-write `c` (undeclared) while plain INCRs hit it.
+    let port = srv.port;
+    let workers: Vec<_> = (0..4)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+                let mut c = Raw { s };
+                for _ in 0..250 {
+                    if i % 2 == 0 {
+                        let rmw =
+                            "local v = redis.call('get', 'c') redis.call('set', 'c', (tonumber(v) or 0) + 1) return 1";
+                        assert_eq!(r(&mut c, &["EVAL", rmw, "0"]), ":1\r\n");
+                    } else {
+                        assert!(r(&mut c, &["INCR", "c"]).starts_with(':'));
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("worker");
+    }
+    assert_eq!(r(&mut other, &["GET", "c"]), "$4\r\n1000\r\n");
 }
 
 /// Waits until `c` is answered BUSY (the script on another worker passed its time limit).

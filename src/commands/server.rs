@@ -141,8 +141,18 @@ fn bgsave(ctx: &mut Ctx, args: &[&[u8]]) {
         ctx.out.syntax_error();
         return;
     }
-    // Inside MULTI or a script Redis only schedules it (the cron starts it).
-    if ctx.client.in_exec && !ctx.srv.rdb.bgsave_in_progress.load(Relaxed) {
+    if !ctx.srv.rdb.bgsave_in_progress.load(Relaxed)
+        && ctx.srv.aof.rewrite_in_progress.load(Relaxed)
+        && args.len() == 1
+        && !ctx.client.in_exec
+    {
+        ctx.out.error("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.");
+        return;
+    }
+    // Inside MULTI or a script, or with SCHEDULE while a rewrite runs, Redis only schedules it
+    // (the cron starts it).
+    let rewriting = ctx.srv.aof.rewrite_in_progress.load(Relaxed);
+    if (ctx.client.in_exec || rewriting) && !ctx.srv.rdb.bgsave_in_progress.load(Relaxed) {
         ctx.srv.rdb.scheduled.store(true, Relaxed);
         ctx.out.simple("Background saving scheduled");
         return;

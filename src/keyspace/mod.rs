@@ -9,6 +9,7 @@ pub mod capture;
 pub mod dict;
 pub mod evict;
 pub mod hash;
+pub mod holds;
 pub mod lazyfree;
 pub mod value;
 
@@ -96,6 +97,9 @@ pub struct Shard {
     /// The database index this content had when the running snapshot started.
     pub snap_db: usize,
     snap_marks: Marks,
+    /// The running script holds this shard (see [`holds`]): no other thread may use it until
+    /// the script ends. Stays with the shard when SWAPDB moves contents.
+    held: bool,
 }
 
 impl Shard {
@@ -287,6 +291,8 @@ pub const STEP_KEYS: usize = 128;
 pub struct Db {
     shards: Box<[Mutex<Shard>]>,
     bits: u32,
+    /// This database's index (what script holds record).
+    index: usize,
     capture: Arc<CaptureSlot>,
     /// Where each shard's bucket array was when last locked, read without the lock to prefetch
     /// a pipelined request's bucket before its command runs ([`Db::prefetch`]). A stale value
@@ -341,6 +347,7 @@ impl Db {
                 })
                 .collect(),
             bits,
+            index,
             capture,
             hints: (0..n).map(|_| BucketHint::default()).collect(),
         }
@@ -355,8 +362,8 @@ impl Db {
     #[inline]
     fn guard(&self, idx: usize) -> MutexGuard<'_, Shard> {
         let mut g = self.shards[idx].lock();
-        if g.snap_pending {
-            self.capture_all(&mut g);
+        if g.snap_pending || g.held || holds::holder() {
+            g = self.guard_slow(idx, g, None);
         }
         g
     }
@@ -366,10 +373,70 @@ impl Db {
     #[inline]
     fn guard_hash(&self, idx: usize, h: u64) -> MutexGuard<'_, Shard> {
         let mut g = self.shards[idx].lock();
-        if g.snap_pending {
-            self.capture_hash(&mut g, h);
+        if g.snap_pending || g.held || holds::holder() {
+            g = self.guard_slow(idx, g, Some(h));
         }
         g
+    }
+
+    /// The rare cases of [`Db::guard`] / [`Db::guard_hash`]: a script's hold (wait for it, or
+    /// take it on the script thread), then a pending snapshot (the key's segment, or with no
+    /// key the whole shard).
+    #[cold]
+    #[inline(never)]
+    fn guard_slow<'a>(&'a self, idx: usize, g: MutexGuard<'a, Shard>, h: Option<u64>) -> MutexGuard<'a, Shard> {
+        let mut g = self.hold_or_wait(idx, g);
+        if g.snap_pending {
+            match h {
+                Some(h) => self.capture_hash(&mut g, h),
+                None => self.capture_all(&mut g),
+            }
+        }
+        g
+    }
+
+    /// Applies script holds to shard `idx`, just locked as `g`, for a caller that holds no other
+    /// shard: on the script thread the shard becomes held; elsewhere a held shard is let go and
+    /// waited for, then locked again.
+    fn hold_or_wait<'a>(&'a self, idx: usize, mut g: MutexGuard<'a, Shard>) -> MutexGuard<'a, Shard> {
+        loop {
+            match self.try_hold(idx, g) {
+                Ok(g) => return g,
+                Err(blocked) => blocked.wait(),
+            }
+            g = self.shards[idx].lock();
+        }
+    }
+
+    /// As [`Db::hold_or_wait`] for a caller that may hold other shards: a held shard is let
+    /// go and `Err` returned, and the caller must let go of every shard before it waits.
+    fn try_hold<'a>(
+        &'a self,
+        idx: usize,
+        mut g: MutexGuard<'a, Shard>,
+    ) -> Result<MutexGuard<'a, Shard>, holds::Blocked> {
+        if holds::holder() {
+            if !g.held {
+                g.held = true;
+                holds::record(self.index, idx);
+            }
+            return Ok(g);
+        }
+        if g.held {
+            return Err(holds::blocked());
+        }
+        Ok(g)
+    }
+
+    /// Locks shard `idx` for a caller that holds no other shard, applying script holds but not
+    /// a pending snapshot.
+    fn lock_plain(&self, idx: usize) -> MutexGuard<'_, Shard> {
+        self.hold_or_wait(idx, self.shards[idx].lock())
+    }
+
+    /// Ends the running script's hold on shard `idx` (the script thread, as the script ends).
+    pub fn release_hold(&self, idx: usize) {
+        self.shards[idx].lock().held = false;
     }
 
     #[cold]
@@ -446,8 +513,8 @@ impl Db {
     /// changes what the snapshot holds. Returns the number of keys removed.
     pub fn flush(&self, lazy: bool) -> usize {
         let mut n = 0;
-        for m in self.shards.iter() {
-            let mut s = m.lock();
+        for i in 0..self.shards.len() {
+            let mut s = self.lock_plain(i);
             if s.snap_pending {
                 s.snap_pending = false;
                 let marks = std::mem::take(&mut s.snap_marks);
@@ -540,8 +607,30 @@ impl Db {
         guard
     }
 
+    /// As [`Db::lock`], but `None` instead of waiting when the running script holds the
+    /// shard (the evictor, which holds its own state's lock: it picks another victim).
+    pub fn try_lock(&self, key: &[u8]) -> Option<MutexGuard<'_, Shard>> {
+        let h = hash::hash(key);
+        let idx = self.shard_of_hash(h);
+        let g = self.shards[idx].lock();
+        if g.held && !holds::holder() {
+            return None;
+        }
+        Some(self.guard_slow(idx, g, Some(h)))
+    }
+
     pub fn lock_index(&self, idx: usize) -> MutexGuard<'_, Shard> {
         self.guard(idx)
+    }
+
+    /// As [`Db::lock_index`], but `None` instead of waiting when the running script holds the
+    /// shard (active expiry: it skips the shard rather than stall).
+    pub fn try_lock_index(&self, idx: usize) -> Option<MutexGuard<'_, Shard>> {
+        let g = self.shards[idx].lock();
+        if g.held && !holds::holder() {
+            return None;
+        }
+        Some(self.guard_slow(idx, g, None))
     }
 
     /// Locks the shards of all `keys` in ascending shard order (the global lock order that keeps
@@ -555,25 +644,49 @@ impl Db {
             })
             .collect();
         idx.sort_unstable();
-        let mut guards: Vec<(usize, MutexGuard<'_, Shard>)> = Vec::with_capacity(idx.len());
-        for (i, h) in idx {
-            match guards.last_mut() {
-                Some((j, g)) if *j == i => {
-                    if g.snap_pending {
-                        self.capture_hash(g, h);
-                    }
-                }
-                _ => guards.push((i, self.guard_hash(i, h))),
-            }
+        let targets: Vec<(usize, Option<u64>)> = idx.into_iter().map(|(i, h)| (i, Some(h))).collect();
+        Locked {
+            guards: self.lock_ordered(&targets),
+            db: self,
         }
-        Locked { guards, db: self }
     }
 
     /// Locks every shard, in order.
     pub fn lock_all(&self) -> Locked<'_> {
+        let targets: Vec<(usize, Option<u64>)> = (0..self.shards.len()).map(|i| (i, None)).collect();
         Locked {
-            guards: (0..self.shards.len()).map(|i| (i, self.guard(i))).collect(),
+            guards: self.lock_ordered(&targets),
             db: self,
+        }
+    }
+
+    /// Locks the shards of `targets` (ascending: the global lock order), each for one key's
+    /// segment (`Some(hash)`) or for any key of it (`None`). A shard the running script holds
+    /// makes it let go of every guard, wait for the script, and start over (`holds`).
+    fn lock_ordered(&self, targets: &[(usize, Option<u64>)]) -> Vec<(usize, MutexGuard<'_, Shard>)> {
+        'retry: loop {
+            let mut guards: Vec<(usize, MutexGuard<'_, Shard>)> = Vec::with_capacity(targets.len());
+            for &(i, h) in targets {
+                if guards.last().is_none_or(|(j, _)| *j != i) {
+                    match self.try_hold(i, self.shards[i].lock()) {
+                        Ok(g) => guards.push((i, g)),
+                        Err(blocked) => {
+                            drop(guards);
+                            blocked.wait();
+                            continue 'retry;
+                        }
+                    }
+                }
+                if let Some((_, g)) = guards.last_mut() {
+                    if g.snap_pending {
+                        match h {
+                            Some(h) => self.capture_hash(g, h),
+                            None => self.capture_all(g),
+                        }
+                    }
+                }
+            }
+            return guards;
         }
     }
 
@@ -614,10 +727,28 @@ impl Keyspace {
     /// Raw guards on every shard of every database in the global order, bypassing capture:
     /// for starting and aborting snapshots, which change only the snapshot fields.
     fn lock_every_shard(&self) -> Vec<MutexGuard<'_, Shard>> {
-        self.dbs
-            .iter()
-            .flat_map(|db| db.shards.iter().map(|m| m.lock()))
-            .collect()
+        self.lock_dbs_raw(0..self.dbs.len())
+    }
+
+    /// Raw guards on every shard of databases `dbs` (ascending), bypassing capture but not
+    /// script holds: a held shard is waited for with every guard let go.
+    fn lock_dbs_raw(&self, dbs: impl Iterator<Item = usize> + Clone) -> Vec<MutexGuard<'_, Shard>> {
+        'retry: loop {
+            let mut all = Vec::new();
+            for db in dbs.clone().map(|i| &self.dbs[i]) {
+                for i in 0..db.shards.len() {
+                    match db.try_hold(i, db.shards[i].lock()) {
+                        Ok(g) => all.push(g),
+                        Err(blocked) => {
+                            drop(all);
+                            blocked.wait();
+                            continue 'retry;
+                        }
+                    }
+                }
+            }
+            return all;
+        }
     }
 
     /// Starts a point-in-time snapshot into `sink`: with every shard locked for a moment, marks
@@ -688,19 +819,33 @@ impl Keyspace {
             })
             .collect();
         idx.sort_unstable();
-        let mut guards: Vec<((usize, usize), MutexGuard<'_, Shard>)> = Vec::with_capacity(idx.len());
-        for (db, s, h) in idx {
-            let d = &self.dbs[db];
-            match guards.last_mut() {
-                Some((id, g)) if *id == (db, s) => {
-                    if g.snap_pending {
-                        d.capture_hash(g, h);
+        'retry: loop {
+            let mut guards: Vec<((usize, usize), MutexGuard<'_, Shard>)> = Vec::with_capacity(idx.len());
+            for &(db, s, h) in &idx {
+                let d = &self.dbs[db];
+                match guards.last_mut() {
+                    Some((id, g)) if *id == (db, s) => {
+                        if g.snap_pending {
+                            d.capture_hash(g, h);
+                        }
                     }
+                    _ => match d.try_hold(s, d.shards[s].lock()) {
+                        Ok(mut g) => {
+                            if g.snap_pending {
+                                d.capture_hash(&mut g, h);
+                            }
+                            guards.push(((db, s), g));
+                        }
+                        Err(blocked) => {
+                            drop(guards);
+                            blocked.wait();
+                            continue 'retry;
+                        }
+                    },
                 }
-                _ => guards.push(((db, s), d.guard_hash(s, h))),
             }
+            return MultiLocked { guards, ks: self };
         }
-        MultiLocked { guards, ks: self }
     }
 
     /// Swaps the contents of two databases (SWAPDB). Locks every shard of both, lower database
@@ -712,12 +857,12 @@ impl Keyspace {
             return;
         }
         let (lo, hi) = (a.min(b), a.max(b));
-        let (l, h) = (&self.dbs[lo].shards, &self.dbs[hi].shards);
-        let mut l: Vec<_> = l.iter().map(|m| m.lock()).collect();
-        let mut h: Vec<_> = h.iter().map(|m| m.lock()).collect();
+        let mut both = self.lock_dbs_raw([lo, hi].into_iter());
+        let (l, h) = both.split_at_mut(self.dbs[lo].shards.len());
         for (x, y) in l.iter_mut().zip(h.iter_mut()) {
             std::mem::swap(&mut **x, &mut **y);
             std::mem::swap(&mut x.db, &mut y.db);
+            std::mem::swap(&mut x.held, &mut y.held);
         }
     }
 }

@@ -10,10 +10,11 @@
 //!   writes it to the current incremental file and fsyncs per `appendfsync`: `always` after
 //!   every write (a connection waits in [`wait_for_sync`] before it sends replies: group
 //!   commit), `everysec` once a second, `no` never.
-//! * **Rewrite without fork.** Under the world lock (exclusive) and the order mutex, the
-//!   dataset is encoded (`snapshot::encode`, the one place that takes snapshots) and appends
-//!   switch to a new incremental file at the same instant; the base is written on a
-//!   background thread, fsynced, and the manifest replaced atomically; then history goes.
+//! * **Rewrite without fork.** Under the world lock (exclusive) and the order mutex, for a
+//!   moment, appends switch to a new incremental file and a point-in-time snapshot of the same
+//!   instant begins (`snapshot::begin`, as BGSAVE's); its walk writes the base on a background
+//!   thread while commands go on, then the file is fsynced and renamed, the manifest replaced
+//!   atomically, and history deleted.
 //! * **Loading.** Manifest → base (RDB or commands) → incremental files, each command run
 //!   through `dispatch::call` on an internal client with propagation off.
 
@@ -25,7 +26,7 @@ use std::cell::Cell;
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 /// `appendfsync` values.
@@ -181,6 +182,12 @@ pub struct Aof {
     pub fsync_mode: AtomicU8,
     pub rewrite_in_progress: AtomicBool,
     pub rewrite_scheduled: AtomicBool,
+    /// The rewrite's thread (joined by [`kill_rewrite`]).
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Set by [`kill_rewrite`]: the running rewrite stops.
+    kill: AtomicBool,
+    /// The running rewrite has taken its instant and is walking the dataset.
+    walking: AtomicBool,
     /// The scheduled rewrite turns the AOF on (CONFIG SET appendonly yes during a BGSAVE).
     scheduled_enable: AtomicBool,
     pub last_rewrite_ok: AtomicBool,
@@ -211,6 +218,9 @@ impl Default for Aof {
             fsync_mode: AtomicU8::new(FSYNC_EVERYSEC),
             rewrite_in_progress: AtomicBool::new(false),
             rewrite_scheduled: AtomicBool::new(false),
+            thread: Mutex::new(None),
+            kill: AtomicBool::new(false),
+            walking: AtomicBool::new(false),
             scheduled_enable: AtomicBool::new(false),
             last_rewrite_ok: AtomicBool::new(true),
             last_write_ok: AtomicBool::new(true),
@@ -564,11 +574,12 @@ pub fn open_at_startup(srv: &Server) -> Result<(), String> {
     std::fs::create_dir_all(&d).map_err(|e| format!("Can't open or create append-only dir {}: {e}", d.display()))?;
     let mut m = srv.aof.manifest.lock().clone();
     if m.base.is_none() && m.incr.is_empty() {
-        let (name, bytes) = base_bytes(srv, &mut m);
-        write_file(&d, &name, &bytes).map_err(|e| format!("Can't write the AOF base file {name}: {e}"))?;
+        let preamble = srv.config.get_bool("aof-use-rdb-preamble");
+        let name = name_base(srv, &mut m, preamble);
+        let bytes = write_base(srv, &name)?;
         log::notice(&format!("Creating AOF base file {name} on server start"));
-        srv.aof.base_size.store(bytes.len() as u64, Relaxed);
-        srv.aof.current_size.store(bytes.len() as u64, Relaxed);
+        srv.aof.base_size.store(bytes, Relaxed);
+        srv.aof.current_size.store(bytes, Relaxed);
     }
     let opened = m.incr.last().cloned();
     let incr = match &opened {
@@ -600,9 +611,8 @@ pub fn open_at_startup(srv: &Server) -> Result<(), String> {
     Ok(())
 }
 
-/// Names a new base file (marking the old one history) and encodes the dataset for it.
-fn base_bytes(srv: &Server, m: &mut Manifest) -> (String, Vec<u8>) {
-    let preamble = srv.config.get_bool("aof-use-rdb-preamble");
+/// Names a new base file in `m` (marking the old one history).
+fn name_base(srv: &Server, m: &mut Manifest, preamble: bool) -> String {
     if let Some(mut old) = m.base.take() {
         old.kind = 'h';
         m.history.push(old);
@@ -619,59 +629,7 @@ fn base_bytes(srv: &Server, m: &mut Manifest) -> (String, Vec<u8>) {
         seq: m.base_seq,
         kind: 'b',
     });
-    (name, dataset_bytes(srv, preamble))
-}
-
-/// The whole dataset as a base file: an RDB image, or commands (strings as SET, other types
-/// as RESTORE of their DUMP payload; TTLs as PEXPIREAT).
-fn dataset_bytes(srv: &Server, preamble: bool) -> Vec<u8> {
-    let now = unix_ms();
-    let libraries = srv.scripts.functions.codes();
-    let mut locked = snapshot::lock_all_dbs(&srv.keyspace);
-    if preamble {
-        return snapshot::encode(&mut locked, srv.config.get_bool("rdbcompression"), now, &libraries);
-    }
-    let mut out = Vec::new();
-    if srv.config.get_bool("aof-timestamp-enabled") {
-        out.extend_from_slice(format!("#TS:{}\r\n", now / 1000).as_bytes());
-    }
-    // Function libraries first, as Redis's rewriteFunctions.
-    for code in libraries {
-        resp(&mut out, &[b"FUNCTION".to_vec(), b"LOAD".to_vec(), code]);
-    }
-    for (i, db) in locked.iter_mut().enumerate() {
-        let mut selected = false;
-        for shard in db.shards() {
-            shard.dict.for_each(|k, e| {
-                if e.is_expired(now) {
-                    return;
-                }
-                if !selected {
-                    resp(&mut out, &[b"SELECT".to_vec(), i.to_string().into_bytes()]);
-                    selected = true;
-                }
-                match e.value.as_bytes() {
-                    Some(b) => resp(&mut out, &[b"SET".to_vec(), k.to_vec(), b.into_owned()]),
-                    None => resp(
-                        &mut out,
-                        &[
-                            b"RESTORE".to_vec(),
-                            k.to_vec(),
-                            b"0".to_vec(),
-                            super::rdb::dump_payload(&e.value, false),
-                        ],
-                    ),
-                }
-                if e.expire != 0 {
-                    resp(
-                        &mut out,
-                        &[b"PEXPIREAT".to_vec(), k.to_vec(), e.expire.to_string().into_bytes()],
-                    );
-                }
-            });
-        }
-    }
-    out
+    name
 }
 
 fn new_incr(srv: &Server, m: &mut Manifest) -> FileInfo {
@@ -940,74 +898,193 @@ pub fn start_rewrite(srv: &Server, enable: bool) -> Result<(), &'static str> {
         srv.aof.rewrite_in_progress.store(false, Relaxed);
         return Err("ERR server is shutting down");
     };
+    srv.aof.kill.store(false, SeqCst);
     srv.aof.rewrite_started_ms.store(unix_ms(), Relaxed);
     log::notice("Background append only file rewriting started");
+    let mut thread = srv.aof.thread.lock();
     let spawned = std::thread::Builder::new().name("ochre-aofrw".into()).spawn(move || {
         let srv = &*me;
         let ok = rewrite(srv, enable);
-        if let Err(e) = &ok {
-            log::warning(&format!("Background AOF rewrite failed: {e}"));
+        match &ok {
+            Err(e) if srv.aof.kill.load(SeqCst) => log::warning(&format!("Background AOF rewrite stopped: {e}")),
+            Err(e) => log::warning(&format!("Background AOF rewrite failed: {e}")),
+            Ok(()) => {}
         }
-        srv.aof.last_rewrite_ok.store(ok.is_ok(), Relaxed);
+        // A stopped rewrite is not a failure (Redis kills its child with SIGUSR1 then).
+        if ok.is_ok() || !srv.aof.kill.load(SeqCst) {
+            srv.aof.last_rewrite_ok.store(ok.is_ok(), Relaxed);
+        }
         let started = srv.aof.rewrite_started_ms.swap(0, Relaxed);
         srv.aof.last_rewrite_secs.store((unix_ms() - started) / 1000, Relaxed);
+        srv.aof.walking.store(false, SeqCst);
         srv.aof.rewrite_in_progress.store(false, Relaxed);
     });
-    if spawned.is_err() {
-        srv.aof.rewrite_in_progress.store(false, Relaxed);
-        return Err("ERR could not start the AOF rewrite");
+    match spawned {
+        Ok(h) => {
+            *thread = Some(h);
+            Ok(())
+        }
+        Err(_) => {
+            srv.aof.rewrite_in_progress.store(false, Relaxed);
+            Err("ERR could not start the AOF rewrite")
+        }
     }
-    Ok(())
 }
 
-/// One rewrite: snapshot and switch to a new incremental file at one instant (world lock plus
-/// order mutex), then write the base and replace the manifest.
+/// Stops a running rewrite (CONFIG SET appendonly no, SHUTDOWN: Redis kills its child) and,
+/// once it is walking, waits until its thread has removed the temporary file. Incremental files
+/// it opened stay in the manifest, as Redis's do.
+pub fn kill_rewrite(srv: &Server) {
+    if !srv.aof.rewrite_in_progress.load(Relaxed) {
+        return;
+    }
+    // A rewrite that has not taken its instant sees `kill` when it does (under the world lock,
+    // which the caller may hold shared, so it must not be waited for) and gives up.
+    srv.aof.kill.store(true, SeqCst);
+    if srv.aof.walking.load(SeqCst) {
+        srv.rdb.progress.abort.store(true, Relaxed);
+        srv.keyspace.abort_capture();
+        let handle = srv.aof.thread.lock().take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+/// How a base file is written: an RDB image with `aof-use-rdb-preamble`, commands otherwise.
+fn base_options(srv: &Server, preamble: bool, now_ms: i64) -> snapshot::WriteOptions {
+    snapshot::WriteOptions {
+        format: if preamble {
+            snapshot::Format::Rdb
+        } else {
+            snapshot::Format::Commands
+        },
+        compress: srv.config.get_bool("rdbcompression"),
+        checksum: srv.config.get_bool("rdbchecksum"),
+        key_delay_us: srv.config.get_i64("rdb-key-save-delay").max(0) as u64,
+        now_ms,
+        libraries: srv.scripts.functions.codes(),
+        timestamp: srv.config.get_bool("aof-timestamp-enabled"),
+    }
+}
+
+/// Writes base file `name` with the dataset as it is now, on the calling thread (start-up).
+fn write_base(srv: &Server, name: &str) -> Result<u64, String> {
+    let preamble = srv.config.get_bool("aof-use-rdb-preamble");
+    let opts = base_options(srv, preamble, unix_ms());
+    let progress = srv.rdb.progress.clone();
+    snapshot::begin(&srv.keyspace, &opts, progress, snapshot::rewrite_temp_path(), || {})
+        .and_then(|running| running.finish(&srv.keyspace, &dir(srv).join(name)))
+        .map(|w| w.bytes)
+        .map_err(|e| format!("Can't write the AOF base file {name}: {e}"))
+}
+
+/// A rewrite that has taken its instant: the snapshot to walk into the new base file, and the
+/// manifest to install once it is written.
+struct Begun {
+    running: snapshot::Running,
+    base_name: String,
+    next: Manifest,
+}
+
+/// The rewrite's instant, with nothing else running: appends switch to a new incremental file
+/// (or, with the AOF off, none) and the snapshot of the same instant begins, so the base plus
+/// the files after it are exactly the dataset. Takes the snapshot slot (`rdb.busy`).
+fn take_instant(srv: &Server, enable: bool) -> Result<Option<Begun>, String> {
+    if srv.aof.kill.load(SeqCst) {
+        return Err("stopped before it started".into());
+    }
+    if srv.rdb.busy.swap(true, Relaxed) {
+        // A SAVE holds the snapshot slot: the cron starts the rewrite again once it is free.
+        srv.aof.scheduled_enable.fetch_or(enable, Relaxed);
+        srv.aof.rewrite_scheduled.store(true, Relaxed);
+        return Ok(None);
+    }
+    let begun = switch_and_begin(srv, enable);
+    if begun.is_err() {
+        srv.rdb.busy.store(false, Relaxed);
+    }
+    begun.map(Some)
+}
+
+fn switch_and_begin(srv: &Server, enable: bool) -> Result<Begun, String> {
+    let d = dir(srv);
+    let preamble = srv.config.get_bool("aof-use-rdb-preamble");
+    let on = srv.propagation.aof_on();
+    let mut m = if on {
+        srv.aof.manifest.lock().clone()
+    } else {
+        load_manifest(srv)?
+    };
+    let mut next = m.clone();
+    let base_name = name_base(srv, &mut next, preamble);
+    if !on && !enable {
+        // AOF off: only a base file and its manifest, no incremental file.
+        next.history
+            .extend(next.incr.drain(..).map(|f| FileInfo { kind: 'h', ..f }));
+        *srv.aof.manifest.lock() = m;
+    } else {
+        // Appends from now on go to a new incremental file.
+        let incr = new_incr(srv, &mut m);
+        let file = File::create(d.join(&incr.name))
+            .map_err(|e| format!("Can't open the append-only file {}: {e}", incr.name))?;
+        persist_manifest(srv, &m)?;
+        log::notice(&format!("Creating AOF incr file {} on background rewrite", incr.name));
+        let mut cur = srv.aof.file.lock();
+        drain(srv, &mut cur, Sync::Force);
+        *cur = Some(Current {
+            file,
+            size: 0,
+            last_fsync: Instant::now(),
+            dirty: false,
+        });
+        srv.aof.buf.lock().selected_db = -1;
+        *srv.aof.manifest.lock() = m;
+        if !on {
+            srv.propagation.set_aof(true);
+            start_writer(srv);
+        }
+    }
+    let opts = base_options(srv, preamble, unix_ms());
+    let running = snapshot::begin(
+        &srv.keyspace,
+        &opts,
+        srv.rdb.progress.clone(),
+        snapshot::rewrite_temp_path(),
+        || {},
+    )
+    .map_err(|e| format!("Can't open the temporary rewrite file: {e}"))?;
+    srv.aof.walking.store(true, SeqCst);
+    Ok(Begun {
+        running,
+        base_name,
+        next,
+    })
+}
+
+/// One rewrite: the instant (world lock plus order mutex, a moment), then the walk writes the
+/// base at a low priority while commands go on, and the manifest is replaced.
 fn rewrite(srv: &Server, enable: bool) -> Result<(), String> {
     let d = dir(srv);
     std::fs::create_dir_all(&d).map_err(|e| format!("Can't open or create append-only dir {}: {e}", d.display()))?;
-    let (base_name, bytes, mut m) = {
+    let begun = {
         let _world = srv.world.exclusive();
-        crate::server::propagate::exclusive(srv, || -> Result<_, String> {
-            let on = srv.propagation.aof_on();
-            let mut m = if on {
-                srv.aof.manifest.lock().clone()
-            } else {
-                load_manifest(srv)?
-            };
-            let mut next = m.clone();
-            let (base_name, bytes) = base_bytes(srv, &mut next);
-            if !on && !enable {
-                // AOF off: only a base file and its manifest, no incremental file.
-                next.history
-                    .extend(next.incr.drain(..).map(|f| FileInfo { kind: 'h', ..f }));
-                *srv.aof.manifest.lock() = m;
-                return Ok((base_name, bytes, next));
-            }
-            let enabling = !on;
-            // Appends from now on go to a new incremental file.
-            let incr = new_incr(srv, &mut m);
-            let file = File::create(d.join(&incr.name))
-                .map_err(|e| format!("Can't open the append-only file {}: {e}", incr.name))?;
-            persist_manifest(srv, &m)?;
-            log::notice(&format!("Creating AOF incr file {} on background rewrite", incr.name));
-            let mut cur = srv.aof.file.lock();
-            drain(srv, &mut cur, Sync::Force);
-            *cur = Some(Current {
-                file,
-                size: 0,
-                last_fsync: Instant::now(),
-                dirty: false,
-            });
-            srv.aof.buf.lock().selected_db = -1;
-            *srv.aof.manifest.lock() = m.clone();
-            if enabling {
-                srv.propagation.set_aof(true);
-                start_writer(srv);
-            }
-            Ok((base_name, bytes, next))
-        })?
+        crate::server::propagate::exclusive(srv, || take_instant(srv, enable))?
     };
-    write_file(&d, &base_name, &bytes).map_err(|e| format!("Write error writing append only file on disk: {e}"))?;
+    let Some(Begun {
+        running,
+        base_name,
+        mut next,
+    }) = begun
+    else {
+        return Ok(());
+    };
+    super::save::lower_priority();
+    let written = running.finish(&srv.keyspace, &d.join(&base_name));
+    srv.rdb.busy.store(false, Relaxed);
+    let bytes = written
+        .map_err(|e| format!("Write error writing append only file on disk: {e}"))?
+        .bytes;
     // The new base replaces the old base and every incremental file but the newest.
     let mut live = srv.aof.manifest.lock();
     let newest = if srv.propagation.aof_on() {
@@ -1020,16 +1097,16 @@ fn rewrite(srv: &Server, enable: bool) -> Result<(), String> {
         .iter()
         .filter(|f| Some(&f.name) != newest.as_ref().map(|n| &n.name))
     {
-        m.history.push(FileInfo { kind: 'h', ..f.clone() });
+        next.history.push(FileInfo { kind: 'h', ..f.clone() });
     }
-    m.incr = newest.into_iter().collect();
-    m.incr_seq = m.incr_seq.max(live.incr_seq);
-    persist_manifest(srv, &m)?;
-    *live = m;
+    next.incr = newest.into_iter().collect();
+    next.incr_seq = next.incr_seq.max(live.incr_seq);
+    persist_manifest(srv, &next)?;
+    *live = next;
     drop(live);
-    srv.aof.base_size.store(bytes.len() as u64, Relaxed);
+    srv.aof.base_size.store(bytes, Relaxed);
     let incr_size = srv.aof.file.lock().as_ref().map_or(0, |c| c.size);
-    srv.aof.current_size.store(bytes.len() as u64 + incr_size, Relaxed);
+    srv.aof.current_size.store(bytes + incr_size, Relaxed);
     srv.aof.rewrites.fetch_add(1, Relaxed);
     log::notice("Background AOF rewrite terminated with success");
     delete_history(srv);
@@ -1037,8 +1114,9 @@ fn rewrite(srv: &Server, enable: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// CONFIG SET appendonly no: flushes, fsyncs and closes the log.
+/// CONFIG SET appendonly no: stops a running rewrite, then flushes, fsyncs and closes the log.
 pub fn disable(srv: &Server) {
+    kill_rewrite(srv);
     crate::server::propagate::exclusive(srv, || {
         srv.propagation.set_aof(false);
         let mut cur = srv.aof.file.lock();

@@ -5,5 +5,6 @@ pub mod check_aof;
 pub mod check_rdb;
 pub mod listpack;
 pub mod rdb;
+pub mod rewrite;
 pub mod save;
 pub mod snapshot;

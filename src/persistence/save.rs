@@ -45,7 +45,7 @@ pub struct RdbState {
     /// BGSAVE SCHEDULE inside a transaction: the cron starts it.
     pub scheduled: AtomicBool,
     /// A snapshot (SAVE or BGSAVE) is running: there is one at a time.
-    busy: AtomicBool,
+    pub(crate) busy: AtomicBool,
 }
 
 impl RdbState {
@@ -122,11 +122,13 @@ pub fn has_save_points(srv: &Server) -> bool {
 
 fn write_options(srv: &Server, now_ms: i64) -> snapshot::WriteOptions {
     snapshot::WriteOptions {
+        format: snapshot::Format::Rdb,
         compress: srv.config.get_bool("rdbcompression"),
         checksum: srv.config.get_bool("rdbchecksum"),
         key_delay_us: srv.config.get_i64("rdb-key-save-delay").max(0) as u64,
         now_ms,
         libraries: srv.scripts.functions.codes(),
+        timestamp: false,
     }
 }
 
@@ -138,6 +140,7 @@ fn begin(srv: &Server, now_ms: i64) -> std::io::Result<(snapshot::Running, u64)>
         &srv.keyspace,
         &write_options(srv, now_ms),
         srv.rdb.progress.clone(),
+        snapshot::temp_path(),
         || dirty = srv.stats.dirty.load(Relaxed),
     )?;
     Ok((running, dirty))
@@ -290,7 +293,7 @@ pub fn kill_bgsave(srv: &Server) {
 /// `save <seconds> <changes>` rules, checked by the cron: BGSAVE when any rule is met (after a
 /// failed BGSAVE, not again for 5 seconds, as Redis).
 pub fn check_save_rules(srv: &Server) {
-    if srv.rdb.bgsave_in_progress.load(Relaxed) {
+    if srv.rdb.bgsave_in_progress.load(Relaxed) || srv.aof.rewrite_in_progress.load(Relaxed) {
         return;
     }
     if srv.rdb.scheduled.swap(false, Relaxed) {

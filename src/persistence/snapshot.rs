@@ -5,6 +5,7 @@
 //! * [`encode`] / [`load`]: a whole file in memory while every shard is locked (DEBUG RELOAD)
 //!   and loading a file at start-up.
 
+use super::aof::resp;
 use super::rdb::{self, RdbError};
 use crate::keyspace::capture::Feed;
 use crate::keyspace::value::Entry;
@@ -140,8 +141,19 @@ pub fn load_prefix(dbs: &mut [Locked], data: &[u8], opts: &LoadOptions) -> Resul
 // Incremental point-in-time snapshots (BGSAVE, SAVE, and BGREWRITEAOF's RDB preamble later)
 // ---------------------------------------------------------------------------------------------
 
+/// What a snapshot file holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// An RDB image (a dump, or an AOF base with `aof-use-rdb-preamble yes`).
+    Rdb,
+    /// The commands that rebuild the dataset (an AOF base without the preamble; see
+    /// [`super::rewrite`]). Keys whose TTL passed at the instant are left out.
+    Commands,
+}
+
 /// How a snapshot file is written.
 pub struct WriteOptions {
+    pub format: Format,
     /// LZF-compress long strings (`rdbcompression`).
     pub compress: bool,
     /// Write the CRC64 trailer (`rdbchecksum`); 0 otherwise, as Redis.
@@ -150,8 +162,11 @@ pub struct WriteOptions {
     pub key_delay_us: u64,
     /// Unix ms of the snapshot (the `ctime` aux field).
     pub now_ms: i64,
-    /// Function libraries' code, written after the aux fields as Redis does.
+    /// Function libraries' code, written after the aux fields as Redis does (as FUNCTION LOAD
+    /// commands in the command form).
     pub libraries: Vec<Vec<u8>>,
+    /// The command form starts with a `#TS:` annotation (`aof-timestamp-enabled`).
+    pub timestamp: bool,
 }
 
 /// Progress of the running snapshot, shown by INFO and used to abort it.
@@ -219,6 +234,9 @@ struct FileSink {
     /// The walk's buffer that `side` is swapped with when the walk appends it.
     spare: Mutex<Vec<u8>>,
     compress: bool,
+    format: Format,
+    /// The snapshot's instant (the command form leaves out keys expired then).
+    now_ms: i64,
     /// Tables FLUSHDB detached before they were captured, serialized by the walk.
     detached: Mutex<Vec<(usize, Detached)>>,
     progress: Arc<Progress>,
@@ -277,9 +295,12 @@ impl FileSink {
     /// interleave in the file. Returns how many keys it wrote.
     fn write_chunk(&self, db: usize, each: &mut Feed<'_>) -> usize {
         let mut w = rdb::Writer::new(self.compress);
-        let select = |w: &mut rdb::Writer| {
-            w.byte(rdb::opcode::SELECTDB);
-            w.len(db as u64);
+        let select = |w: &mut rdb::Writer| match self.format {
+            Format::Rdb => {
+                w.byte(rdb::opcode::SELECTDB);
+                w.len(db as u64);
+            }
+            Format::Commands => resp(&mut w.buf, &[b"SELECT".to_vec(), db.to_string().into_bytes()]),
         };
         select(&mut w);
         let head = w.buf.len();
@@ -292,7 +313,11 @@ impl FileSink {
         let start = thread_cpu_ns();
         let mut n = 0;
         each(&mut |k, e| {
-            rdb::write_entry(&mut w, k, &e.value, e.expire);
+            match self.format {
+                Format::Rdb => rdb::write_entry(&mut w, k, &e.value, e.expire),
+                Format::Commands if e.is_expired(self.now_ms) => return,
+                Format::Commands => super::rewrite::key_commands(&mut w.buf, k, e),
+            }
             n += 1;
             if w.buf.len() >= PIECE {
                 flush(&mut w);
@@ -336,6 +361,12 @@ pub fn temp_path() -> PathBuf {
     PathBuf::from(format!("temp-{}.rdb", std::process::id()))
 }
 
+/// The temporary file an AOF rewrite's base is written to (Redis's name for it), renamed into
+/// the AOF directory when complete.
+pub fn rewrite_temp_path() -> PathBuf {
+    PathBuf::from(format!("temp-rewriteaof-bg-{}.aof", std::process::id()))
+}
+
 /// **The one entry point for "a snapshot at this instant".** Creates the temporary file, writes
 /// the header, and marks every shard pending with all shards locked for a moment; `at_instant`
 /// runs at that instant, under those locks (read the dirty counter there; BGREWRITEAOF switches
@@ -347,9 +378,9 @@ pub fn begin(
     ks: &Keyspace,
     opts: &WriteOptions,
     progress: Arc<Progress>,
+    tmp: PathBuf,
     at_instant: impl FnOnce(),
 ) -> std::io::Result<Running> {
-    let tmp = temp_path();
     let file = File::create(&tmp)?;
     let mut out = Out {
         file: BufWriter::with_capacity(1 << 16, file),
@@ -357,11 +388,26 @@ pub fn begin(
         bytes: 0,
         err: None,
     };
-    let mut head = rdb::Snapshot::new(opts.compress, opts.now_ms, 0);
-    for code in &opts.libraries {
-        head.function(code);
+    match opts.format {
+        Format::Rdb => {
+            let mut head = rdb::Snapshot::new(opts.compress, opts.now_ms, 0);
+            for code in &opts.libraries {
+                head.function(code);
+            }
+            out.put(&head.into_head());
+        }
+        Format::Commands => {
+            let mut head = Vec::new();
+            if opts.timestamp {
+                head.extend_from_slice(format!("#TS:{}\r\n", opts.now_ms / 1000).as_bytes());
+            }
+            // Function libraries first, as Redis's rewriteFunctions.
+            for code in &opts.libraries {
+                resp(&mut head, &[b"FUNCTION".to_vec(), b"LOAD".to_vec(), code.clone()]);
+            }
+            out.put(&head);
+        }
     }
-    out.put(&head.into_head());
     progress.keys_done.store(0, Relaxed);
     progress.peak_chunk.store(0, Relaxed);
     progress.max_capture_ns.store(0, Relaxed);
@@ -371,6 +417,8 @@ pub fn begin(
         side: Mutex::new(Vec::new()),
         spare: Mutex::new(Vec::new()),
         compress: opts.compress,
+        format: opts.format,
+        now_ms: opts.now_ms,
         detached: Mutex::new(Vec::new()),
         progress: progress.clone(),
     });
@@ -462,9 +510,11 @@ impl Running {
         // and the walk saw nothing pending).
         self.sink.drain_side();
         let mut out = self.sink.out.lock();
-        out.put(&[rdb::opcode::EOF]);
-        let crc = if self.checksum { out.crc.clone().finalize() } else { 0 };
-        out.put(&crc.to_le_bytes());
+        if self.sink.format == Format::Rdb {
+            out.put(&[rdb::opcode::EOF]);
+            let crc = if self.checksum { out.crc.clone().finalize() } else { 0 };
+            out.put(&crc.to_le_bytes());
+        }
         if let Some(e) = out.err.take() {
             return Err(e);
         }

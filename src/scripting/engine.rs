@@ -11,6 +11,7 @@ use super::convert::{self, error_table};
 use super::functions::FunctionInfo;
 use super::{sflag, Script};
 use crate::commands::{flag, Command, Ctx};
+use crate::keyspace::holds;
 use crate::protocol::reply::Reply;
 use crate::server::client::{Client, ClientHandle};
 use crate::server::{dispatch, log, Server};
@@ -1284,7 +1285,8 @@ fn run_batches(batches: Vec<Batch>) {
     let srv: &Server = &srv_arc;
     let mut replies = Vec::new();
     {
-        let _world = srv.world.exclusive();
+        // Shared: workers go on serving whatever the scripts do not hold (`keyspace::holds`).
+        let _world = srv.world.shared(srv.workers);
         for job in batches.iter().flat_map(|b| &b.jobs) {
             replies.push(run_job(srv, job));
         }
@@ -1311,12 +1313,15 @@ fn run_batches(batches: Vec<Batch>) {
     }
 }
 
-/// Runs one job; the caller holds the world lock exclusively.
+/// Runs one job; the caller holds the world lock shared.
 fn run_job(srv: &Server, job: &Job) -> Reply {
     let mut out = Reply::new();
     out.resp = job.resp;
     // The script's writes are one unit of the log (wrapped in MULTI/EXEC when several).
     let scope = crate::server::propagate::enter(srv);
+    // Every shard the script locks stays held until it ends: it is atomic without stopping
+    // the workers.
+    holds::begin();
     let start = crate::util::clock::now().0;
     let argv = job.argv.slices();
     let split = (3 + job.numkeys).min(argv.len());
@@ -1342,6 +1347,8 @@ fn run_job(srv: &Server, job: &Job) -> Reply {
     if crate::server::blocking::has_ready() {
         crate::server::blocking::serve_ready(srv);
     }
+    // The script is over: the shards it held are free again.
+    holds::end(|db, idx| srv.keyspace.dbs[db].release_hold(idx));
     if let Some(scope) = scope {
         scope.finish(srv);
     }

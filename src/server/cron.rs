@@ -98,15 +98,21 @@ fn active_expire(srv: &Server, db_cursor: &mut usize, shard_cursor: &mut usize, 
         }
         let db = srv.keyspace.db(*db_cursor);
         loop {
-            // Not while a script or EXEC holds the world: they see time stopped, and a key they
-            // made must not expire under them (Redis runs neither beside them).
+            // Not while a script or EXEC runs: they see time stopped, and a key they made must
+            // not expire under them (Redis runs neither beside them). EXEC holds the world
+            // lock; a script holds the shards it touched, and none may be taken from it.
             let Some(_world) = srv.world.try_shared(0) else {
                 return;
             };
+            if crate::keyspace::holds::running() {
+                return;
+            }
             let now = unix_ms();
             // While writes are logged, deletions are logged too: order mutex before the shard.
             let scope = super::propagate::enter_plain(srv);
-            let mut shard = db.lock_index(*shard_cursor);
+            let Some(mut shard) = db.try_lock_index(*shard_cursor) else {
+                return;
+            };
             if shard.volatile == 0 {
                 break;
             }
@@ -214,6 +220,10 @@ pub fn save_before_exit(srv: &Server, mode: u8) -> bool {
     if srv.rdb.bgsave_in_progress.load(Relaxed) {
         log::warning("There is a child saving an .rdb. Killing it!");
         crate::persistence::save::kill_bgsave(srv);
+    }
+    if srv.aof.rewrite_in_progress.load(Relaxed) {
+        log::warning("There is a child rewriting the AOF. Killing it!");
+        crate::persistence::aof::kill_rewrite(srv);
     }
     if mode == 2 || (mode == 0 && crate::persistence::save::has_save_points(srv)) {
         log::notice("Saving the final RDB snapshot before exiting.");

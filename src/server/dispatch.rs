@@ -265,7 +265,9 @@ type World<'a> = (
 /// command may not run beside it (the caller answers BUSY).
 #[inline]
 fn world_lock<'a>(srv: &'a Server, worker: usize, cmd: &Command) -> Result<World<'a>, ()> {
-    if !cmd.def.exclusive {
+    // A script past its time limit holds only the world lock's shared side and its shards, so
+    // the lock alone does not say BUSY: the flag does.
+    if !cmd.def.exclusive && !srv.scripts.busy() {
         if let Some(g) = srv.world.try_shared(worker) {
             return Ok((Some(g), None));
         }

@@ -203,8 +203,9 @@ pub fn perform(srv: &Server, worker: Option<usize>) -> Outcome {
         };
         let before = allocator::thread_net();
         let scope = super::propagate::enter_plain(srv);
-        let removed = {
-            let mut shard = srv.keyspace.db(db).lock(&key);
+        // A shard the running script holds is skipped, never waited for while the evictor's
+        // state is held: that script may be evicting too.
+        let removed = srv.keyspace.db(db).try_lock(&key).and_then(|mut shard| {
             // The pool's candidates may have changed since they were sampled.
             let ok = shard
                 .dict
@@ -215,7 +216,7 @@ pub fn perform(srv: &Server, worker: Option<usize>) -> Outcome {
             } else {
                 None
             }
-        };
+        });
         let Some((k, e)) = removed else {
             if let Some(scope) = scope {
                 scope.finish(srv);
@@ -290,7 +291,10 @@ fn live_dbs(srv: &Server, volatile: bool) -> Vec<usize> {
         .filter(|&i| {
             let d = srv.keyspace.db(i);
             (0..d.shard_count()).any(|s| {
-                let sh = d.lock_index(s);
+                // A shard the running script holds counts as empty (see the victim picks).
+                let Some(sh) = d.try_lock_index(s) else {
+                    return false;
+                };
                 if volatile {
                     sh.volatile > 0
                 } else {
@@ -331,7 +335,11 @@ fn pick_random(srv: &Server, policy: Policy, live: &[usize]) -> Option<(usize, V
             .map(|_| access::random_u64() as usize % n)
             .chain((0..n).map(|i| (first + i) % n));
         for idx in order {
-            let shard = d.lock_index(idx);
+            // Never wait for a shard the running script holds while holding the evictor's
+            // state: that script may be evicting too.
+            let Some(shard) = d.try_lock_index(idx) else {
+                continue;
+            };
             if shard.dict.is_empty() || (volatile && shard.volatile == 0) {
                 continue;
             }
@@ -396,7 +404,11 @@ fn populate(srv: &Server, policy: Policy, pool: &mut Vec<Candidate>, live: &[usi
             (0..4).map(|_| access::random_u64() as usize % n).collect()
         };
         for idx in shards {
-            let shard = d.lock_index(idx);
+            // Never wait for a shard the running script holds while holding the evictor's
+            // state: that script may be evicting too.
+            let Some(shard) = d.try_lock_index(idx) else {
+                continue;
+            };
             if shard.dict.is_empty() || (volatile && shard.volatile == 0) {
                 continue;
             }
