@@ -17,71 +17,54 @@
 //! Cost off the script thread: one flag next to the shard's lock word, read after locking.
 
 use parking_lot::{Condvar, Mutex};
-use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 
-/// Ends of scripts so far: a waiter sleeps until this moves past the value it read while the
-/// shard it wanted was held.
-static EPOCH: AtomicU64 = AtomicU64::new(0);
-/// Threads sleeping in [`wait`] (the script thread only takes the mutex to wake them when
-/// there are any).
+/// The running script's number (0: none). A shard is held when its `held_by` is this number:
+/// ending a script releases every shard it held at once, without visiting them; a stale
+/// `held_by` is cleared by the next thread that locks the shard.
+static CURRENT: AtomicU64 = AtomicU64::new(0);
+/// Numbers handed to scripts.
+static NEXT: AtomicU64 = AtomicU64::new(0);
+/// Threads sleeping in [`Blocked::wait`] (the script thread only takes the mutex to wake them
+/// when there are any).
 static WAITING: AtomicUsize = AtomicUsize::new(0);
-/// A script runs in hold mode now.
-static RUNNING: AtomicBool = AtomicBool::new(false);
 static LOCK: Mutex<()> = parking_lot::const_mutex(());
 static ENDED: Condvar = Condvar::new();
 
 thread_local! {
-    /// This thread is running a script in hold mode (the script thread, between
-    /// [`begin`] and [`end`]).
-    static HOLDER: Cell<bool> = const { Cell::new(false) };
-    /// The shards this script holds: (database, shard index).
-    static HELD: RefCell<Vec<(usize, usize)>> = const { RefCell::new(Vec::new()) };
+    /// The number of the script this thread runs in hold mode (0: none).
+    static HOLDER: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Whether this thread runs a script that holds shards.
+/// The number of the script this thread runs in hold mode, or 0.
 #[inline]
-pub fn holder() -> bool {
+pub fn holder() -> u64 {
     HOLDER.with(|h| h.get())
 }
 
 /// Whether a script runs in hold mode now (on the script thread).
 pub fn running() -> bool {
-    RUNNING.load(Relaxed)
+    CURRENT.load(SeqCst) != 0
+}
+
+/// Whether a shard whose `held_by` is `by` is held by the running script.
+#[inline]
+pub fn is_held(by: u64) -> bool {
+    by != 0 && by == CURRENT.load(SeqCst)
 }
 
 /// Starts a script in hold mode on this thread.
 pub fn begin() {
-    RUNNING.store(true, Relaxed);
-    HOLDER.with(|h| h.set(true));
+    let n = NEXT.fetch_add(1, SeqCst) + 1;
+    CURRENT.store(n, SeqCst);
+    HOLDER.with(|h| h.set(n));
 }
 
-/// Records that this script now holds shard `idx` of database `db`.
-pub(super) fn record(db: usize, idx: usize) {
-    HELD.with(|h| h.borrow_mut().push((db, idx)));
-}
-
-/// Ends the script: `release` clears the flag of each shard it held (under that shard's
-/// lock), then every waiting thread is woken.
-pub fn end(release: impl Fn(usize, usize)) {
-    HOLDER.with(|h| h.set(false));
-    RUNNING.store(false, Relaxed);
-    let held = HELD.with(|h| std::mem::take(&mut *h.borrow_mut()));
-    if held.is_empty() {
-        return;
-    }
-    for &(db, idx) in &held {
-        release(db, idx);
-    }
-    HELD.with(|h| {
-        // Keep the allocation for the next script.
-        let mut v = h.borrow_mut();
-        if v.capacity() < held.capacity() {
-            *v = held;
-            v.clear();
-        }
-    });
-    EPOCH.fetch_add(1, SeqCst);
+/// Ends the script: every shard it held is free, and waiting threads are woken.
+pub fn end() {
+    HOLDER.with(|h| h.set(0));
+    CURRENT.store(0, SeqCst);
     if WAITING.load(SeqCst) > 0 {
         let _l = LOCK.lock();
         ENDED.notify_all();
@@ -92,22 +75,20 @@ pub fn end(release: impl Fn(usize, usize)) {
 /// shard's lock: [`Blocked::wait`] after letting go of every shard lock.
 #[must_use]
 pub struct Blocked {
-    epoch: u64,
+    script: u64,
 }
 
-/// Notes that this thread will wait for the running script; call with the held shard locked.
-pub fn blocked() -> Blocked {
+/// Notes that this thread will wait for script `by` (the `held_by` of a shard it has locked).
+pub fn blocked(by: u64) -> Blocked {
     WAITING.fetch_add(1, SeqCst);
-    Blocked {
-        epoch: EPOCH.load(SeqCst),
-    }
+    Blocked { script: by }
 }
 
 impl Blocked {
     /// Sleeps until the script that held the shard has ended. The caller holds no shard lock.
     pub fn wait(self) {
         let mut l = LOCK.lock();
-        while EPOCH.load(SeqCst) == self.epoch {
+        while CURRENT.load(SeqCst) == self.script {
             ENDED.wait(&mut l);
         }
         drop(l);

@@ -97,9 +97,9 @@ pub struct Shard {
     /// The database index this content had when the running snapshot started.
     pub snap_db: usize,
     snap_marks: Marks,
-    /// The running script holds this shard (see [`holds`]): no other thread may use it until
-    /// the script ends. Stays with the shard when SWAPDB moves contents.
-    held: bool,
+    /// The script that held this shard (see [`holds`]): while it runs no other thread may use
+    /// the shard. 0: none; a stale number is cleared by the next locker.
+    held_by: u64,
 }
 
 impl Shard {
@@ -291,8 +291,6 @@ pub const STEP_KEYS: usize = 128;
 pub struct Db {
     shards: Box<[Mutex<Shard>]>,
     bits: u32,
-    /// This database's index (what script holds record).
-    index: usize,
     capture: Arc<CaptureSlot>,
     /// Where each shard's bucket array was when last locked, read without the lock to prefetch
     /// a pipelined request's bucket before its command runs ([`Db::prefetch`]). A stale value
@@ -347,7 +345,6 @@ impl Db {
                 })
                 .collect(),
             bits,
-            index,
             capture,
             hints: (0..n).map(|_| BucketHint::default()).collect(),
         }
@@ -362,7 +359,7 @@ impl Db {
     #[inline]
     fn guard(&self, idx: usize) -> MutexGuard<'_, Shard> {
         let mut g = self.shards[idx].lock();
-        if g.snap_pending || g.held || holds::holder() {
+        if g.snap_pending || g.held_by != 0 || holds::holder() != 0 {
             g = self.guard_slow(idx, g, None);
         }
         g
@@ -373,7 +370,7 @@ impl Db {
     #[inline]
     fn guard_hash(&self, idx: usize, h: u64) -> MutexGuard<'_, Shard> {
         let mut g = self.shards[idx].lock();
-        if g.snap_pending || g.held || holds::holder() {
+        if g.snap_pending || g.held_by != 0 || holds::holder() != 0 {
             g = self.guard_slow(idx, g, Some(h));
         }
         g
@@ -400,7 +397,7 @@ impl Db {
     /// waited for, then locked again.
     fn hold_or_wait<'a>(&'a self, idx: usize, mut g: MutexGuard<'a, Shard>) -> MutexGuard<'a, Shard> {
         loop {
-            match self.try_hold(idx, g) {
+            match self.try_hold(g) {
                 Ok(g) => return g,
                 Err(blocked) => blocked.wait(),
             }
@@ -410,20 +407,14 @@ impl Db {
 
     /// As [`Db::hold_or_wait`] for a caller that may hold other shards: a held shard is let
     /// go and `Err` returned, and the caller must let go of every shard before it waits.
-    fn try_hold<'a>(
-        &'a self,
-        idx: usize,
-        mut g: MutexGuard<'a, Shard>,
-    ) -> Result<MutexGuard<'a, Shard>, holds::Blocked> {
-        if holds::holder() {
-            if !g.held {
-                g.held = true;
-                holds::record(self.index, idx);
-            }
-            return Ok(g);
-        }
-        if g.held {
-            return Err(holds::blocked());
+    fn try_hold<'a>(&'a self, mut g: MutexGuard<'a, Shard>) -> Result<MutexGuard<'a, Shard>, holds::Blocked> {
+        let me = holds::holder();
+        if me != 0 {
+            g.held_by = me;
+        } else if holds::is_held(g.held_by) {
+            return Err(holds::blocked(g.held_by));
+        } else {
+            g.held_by = 0;
         }
         Ok(g)
     }
@@ -432,11 +423,6 @@ impl Db {
     /// a pending snapshot.
     fn lock_plain(&self, idx: usize) -> MutexGuard<'_, Shard> {
         self.hold_or_wait(idx, self.shards[idx].lock())
-    }
-
-    /// Ends the running script's hold on shard `idx` (the script thread, as the script ends).
-    pub fn release_hold(&self, idx: usize) {
-        self.shards[idx].lock().held = false;
     }
 
     #[cold]
@@ -613,7 +599,7 @@ impl Db {
         let h = hash::hash(key);
         let idx = self.shard_of_hash(h);
         let g = self.shards[idx].lock();
-        if g.held && !holds::holder() {
+        if holds::holder() == 0 && holds::is_held(g.held_by) {
             return None;
         }
         Some(self.guard_slow(idx, g, Some(h)))
@@ -627,7 +613,7 @@ impl Db {
     /// shard (active expiry: it skips the shard rather than stall).
     pub fn try_lock_index(&self, idx: usize) -> Option<MutexGuard<'_, Shard>> {
         let g = self.shards[idx].lock();
-        if g.held && !holds::holder() {
+        if holds::holder() == 0 && holds::is_held(g.held_by) {
             return None;
         }
         Some(self.guard_slow(idx, g, None))
@@ -668,7 +654,7 @@ impl Db {
             let mut guards: Vec<(usize, MutexGuard<'_, Shard>)> = Vec::with_capacity(targets.len());
             for &(i, h) in targets {
                 if guards.last().is_none_or(|(j, _)| *j != i) {
-                    match self.try_hold(i, self.shards[i].lock()) {
+                    match self.try_hold(self.shards[i].lock()) {
                         Ok(g) => guards.push((i, g)),
                         Err(blocked) => {
                             drop(guards);
@@ -737,7 +723,7 @@ impl Keyspace {
             let mut all = Vec::new();
             for db in dbs.clone().map(|i| &self.dbs[i]) {
                 for i in 0..db.shards.len() {
-                    match db.try_hold(i, db.shards[i].lock()) {
+                    match db.try_hold(db.shards[i].lock()) {
                         Ok(g) => all.push(g),
                         Err(blocked) => {
                             drop(all);
@@ -829,7 +815,7 @@ impl Keyspace {
                             d.capture_hash(g, h);
                         }
                     }
-                    _ => match d.try_hold(s, d.shards[s].lock()) {
+                    _ => match d.try_hold(d.shards[s].lock()) {
                         Ok(mut g) => {
                             if g.snap_pending {
                                 d.capture_hash(&mut g, h);
@@ -862,7 +848,7 @@ impl Keyspace {
         for (x, y) in l.iter_mut().zip(h.iter_mut()) {
             std::mem::swap(&mut **x, &mut **y);
             std::mem::swap(&mut x.db, &mut y.db);
-            std::mem::swap(&mut x.held, &mut y.held);
+            std::mem::swap(&mut x.held_by, &mut y.held_by);
         }
     }
 }

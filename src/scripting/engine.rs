@@ -1348,7 +1348,7 @@ fn run_job(srv: &Server, job: &Job) -> Reply {
         crate::server::blocking::serve_ready(srv);
     }
     // The script is over: the shards it held are free again.
-    holds::end(|db, idx| srv.keyspace.dbs[db].release_hold(idx));
+    holds::end();
     if let Some(scope) = scope {
         scope.finish(srv);
     }
