@@ -9,12 +9,13 @@
 //!
 //! Why it cannot deadlock: the script thread is the only thread that ever waits for a shard
 //! while holding others. Every other thread that finds a held shard first lets go of every
-//! shard lock it has, then waits for the script to end ([`wait`]), then starts over. The script
+//! shard lock it has, then waits for the script to end ([`Blocked::wait`]), then starts over. The script
 //! thread never waits for anything a waiting thread keeps (the world lock it holds shared is
 //! only waited for by exclusive commands, which hold no shard; the order mutex, while writes
 //! are logged, is held by the script for its whole run).
 //!
-//! Cost off the script thread: one flag next to the shard's lock word, read after locking.
+//! Cost off the script thread: the shard's `held_by` number, next to its lock word, read after
+//! locking, and one thread-local read.
 
 use parking_lot::{Condvar, Mutex};
 use std::cell::Cell;
