@@ -110,10 +110,19 @@ fn active_expire(srv: &Server, db_cursor: &mut usize, shard_cursor: &mut usize, 
             let now = unix_ms();
             // While writes are logged, deletions are logged too: order mutex before the shard.
             let scope = super::propagate::enter_plain(srv);
+            // Every exit finishes the scope: an unfinished one would leave this thread marked as
+            // inside a unit, and its later deletions would never reach the log.
             let Some(mut shard) = db.try_lock_index(*shard_cursor) else {
+                if let Some(scope) = scope {
+                    scope.finish(srv);
+                }
                 return;
             };
             if shard.volatile == 0 {
+                drop(shard);
+                if let Some(scope) = scope {
+                    scope.finish(srv);
+                }
                 break;
             }
             let lock_start = Instant::now();
