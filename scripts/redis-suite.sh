@@ -82,17 +82,49 @@ fi
 export LOG_DIR="${LOG_DIR:-/tmp/ochre-suite-$(date +%s)}"
 mkdir -p "$LOG_DIR"
 touch "$RATCHET"
-if [ "$spawn" = 1 ]; then
-  BASELINE="$RT/baseline-7.0.15-spawn.txt" MUST_PASS="$RATCHET" "$RT/run.sh" --spawn "$BIN" "${units[@]}"
-  rc=$?
-else
-  SERVER="$BIN" "$RT/server.sh" start "$PORT" >/dev/null || { echo "redis-suite.sh: server did not start" >&2; exit 2; }
+# run_suite UNIT... [-- OPTIONS]: one pass of the suite's runner over the units; its status.
+run_suite() {
+  if [ "$spawn" = 1 ]; then
+    BASELINE="$RT/baseline-7.0.15-spawn.txt" MUST_PASS="$RATCHET" "$RT/run.sh" --spawn "$BIN" "$@"
+    return $?
+  fi
+  SERVER="$BIN" "$RT/server.sh" start "$PORT" >/dev/null || { echo "redis-suite.sh: server did not start" >&2; return 2; }
   BEFORE_UNIT="SERVER=$BIN $RT/server.sh restart $PORT" \
   BASELINE="$RT/baseline-7.0.15-external.txt" \
   MUST_PASS="$RATCHET" \
-    "$RT/run.sh" --external 127.0.0.1 "$PORT" "${units[@]}"
-  rc=$?
+    "$RT/run.sh" --external 127.0.0.1 "$PORT" "$@"
+  local st=$?
   "$RT/server.sh" stop "$PORT" >/dev/null 2>&1 || true
+  return $st
+}
+run_suite "${units[@]}"
+rc=$?
+
+# One retry for units that missed ratchet tests. Many tests send a command on one connection
+# and, without waiting for its reply, a command on another (a deferring client's XREAD BLOCK,
+# then an XADD): Redis runs them in arrival order because it has one thread. Ochre runs
+# connections on several workers, and on a starved machine the first worker can be scheduled
+# milliseconds after the second (docs/ARCHITECTURE.md, "Order across connections"). A unit
+# that misses ratchet tests twice fails; one that passes on its retry is reported as flaky.
+if [ "$rc" = 1 ] && [ -f "$LOG_DIR/results.tsv" ]; then
+  retry=$(cut -f1 "$LOG_DIR/must-pass-violations.txt" 2>/dev/null | sort -u)
+  if [ -n "$retry" ]; then
+    echo
+    echo "# retrying once the units that missed ratchet tests: $(echo $retry)"
+    first="$LOG_DIR"
+    export LOG_DIR="$first/retry"
+    mkdir -p "$LOG_DIR"
+    run_suite $retry -- "${extra[@]}"
+    rc=$?
+    # Results: the retry's rows for the units retried, the first run's for the others.
+    { head -1 "$first/results.tsv"
+      awk -F'\t' 'NR==FNR { r[$1]=1; next } FNR>1 && !($1 in r)' <(printf '%s\n' $retry) "$first/results.tsv"
+      tail -n +2 "$LOG_DIR/results.tsv"; } > "$first/results-merged.tsv"
+    mv "$first/results.tsv" "$first/results-first.tsv"
+    mv "$first/results-merged.tsv" "$first/results.tsv"
+    export LOG_DIR="$first"
+    [ "$rc" = 0 ] && echo "# flaky: passed on the retry: $(echo $retry)"
+  fi
 fi
 if [ "$update" = 1 ] && [ -f "$LOG_DIR/results.tsv" ]; then
   # A name that also failed in this run (tests in loops) is not stable enough to add.
@@ -104,9 +136,10 @@ if [ "$update" = 1 ] && [ -f "$LOG_DIR/results.tsv" ]; then
 fi
 # The closing line counts the ratchet: listed tests that passed in the units run, and those that did not.
 if [ -f "$LOG_DIR/results.tsv" ]; then
-  awk -F'\t' 'NR==FNR { want[$1"\t"$2]=1; next }
-       FNR>1 && (($1"\t"$2) in want) { if ($3=="ok") ok[$1"\t"$2]=1; else if ($3=="err") bad[$1"\t"$2]=1 }
-       END { p=0; f=0; for (k in want) { if (k in bad) f++; else if (k in ok) p++ }
+  # A listed test of a unit that ran counts as failed when it did not pass (a stalled unit).
+  awk -F'\t' 'NR==FNR { want[$1"\t"$2]=$1; next }
+       FNR>1 { ran[$1]=1; if (($1"\t"$2) in want) { if ($3=="ok") ok[$1"\t"$2]=1; else if ($3=="err") bad[$1"\t"$2]=1 } }
+       END { p=0; f=0; for (k in want) { if (k in bad) f++; else if (k in ok) p++; else if (want[k] in ran) f++ }
              printf "ratchet: %d passed, %d failed\n", p, f }' "$RATCHET" "$LOG_DIR/results.tsv"
 fi
 exit $rc
