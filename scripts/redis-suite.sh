@@ -55,7 +55,7 @@ fi
 #   aof-multi-part's tests that kill the forked rewrite/save child (`get_child_pid`; Ochre
 #   saves without fork, so there is no child): the failure leaves `rdb-key-save-delay` at 10 s
 #   per key, so every later rewrite in the unit takes hours and the unit stalls.
-SKIP_TESTS=("MULTI / EXEC with REPLICAOF" "exec with read commands and stale replica state change"
+SKIP_TESTS=(
   "AOF multiple rewrite failures will open multiple INCR AOFs"
   "AOF enable during BGSAVE will not write data util AOFRW finish"
   "AOF will trigger limit when AOFRW fails many times"

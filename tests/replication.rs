@@ -1,9 +1,9 @@
-//! Replication, the master's side: SYNC and PSYNC send the dataset as an RDB image, then every
+//! Replication. The master's side: SYNC and PSYNC send the dataset as an RDB image, then every
 //! write's effect after that instant, as a Redis master does (the suite's
-//! `attach_to_replication_stream` reads it the same way).
+//! `attach_to_replication_stream` reads it the same way). The replica's side: REPLICAOF.
 mod common;
 
-use common::Raw;
+use common::{Raw, Server};
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 
@@ -221,4 +221,226 @@ fn rdb_only_closes_after_the_image_and_replicas_can_be_killed_by_type() {
         assert!(std::time::Instant::now() < deadline, "killed replica still listed");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The replica's side: REPLICAOF
+// ---------------------------------------------------------------------------------------------
+
+/// Waits until `info replication` of `c` has `field:value`.
+fn wait_info(c: &mut redis::Connection, field: &str, value: &str) {
+    let want = format!("{field}:{value}");
+    for _ in 0..500 {
+        let info: String = redis::cmd("INFO").arg("replication").query(c).expect("info");
+        if info.lines().any(|l| l.trim_end() == want) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let info: String = redis::cmd("INFO").arg("replication").query(c).expect("info");
+    panic!("never saw {want}:\n{info}");
+}
+
+/// Waits until `key` on `c` reads `value`.
+fn wait_value(c: &mut redis::Connection, key: &str, value: Option<&str>) {
+    for _ in 0..500 {
+        let got: Option<String> = redis::cmd("GET").arg(key).query(c).expect("get");
+        if got.as_deref() == value {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("{key} never became {value:?}");
+}
+
+/// Follows a master: the image, then the stream (SELECT, MULTI/EXEC units, expiry, PUBLISH to
+/// the replica's own subscribers), read-only to its clients, INFO/ROLE as Redis, and
+/// REPLICAOF NO ONE makes it a writable master again that no longer applies the old stream.
+fn follow_and_promote(master_port: u16, mut m: redis::Connection) {
+    let replica = Server::start();
+    let mut r = replica.client();
+    let _: () = redis::cmd("SET").arg("before").arg("1").query(&mut m).unwrap();
+    let _: () = redis::cmd("RPUSH").arg("list").arg("a").arg("b").query(&mut m).unwrap();
+    let _: () = redis::cmd("SET").arg("stale").arg("x").query(&mut r).unwrap();
+    let ok: String = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(master_port)
+        .query(&mut r)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    let again: String = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(master_port)
+        .query(&mut r)
+        .unwrap();
+    assert_eq!(again, "OK Already connected to specified master");
+    wait_info(&mut r, "master_link_status", "up");
+    wait_info(&mut r, "role", "slave");
+    // The image replaced the replica's own data.
+    wait_value(&mut r, "before", Some("1"));
+    let stale: Option<String> = redis::cmd("GET").arg("stale").query(&mut r).unwrap();
+    assert_eq!(stale, None);
+    let list: Vec<String> = redis::cmd("LRANGE").arg("list").arg(0).arg(-1).query(&mut r).unwrap();
+    assert_eq!(list, ["a", "b"]);
+    // The stream: another database, a transaction, an expiry, an increment.
+    let _: () = redis::cmd("SELECT").arg(3).query(&mut m).unwrap();
+    let _: () = redis::cmd("SET").arg("in3").arg("v").query(&mut m).unwrap();
+    let _: () = redis::cmd("SELECT").arg(0).query(&mut m).unwrap();
+    let (_, _): (String, String) = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg("t1")
+        .arg("a")
+        .cmd("SET")
+        .arg("t2")
+        .arg("b")
+        .query(&mut m)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("short")
+        .arg("v")
+        .arg("PX")
+        .arg(100)
+        .query(&mut m)
+        .unwrap();
+    for _ in 0..100 {
+        let _: i64 = redis::cmd("INCR").arg("counter").query(&mut m).unwrap();
+    }
+    let _: () = redis::cmd("SET").arg("last").arg("done").query(&mut m).unwrap();
+    wait_value(&mut r, "last", Some("done"));
+    let counter: String = redis::cmd("GET").arg("counter").query(&mut r).unwrap();
+    assert_eq!(counter, "100");
+    let t: Vec<Option<String>> = redis::cmd("MGET").arg("t1").arg("t2").query(&mut r).unwrap();
+    assert_eq!(t, [Some("a".to_string()), Some("b".to_string())]);
+    let mut r3 = replica.client();
+    let _: () = redis::cmd("SELECT").arg(3).query(&mut r3).unwrap();
+    let in3: Option<String> = redis::cmd("GET").arg("in3").query(&mut r3).unwrap();
+    assert_eq!(in3.as_deref(), Some("v"));
+    wait_value(&mut r, "short", None);
+    // Read-only to its own clients, scripts included; reads work.
+    let err = redis::cmd("SET").arg("k").arg("v").query::<()>(&mut r).unwrap_err();
+    assert!(err.to_string().to_uppercase().contains("READONLY"), "{err}");
+    let err = redis::cmd("EVAL")
+        .arg("return redis.call('set','k','v')")
+        .arg(0)
+        .query::<()>(&mut r)
+        .unwrap_err();
+    assert!(err.to_string().to_uppercase().contains("READONLY"), "{err}");
+    let err = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query::<()>(&mut r)
+        .unwrap_err();
+    assert!(
+        err.to_string().to_uppercase().contains("READONLY") || err.to_string().to_uppercase().contains("EXECABORT"),
+        "{err}"
+    );
+    // ROLE: slave, host, port, state, offset.
+    let role: redis::Value = redis::cmd("ROLE").query(&mut r).unwrap();
+    let redis::Value::Array(role) = role else {
+        panic!("{role:?}")
+    };
+    assert_eq!(role[0], redis::Value::BulkString(b"slave".to_vec()));
+    assert_eq!(role[2], redis::Value::Int(master_port as i64));
+    assert_eq!(role[3], redis::Value::BulkString(b"connected".to_vec()));
+    // PUBLISH on the master reaches the replica's subscribers.
+    let mut sub = replica.client();
+    let mut ps = sub.as_pubsub();
+    ps.subscribe("news").unwrap();
+    ps.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    let _: i64 = redis::cmd("PUBLISH").arg("news").arg("hello").query(&mut m).unwrap();
+    let msg = ps.get_message().unwrap();
+    assert_eq!(msg.get_payload::<String>().unwrap(), "hello");
+    drop(ps);
+    // Promoted: writable, and the old master's writes no longer arrive.
+    let ok: String = redis::cmd("REPLICAOF").arg("NO").arg("ONE").query(&mut r).unwrap();
+    assert_eq!(ok, "OK");
+    wait_info(&mut r, "role", "master");
+    let _: () = redis::cmd("SET").arg("k").arg("mine").query(&mut r).unwrap();
+    let _: () = redis::cmd("SET").arg("after").arg("1").query(&mut m).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let after: Option<String> = redis::cmd("GET").arg("after").query(&mut r).unwrap();
+    assert_eq!(after, None);
+}
+
+#[test]
+fn replicaof_follows_an_ochre_master() {
+    let master = Server::start();
+    let m = master.client();
+    follow_and_promote(master.port, m);
+}
+
+#[test]
+fn replicaof_follows_a_real_redis_master() {
+    let Some(reference) = common::Reference::start() else {
+        return;
+    };
+    let m = redis::Client::open(format!("redis://127.0.0.1:{}/", reference.port))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    follow_and_promote(reference.port, m);
+}
+
+#[test]
+fn replicaof_errors_and_a_down_link() {
+    let s = Server::start();
+    let mut c = s.client();
+    let err = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg("notaport")
+        .query::<()>(&mut c)
+        .unwrap_err();
+    assert!(err.to_string().contains("Invalid master port"), "{err}");
+    let err = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(70000)
+        .query::<()>(&mut c)
+        .unwrap_err();
+    assert!(err.to_string().contains("Invalid master port"), "{err}");
+    let err = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .query::<()>(&mut c)
+        .unwrap_err();
+    assert!(err.to_string().contains("wrong number of arguments"), "{err}");
+    // Nobody listens there: the link stays down, and with replica-serve-stale-data no only
+    // `stale` commands run.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+    let _: () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(port)
+        .query(&mut c)
+        .unwrap();
+    wait_info(&mut c, "master_link_status", "down");
+    let v: String = redis::cmd("GET").arg("k").query(&mut c).unwrap();
+    assert_eq!(v, "v");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("replica-serve-stale-data")
+        .arg("no")
+        .query(&mut c)
+        .unwrap();
+    let err = redis::cmd("GET").arg("k").query::<()>(&mut c).unwrap_err();
+    assert!(err.to_string().to_uppercase().contains("MASTERDOWN"), "{err}");
+    let pong: String = redis::cmd("INFO").arg("server").query(&mut c).unwrap();
+    assert!(pong.contains("redis_version"));
+    let _: () = redis::cmd("REPLICAOF").arg("no").arg("one").query(&mut c).unwrap();
+    let v: String = redis::cmd("GET").arg("k").query(&mut c).unwrap();
+    assert_eq!(v, "v");
+}
+
+#[test]
+fn replicaof_in_the_config_file_follows_at_start() {
+    let master = Server::start();
+    let mut m = master.client();
+    let _: () = redis::cmd("SET").arg("from-config").arg("yes").query(&mut m).unwrap();
+    let replica = Server::start_with(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
+    let mut r = replica.client();
+    wait_info(&mut r, "master_link_status", "up");
+    wait_value(&mut r, "from-config", Some("yes"));
 }

@@ -12,8 +12,31 @@ pub static COMMANDS: &[CommandDef] = &[
     // The whole server stops for the instant of the image, so no write is half in it.
     def("sync", 1, "admin noscript no_async_loading no_multi", (0, 0, 0), "@admin @slow @dangerous", "server", "1.0.0", "An internal command used in replication", sync).exclusive(),
     def("psync", -3, "admin noscript no_async_loading no_multi", (0, 0, 0), "@admin @slow @dangerous", "server", "2.8.0", "An internal command used in replication", psync).exclusive(),
+    // Run with the server stopped, so no command of the old master lands after the reply.
+    def("replicaof", 3, "no_async_loading admin noscript stale", (0, 0, 0), "@admin @slow @dangerous", "server", "5.0.0", "Make the server a replica of another instance, or promote it as master.", replicaof).exclusive(),
+    def("slaveof", 3, "no_async_loading admin noscript stale", (0, 0, 0), "@admin @slow @dangerous", "server", "1.0.0", "Make the server a replica of another instance, or promote it as master.", replicaof).exclusive(),
     def("replconf", -1, "admin noscript loading stale allow_busy", (0, 0, 0), "@admin @slow @dangerous", "server", "3.0.0", "An internal command for configuring the replication stream", replconf),
 ];
+
+/// REPLICAOF host port | NO ONE (`crate::replication::replica`).
+fn replicaof(ctx: &mut Ctx, args: &[&[u8]]) {
+    use crate::replication::replica;
+    let by = ctx.client.handle.info_line(ctx.now_ms);
+    if args[1].eq_ignore_ascii_case(b"no") && args[2].eq_ignore_ascii_case(b"one") {
+        replica::unfollow(ctx.srv, &by);
+        return ctx.out.ok();
+    }
+    if ctx.client.handle.is_replica.load(std::sync::atomic::Ordering::Relaxed) {
+        return ctx.out.err("Command is not valid when client is a replica.");
+    }
+    let port = match parse_i64(args[2]) {
+        Some(p) if (0..=65535).contains(&p) => p as u16,
+        _ => return ctx.out.err("Invalid master port"),
+    };
+    let host = String::from_utf8_lossy(args[1]).into_owned();
+    let reply = replica::follow(ctx.srv, &host, port, &by);
+    ctx.out.simple(reply);
+}
 
 fn sync(ctx: &mut Ctx, _args: &[&[u8]]) {
     full_resync(ctx, false);
@@ -70,7 +93,16 @@ fn replconf(ctx: &mut Ctx, args: &[&[u8]]) {
                 Some(p) if (0..=65535).contains(&p) => ctx.client.replica_port = p as u16,
                 _ => return ctx.out.err("value is out of range"),
             },
-            b"ack" | b"getack" => {
+            b"ack" => {
+                if let Some(offset) = parse_i64(val) {
+                    crate::replication::acked(ctx.srv, ctx.client.id, offset, ctx.now_ms);
+                }
+                if ctx.client.reply_mode == ReplyMode::On {
+                    ctx.client.reply_mode = ReplyMode::Skip;
+                }
+                return ctx.out.ok();
+            }
+            b"getack" => {
                 if ctx.client.reply_mode == ReplyMode::On {
                     ctx.client.reply_mode = ReplyMode::Skip;
                 }

@@ -213,6 +213,9 @@ fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) {
 }
 
 fn role(ctx: &mut Ctx, _args: &[&[u8]]) {
+    if crate::replication::replica::role(ctx.srv, ctx.out) {
+        return;
+    }
     ctx.out.array(3);
     ctx.out.bulk(b"master");
     ctx.out.int(0);

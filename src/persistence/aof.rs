@@ -709,7 +709,7 @@ fn load_file(srv: &Server, name: &str) -> Loaded {
 }
 
 /// How parsing one command of the file ended.
-enum Parsed {
+pub(crate) enum Parsed {
     Command(Vec<Vec<u8>>, usize),
     Annotation(usize),
     Eof,
@@ -722,7 +722,7 @@ fn line_at(data: &[u8], pos: usize) -> Option<(&[u8], usize)> {
     Some((&data[pos..end], end + 1))
 }
 
-fn parse_command(data: &[u8], pos: usize) -> Parsed {
+pub(crate) fn parse_command(data: &[u8], pos: usize) -> Parsed {
     if pos >= data.len() {
         return Parsed::Eof;
     }

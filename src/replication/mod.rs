@@ -12,9 +12,11 @@
 //!   around a unit of several effects. Bytes go to each replica's `pending` queue (the MONITOR
 //!   and Pub/Sub mechanism) and its worker writes them after the replies it already has, so
 //!   the RDB reply always precedes the stream.
-//! * Not built yet (the replication issue): following a master (REPLICAOF), the backlog and
-//!   PSYNC continuation (every PSYNC is answered with a full resync), WAIT, and acknowledged
-//!   offsets.
+//! * Following a master (REPLICAOF) is [`replica`].
+//! * Not built yet (the replication issue): the backlog and PSYNC continuation (every PSYNC is
+//!   answered with a full resync), WAIT, and acknowledged offsets.
+
+pub mod replica;
 
 use crate::server::client::ClientHandle;
 use crate::server::propagate::Effect;
@@ -40,6 +42,10 @@ struct State {
 
 struct Replica {
     handle: Arc<ClientHandle>,
+    /// Unix ms of its last REPLCONF ACK (of the attach before the first), and the offset it
+    /// acknowledged.
+    ack_ms: i64,
+    ack_offset: u64,
     /// The port it listens on, from REPLCONF listening-port (INFO's `slaveN:` line).
     port: u16,
 }
@@ -53,13 +59,19 @@ impl Replicas {
     /// INFO's `slaveN:ip=…,port=…,state=online,offset=…,lag=0` lines.
     pub fn info_lines(&self) -> Vec<String> {
         let offset = self.offset.load(Relaxed);
+        let now = crate::server::unix_ms();
         let st = self.state.lock();
         st.list
             .iter()
             .enumerate()
             .map(|(i, r)| {
                 let ip = r.handle.addr.rsplit_once(':').map_or("", |(ip, _)| ip);
-                format!("slave{i}:ip={ip},port={},state=online,offset={offset},lag=0", r.port)
+                let lag = (now - r.ack_ms).max(0) / 1000;
+                format!(
+                    "slave{i}:ip={ip},port={},state=online,offset={},lag={lag}",
+                    r.port,
+                    r.ack_offset.min(offset)
+                )
             })
             .collect()
     }
@@ -71,9 +83,40 @@ pub fn attach(srv: &Server, handle: Arc<ClientHandle>, port: u16) {
     handle.is_replica.store(true, Relaxed);
     let mut st = srv.replicas.state.lock();
     st.list.retain(|r| r.handle.id != handle.id);
-    st.list.push(Replica { handle, port });
+    let ack_offset = srv.replicas.offset.load(Relaxed);
+    st.list.push(Replica {
+        handle,
+        port,
+        ack_ms: crate::server::unix_ms(),
+        ack_offset,
+    });
     st.selected = None;
     srv.propagation.set_replicas(true);
+}
+
+/// REPLCONF ACK from the replica on connection `id`.
+pub fn acked(srv: &Server, id: u64, offset: i64, now_ms: i64) {
+    let mut st = srv.replicas.state.lock();
+    if let Some(r) = st.list.iter_mut().find(|r| r.handle.id == id) {
+        r.ack_ms = now_ms;
+        r.ack_offset = offset.max(0) as u64;
+    }
+}
+
+/// Whether `min-replicas-to-write` lets writes run: enough replicas acknowledged within
+/// `min-replicas-max-lag` seconds (Redis's `checkGoodReplicasStatus`). Always true on a
+/// replica, or without a minimum.
+#[inline]
+pub fn enough_good_replicas(srv: &Server) -> bool {
+    let want = srv.config.hot.min_replicas_to_write.load(Relaxed);
+    let lag = srv.config.hot.min_replicas_max_lag.load(Relaxed);
+    if want <= 0 || lag <= 0 || srv.follow.following() {
+        return true;
+    }
+    let now = crate::server::unix_ms();
+    let st = srv.replicas.state.lock();
+    let good = st.list.iter().filter(|r| now - r.ack_ms <= lag * 1000).count();
+    good as i64 >= want
 }
 
 /// Forgets a replica whose connection closed.

@@ -272,6 +272,12 @@ fn script_call(rc: &mut RunCtx, srv: &Server, argv: &[&[u8]]) -> Result<Vec<u8>,
             "Write commands are not allowed from read-only scripts.",
         ));
     }
+    if cmd.has(flag::WRITE) && srv.follow.following() && srv.config.get_bool("replica-read-only") {
+        return Err(refuse(srv, w, Some(cmd), &format!("-{}", dispatch::READONLY)));
+    }
+    if cmd.has(flag::WRITE) && !rc.wrote && !crate::replication::enough_good_replicas(srv) {
+        return Err(refuse(srv, w, Some(cmd), &format!("-{}", dispatch::NOREPLICAS)));
+    }
     if cmd.has(flag::WRITE) && !rc.wrote && dispatch::writes_refused(srv) {
         return Err(refuse(srv, w, Some(cmd), &format!("-{}", dispatch::MISCONF)));
     }

@@ -383,6 +383,9 @@ pub struct Client {
     /// REPLCONF rdb-filter-only: what the image leaves out (keys; function libraries).
     pub rdb_no_data: bool,
     pub rdb_no_functions: bool,
+    /// On the master's client of a replica (`replication::replica`): its link's generation;
+    /// 0 on every other client.
+    pub master_link: u64,
 }
 
 impl Client {
@@ -404,6 +407,7 @@ impl Client {
             rdb_only: false,
             rdb_no_data: false,
             rdb_no_functions: false,
+            master_link: 0,
         }
     }
 

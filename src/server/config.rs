@@ -76,6 +76,9 @@ pub struct Hot {
     /// `client-output-buffer-limit` of the normal and pubsub classes: hard, soft, soft seconds.
     pub obuf_normal: [AtomicI64; 3],
     pub obuf_pubsub: [AtomicI64; 3],
+    /// `min-replicas-to-write` and `min-replicas-max-lag` (0: no minimum).
+    pub min_replicas_to_write: AtomicI64,
+    pub min_replicas_max_lag: AtomicI64,
 }
 
 pub struct Config {
@@ -416,6 +419,8 @@ impl Config {
                 notify_keyspace_events: AtomicU32::new(0),
                 obuf_normal: Default::default(),
                 obuf_pubsub: Default::default(),
+                min_replicas_to_write: AtomicI64::new(0),
+                min_replicas_max_lag: AtomicI64::new(10),
             },
             rename: RwLock::new(HashMap::new()),
         };
@@ -469,6 +474,10 @@ impl Config {
         );
         h.busy_reply_threshold
             .store(self.get_i64("busy-reply-threshold"), Relaxed);
+        h.min_replicas_to_write
+            .store(self.get_i64("min-replicas-to-write"), Relaxed);
+        h.min_replicas_max_lag
+            .store(self.get_i64("min-replicas-max-lag"), Relaxed);
         super::crash::configure(
             self.get_i64("watchdog-period"),
             self.get_bool("crash-log-enabled"),

@@ -11,6 +11,9 @@ use crate::protocol::reply::Reply;
 use std::sync::atomic::Ordering::Relaxed;
 
 pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
+pub const READONLY: &str = "READONLY You can't write against a read only replica.";
+pub const MASTERDOWN: &str = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
@@ -193,6 +196,17 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     if srv.config.hot.maxmemory.load(Relaxed) > 0 && out_of_memory(srv, client, cmd, effective_flags(srv, cmd, argv)) {
         return reject(srv, client, out, cmd, argv, OOM);
     }
+    if srv.config.hot.min_replicas_to_write.load(Relaxed) > 0
+        && is_write(client, cmd, effective_flags(srv, cmd, argv), flag::WRITE)
+        && !crate::replication::enough_good_replicas(srv)
+    {
+        return reject(srv, client, out, cmd, argv, NOREPLICAS);
+    }
+    if srv.follow.following() && client.master_link == 0 {
+        if let Some(err) = refused_on_replica(srv, client, cmd, argv) {
+            return reject(srv, client, out, cmd, argv, err);
+        }
+    }
     if client.subs.active && super::pubsub::reject_in_subscriber_mode(client, cmd, out) {
         return;
     }
@@ -227,6 +241,11 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
         };
         return reject(srv, client, out, cmd, argv, err);
     };
+    // A command from a master this server no longer follows (REPLICAOF ran meanwhile, with
+    // the world stopped) is dropped.
+    if client.master_link != 0 && !srv.follow.current(client.master_link) {
+        return;
+    }
     // watchdog-period: marks this thread busy while the command runs.
     let watch = super::crash::watch(now_ms);
     call(srv, client, out, cmd, argv, start, now_ms);
@@ -241,6 +260,22 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
             scope.finish(srv);
         }
     }
+}
+
+/// Why a replica refuses a client's command (Redis's `processCommand`): writes while
+/// `replica-read-only` is set, and commands without the `stale` flag while the link to the
+/// master is down and `replica-serve-stale-data` is off.
+#[cold]
+fn refused_on_replica(srv: &Server, client: &Client, cmd: &Command, argv: &[&[u8]]) -> Option<&'static str> {
+    if is_write(client, cmd, effective_flags(srv, cmd, argv), flag::WRITE) && srv.config.get_bool("replica-read-only") {
+        return Some(READONLY);
+    }
+    let lacks_stale = !cmd.has(flag::STALE)
+        || (cmd.full_name == "exec" && client.multi.tx.as_ref().is_some_and(|t| t.lacks & flag::STALE != 0));
+    if lacks_stale && srv.follow.link_down() && !srv.config.get_bool("replica-serve-stale-data") {
+        return Some(MASTERDOWN);
+    }
+    None
 }
 
 /// Before the server serves: a command waits while start-up is outside a load (Redis has not

@@ -370,19 +370,27 @@ pub fn build(srv: &Server, sections: &Sections) -> String {
     }
     if sections.wants("replication") {
         head(&mut s, "Replication");
-        line!("role:master");
+        let following = crate::replication::replica::info_lines(srv);
+        line!("role:{}", if following.is_some() { "slave" } else { "master" });
+        for l in following.iter().flatten() {
+            line!("{l}");
+        }
         let replicas = srv.replicas.info_lines();
         line!("connected_slaves:{}", replicas.len());
         for r in &replicas {
             line!("{r}");
         }
         line!("master_failover_state:no-failover");
-        line!("master_replid:{}", srv.run_id);
+        // A replica reports its master's ID and its offset in that master's stream.
+        let (replid, offset) = crate::replication::replica::replid_offset(srv).unwrap_or_else(|| {
+            (
+                srv.run_id.clone(),
+                srv.replicas.offset.load(std::sync::atomic::Ordering::Relaxed) as i64,
+            )
+        });
+        line!("master_replid:{replid}");
         line!("master_replid2:0000000000000000000000000000000000000000");
-        line!(
-            "master_repl_offset:{}",
-            srv.replicas.offset.load(std::sync::atomic::Ordering::Relaxed)
-        );
+        line!("master_repl_offset:{offset}");
         line!("second_repl_offset:-1");
         line!("repl_backlog_active:0");
         line!("repl_backlog_size:{}", cfg.get("repl-backlog-size"));

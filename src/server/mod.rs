@@ -159,6 +159,8 @@ pub struct Server {
     /// The append-only file.
     pub aof: crate::persistence::aof::Aof,
     pub replicas: crate::replication::Replicas,
+    /// The master this server follows, if any (REPLICAOF).
+    pub follow: crate::replication::replica::Follow,
 }
 
 impl Server {
@@ -403,6 +405,7 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         propagation: Default::default(),
         aof: Default::default(),
         replicas: Default::default(),
+        follow: Default::default(),
         config: cfg,
     });
     crash::install(&srv);
@@ -481,6 +484,14 @@ pub fn run(cfg: Config, executable: String, config_file: Option<String>) -> i32 
         .phase
         .store(crate::persistence::save::Phase::Serving as u8, Relaxed);
     log::notice("Ready to accept connections");
+    // `replicaof host port` in the config: follow that master from the start.
+    let master = srv.config.get("replicaof");
+    if let Some((host, port)) = master.split_once(' ') {
+        if let Ok(port) = port.parse::<u16>() {
+            let _world = srv.world.exclusive();
+            crate::replication::replica::follow(&srv, host, port, "");
+        }
+    }
     // The main thread waits for SHUTDOWN.
     cron::wait_for_shutdown(&srv)
 }

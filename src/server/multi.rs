@@ -42,6 +42,9 @@ pub struct Tx {
     pub queue: Vec<Vec<Vec<u8>>>,
     /// The union of the queued commands' flags (EXEC is a write when any of them is).
     pub flags: u32,
+    /// The union of the flags each queued command lacks (EXEC is refused on a stale replica
+    /// when one of them lacks `stale`).
+    pub lacks: u32,
     /// A request was refused while queueing (Redis's CLIENT_DIRTY_EXEC): EXEC aborts.
     pub aborted: bool,
 }
@@ -268,6 +271,7 @@ pub fn queue(client: &mut Client, argv: &[&[u8]], flags: u32) {
     }
     tx.queue.push(argv.iter().map(|a| a.to_vec()).collect());
     tx.flags |= flags;
+    tx.lacks |= !flags;
     let h = &client.handle;
     h.multi.fetch_add(1, Ordering::Relaxed);
     // CLIENT LIST's multi-mem: argument bytes plus one pointer per argument, as Redis counts.
