@@ -351,7 +351,8 @@ fn scripts_hold_their_keys_not_the_server() {
     let srv = Server::start_with(&["--threads", "4"]);
     let mut runner = srv.raw();
     let mut other = srv.raw();
-    // 1.5 s of script (under busy-reply-threshold, so nobody is answered BUSY), long enough for the other clients to be served on a loaded machine.
+    // 1.5 s of script: under busy-reply-threshold, so nobody is answered BUSY, and long enough
+    // for the other clients to be served on a loaded machine.
     let script = "redis.call('set', KEYS[1], 'start') redis.call('set', 'undeclared', 'start') \
         local s = redis.call('time') \
         while true do local n = redis.call('time') \
