@@ -444,3 +444,55 @@ fn replicaof_in_the_config_file_follows_at_start() {
     wait_info(&mut r, "master_link_status", "up");
     wait_value(&mut r, "from-config", Some("yes"));
 }
+
+/// A master that sends nonsense (a corrupt image, then a corrupt stream after a valid image)
+/// never crashes the replica: it logs, drops the link and connects again.
+#[test]
+fn a_master_sending_garbage_is_dropped_and_retried() {
+    use std::io::Write;
+    // A valid empty image, taken from a real server over SYNC.
+    let donor = Server::start();
+    let mut d = stream(&donor.raw());
+    d.get_mut().write_all(b"SYNC\r\n").unwrap();
+    let empty = image(&mut d);
+    let fake = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = fake.local_addr().unwrap().port();
+    let replica = Server::start();
+    let mut r = replica.client();
+    let _: () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(port)
+        .query(&mut r)
+        .unwrap();
+    let payloads: Vec<Vec<u8>> = vec![
+        b"$5\r\nhello".to_vec(),
+        [
+            format!("${}\r\n", empty.len()).into_bytes(),
+            empty.clone(),
+            b"*2\r\n$3\r\nSET\r\n$x\r\n".to_vec(),
+        ]
+        .concat(),
+        b"-ERR go away\r\n".to_vec(),
+    ];
+    for payload in payloads {
+        let (sock, _) = fake.accept().unwrap();
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        let mut rd = BufReader::new(sock.try_clone().unwrap());
+        let mut w = sock;
+        // PING, REPLCONF listening-port, REPLCONF capa, then PSYNC.
+        for reply in ["+PONG\r\n", "+OK\r\n", "+OK\r\n"] {
+            command(&mut rd);
+            w.write_all(reply.as_bytes()).unwrap();
+        }
+        let psync = command(&mut rd);
+        assert_eq!(psync[0].to_uppercase(), "PSYNC");
+        w.write_all(b"+FULLRESYNC 0123456789012345678901234567890123456789 0\r\n")
+            .unwrap();
+        w.write_all(&payload).unwrap();
+        let pong: String = redis::cmd("PING").query(&mut r).unwrap();
+        assert_eq!(pong, "PONG");
+    }
+    let _: () = redis::cmd("REPLICAOF").arg("NO").arg("ONE").query(&mut r).unwrap();
+    let pong: String = redis::cmd("PING").query(&mut r).unwrap();
+    assert_eq!(pong, "PONG");
+}

@@ -193,7 +193,11 @@ fn run(srv: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
     {
         return reject(srv, client, out, cmd, argv, MISCONF);
     }
-    if srv.config.hot.maxmemory.load(Relaxed) > 0 && out_of_memory(srv, client, cmd, effective_flags(srv, cmd, argv)) {
+    // A replica applies what its master sends whatever its memory (the master evicts).
+    if srv.config.hot.maxmemory.load(Relaxed) > 0
+        && client.master_link == 0
+        && out_of_memory(srv, client, cmd, effective_flags(srv, cmd, argv))
+    {
         return reject(srv, client, out, cmd, argv, OOM);
     }
     if srv.config.hot.min_replicas_to_write.load(Relaxed) > 0
