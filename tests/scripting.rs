@@ -348,7 +348,9 @@ fn scripts_are_atomic_on_undeclared_keys() {
 /// without declaring it lose no update.
 #[test]
 fn scripts_hold_their_keys_not_the_server() {
-    let srv = Server::start_with(&["--threads", "4"]);
+    // 16 workers make 64 shards: a client's key shares one of the script's two shards with a
+    // chance of 1 in 32, so at most two of the eight clients wait for the script.
+    let srv = Server::start_with(&["--threads", "16"]);
     let mut runner = srv.raw();
     let mut other = srv.raw();
     // 1.5 s of script: under busy-reply-threshold, so nobody is answered BUSY, and long enough
@@ -779,4 +781,41 @@ fn pipelined_scripts_from_many_connections_are_batched_in_order() {
     };
     assert_eq!(calls("evalsha"), total);
     assert_eq!(calls("incr"), total);
+}
+
+/// A pipeline of scripts crosses to the script thread together, and every reply still comes
+/// back in request order: scripts that run, scripts answered at once with an error (unknown
+/// SHA, bad numkeys), and plain commands between them.
+#[test]
+fn pipelined_scripts_reply_in_order() {
+    let srv = Server::start();
+    let mut c = srv.raw();
+    let sha = r(&mut c, &["SCRIPT", "LOAD", "return redis.call('incr', KEYS[1])"]);
+    let sha = sha.lines().nth(1).unwrap_or_default().to_string();
+    let missing = "0123456789012345678901234567890123456789";
+    let mut pipeline: Vec<Vec<&str>> = Vec::new();
+    let mut expected = String::new();
+    for round in 0..50 {
+        pipeline.push(vec!["EVALSHA", &sha, "1", "n"]);
+        expected.push_str(&format!(":{}\r\n", round * 2 + 1));
+        pipeline.push(vec!["EVALSHA", missing, "0"]);
+        expected.push_str("-NOSCRIPT No matching script. Please use EVAL.\r\n");
+        pipeline.push(vec!["EVAL", "return redis.call('incr', KEYS[1])", "1", "n"]);
+        expected.push_str(&format!(":{}\r\n", round * 2 + 2));
+        pipeline.push(vec!["EVAL", "return 1", "-1"]);
+        expected.push_str("-ERR Number of keys can't be negative\r\n");
+        pipeline.push(vec!["GET", "n"]);
+        let n = (round * 2 + 2).to_string();
+        expected.push_str(&format!("${}\r\n{n}\r\n", n.len()));
+    }
+    let mut bytes = Vec::new();
+    for args in &pipeline {
+        bytes.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+        for a in args {
+            bytes.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+    }
+    c.send(&bytes);
+    let got: String = (0..pipeline.len()).map(|_| reply(&mut c)).collect();
+    assert_eq!(got, expected);
 }

@@ -46,6 +46,8 @@ struct Engine {
     /// The client the script's commands run as (taken out while a script runs).
     client: Option<Client>,
     runs: u32,
+    /// The VM size last reported to INFO (`Scripts::note_vm_memory`).
+    noted_mem: u64,
     /// The sandbox's `functions` table: `env` (libraries' environment), `loading(on)`, `run`.
     fenv: Table,
     floading: Function,
@@ -472,6 +474,7 @@ impl Engine {
             env,
             client: Some(client),
             runs: 0,
+            noted_mem: 0,
             fenv: functions.get("env")?,
             floading: functions.get("loading")?,
             frunner: functions.get("run")?,
@@ -934,7 +937,12 @@ pub fn run_on_this_thread(
                 })
             };
         }
-        srv.scripts.note_vm_memory(worker, lua.used_memory() as u64);
+        // Reported when it moved by 1 KiB or more: INFO's precision, without a lock per run.
+        let used = lua.used_memory() as u64;
+        if used.abs_diff(eng.noted_mem) >= 1024 || eng.runs <= 1 {
+            srv.scripts.note_vm_memory(worker, used);
+            eng.noted_mem = used;
+        }
         Ok(())
     });
     if let Ok(Err(e)) | Err(e) = result {

@@ -166,12 +166,9 @@ impl Scripts {
         v.max(31 * 1024)
     }
 
-    /// Records the memory of worker `w`'s VM. Called after every script run: a change under
-    /// 1 KiB is not worth the write lock (INFO reports the VM to that precision).
+    /// Records the memory of worker `w`'s VM (the engine calls it when the size moved by 1 KiB
+    /// or more).
     pub fn note_vm_memory(&self, w: usize, bytes: u64) {
-        if self.vm_mem.read().get(w).is_some_and(|&old| old.abs_diff(bytes) < 1024) {
-            return;
-        }
         let mut v = self.vm_mem.write();
         if v.len() <= w {
             v.resize(w + 1, 0);

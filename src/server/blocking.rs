@@ -83,6 +83,9 @@ pub struct Waiter {
     pub serve: ServeFn,
     pub on_timeout: TimeoutReply,
     state: AtomicU8,
+    /// Replies that must follow this waiter's own (a script's park only: the immediate replies
+    /// of requests pipelined after it, see [`Waiter::then`]).
+    then: Mutex<Vec<u8>>,
 }
 
 impl Waiter {
@@ -109,8 +112,26 @@ impl Waiter {
     /// Queues the reply of a claimed waiter without waking its connection (the caller wakes
     /// it, e.g. the script thread through the worker's relay, one wake-up for many replies).
     pub fn fill(&self, reply: &Reply) {
-        self.handle.pending.lock().extend_from_slice(&reply.buf);
+        let mut pending = self.handle.pending.lock();
+        pending.extend_from_slice(&reply.buf);
+        let mut then = self.then.lock();
+        if !then.is_empty() {
+            pending.extend_from_slice(&then);
+            then.clear();
+        }
+        // Under the pending lock, so `then` sees either the waiter unserved or its reply queued.
         self.state.store(SERVED, Ordering::Release);
+    }
+
+    /// Queues `bytes` to be sent right after this waiter's reply: at once when it was already
+    /// delivered, else by [`Waiter::fill`] together with it.
+    pub fn then(&self, bytes: &[u8]) {
+        let mut pending = self.handle.pending.lock();
+        if self.state() == SERVED {
+            pending.extend_from_slice(bytes);
+        } else {
+            self.then.lock().extend_from_slice(bytes);
+        }
     }
 
     fn state(&self) -> u8 {
@@ -355,6 +376,7 @@ pub fn block(
         serve,
         on_timeout,
         state: AtomicU8::new(WAITING),
+        then: Mutex::new(Vec::new()),
     });
     srv.blocking.add(w.clone());
     client.handle.blocked.store(true, Ordering::Relaxed);
@@ -375,6 +397,7 @@ pub fn park_for_script(client: &mut Client) -> Arc<Waiter> {
         serve: |_, _, _| Outcome::Gone,
         on_timeout: TimeoutReply::Null,
         state: AtomicU8::new(WAITING),
+        then: Mutex::new(Vec::new()),
     });
     client.blocked = Some(w.clone());
     w

@@ -341,6 +341,37 @@ async fn flush(fd: &AsyncFd<TcpStream>, out: &mut Reply, handle: &ClientHandle) 
 /// each request is parsed once, again only when running one changed the parse limits (AUTH,
 /// CONFIG SET proto-max-bulk-len). Measured with `compare.sh` at pipeline 16: the bucket stage
 /// alone took GET to ~0.91x the CPU per request of no prefetch.
+/// Whether the request parsed at the head of `rest` may run while the client waits for a
+/// script it handed to the script thread: another script command, outside MULTI. A pipeline
+/// of scripts then crosses to the script thread together (one batch, one wake-up for the
+/// connection) instead of one round trip per script; their replies still come back in order,
+/// as each waiter's reply is queued in turn.
+fn chains_script(client: &Client, cur: &Parsed, rest: &[u8], spans: &[Range<usize>]) -> bool {
+    const SCRIPTS: [&[u8]; 6] = [b"evalsha", b"eval", b"fcall", b"evalsha_ro", b"eval_ro", b"fcall_ro"];
+    matches!(cur, Parsed::Request { .. })
+        && client.multi.tx.is_none()
+        && client.blocked.as_ref().is_some_and(|w| w.keys.is_empty())
+        && spans
+            .first()
+            .and_then(|r| rest.get(r.clone()))
+            .is_some_and(|name| SCRIPTS.iter().any(|s| s.eq_ignore_ascii_case(name)))
+}
+
+/// Runs a script command pipelined behind a parked one. It either parks the client on its own
+/// job (queued after the first, so answered after it), or answers at once (an error such as
+/// NOSCRIPT): that reply must follow the parked scripts' replies, so it is attached to the
+/// last of them instead of going out now.
+fn run_chained(srv: &Server, client: &mut Client, out: &Reply, argv: &[&[u8]], parked: &Arc<super::blocking::Waiter>) {
+    let mut now = Reply::new();
+    now.resp = out.resp;
+    dispatch::execute(srv, client, &mut now, argv);
+    if !now.buf.is_empty() {
+        let last = client.blocked.clone().unwrap_or_else(|| parked.clone());
+        last.then(&now.buf);
+        client.blocked = Some(last);
+    }
+}
+
 fn process(
     srv: &Server,
     client: &mut Client,
@@ -370,7 +401,8 @@ fn process(
     let mut c = 0;
     let (mut cur, mut cur_hash) = parse_at(client, 0, &limits, &mut spans[0]);
     let mut ahead: Option<(Parsed, Option<u64>)> = None;
-    while !client.close_after_reply && client.blocked.is_none() {
+    while !client.close_after_reply && (client.blocked.is_none() || chains_script(client, &cur, &buf[pos..], &spans[c]))
+    {
         let rest = &buf[pos..];
         match cur {
             Parsed::Incomplete => break,
@@ -407,14 +439,19 @@ fn process(
                 // CLIENT LIST shows the query buffer from the start of the running command.
                 client.handle.qbuf.store(buf.len() - pos, Relaxed);
                 let mut small: [&[u8]; 12] = [&[]; 12];
-                if now_spans.len() <= small.len() {
+                let mut big = Vec::new();
+                let argv: &[&[u8]] = if now_spans.len() <= small.len() {
                     for (i, r) in now_spans.iter().enumerate() {
                         small[i] = &rest[r.clone()];
                     }
-                    dispatch::execute(srv, client, out, &small[..now_spans.len()]);
+                    &small[..now_spans.len()]
                 } else {
-                    let argv: Vec<&[u8]> = now_spans.iter().map(|r| &rest[r.clone()]).collect();
-                    dispatch::execute(srv, client, out, &argv);
+                    big.extend(now_spans.iter().map(|r| &rest[r.clone()]));
+                    &big
+                };
+                match client.blocked.clone() {
+                    None => dispatch::execute(srv, client, out, argv),
+                    Some(parked) => run_chained(srv, client, out, argv, &parked),
                 }
                 pos = next_at;
                 c = (c + 1) % 3;
