@@ -264,39 +264,37 @@ impl Conn {
         }
     }
 
-    /// One reply line (without CRLF), waiting at most `repl-timeout`.
-    fn line(&mut self, srv: &Server, link: &Link) -> Result<String, String> {
-        let started = unix_ms();
-        loop {
-            if let Some(end) = self.buf[self.pos..].iter().position(|&c| c == b'\n') {
-                let line = &self.buf[self.pos..self.pos + end];
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                let text = String::from_utf8_lossy(line).into_owned();
-                self.pos += end + 1;
-                return Ok(text);
-            }
-            if link.stopped() {
-                return Err(String::new());
-            }
-            if !self.fill(link)? && unix_ms() - started > timeout_ms(srv) {
-                return Err("Timeout connecting to the MASTER...".into());
-            }
-        }
-    }
-
-    /// Exactly `n` more bytes.
-    fn take(&mut self, srv: &Server, link: &Link, n: usize) -> Result<Vec<u8>, String> {
+    /// Reads until `done` holds for the unread bytes; fails when the link ends, or after
+    /// `repl-timeout` without a byte from the master.
+    fn wait_until(&mut self, srv: &Server, link: &Link, done: impl Fn(&[u8]) -> bool) -> Result<(), String> {
         let mut last = unix_ms();
-        while self.buf.len() - self.pos < n {
+        while !done(&self.buf[self.pos..]) {
             if link.stopped() {
                 return Err(String::new());
             }
             if self.fill(link)? {
                 last = unix_ms();
             } else if unix_ms() - last > timeout_ms(srv) {
-                return Err("Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.".into());
+                return Err("Timeout receiving data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.".into());
             }
         }
+        Ok(())
+    }
+
+    /// One reply line (without CRLF).
+    fn line(&mut self, srv: &Server, link: &Link) -> Result<String, String> {
+        self.wait_until(srv, link, |b| b.contains(&b'\n'))?;
+        let rest = &self.buf[self.pos..];
+        let end = rest.iter().position(|&c| c == b'\n').unwrap_or(rest.len());
+        let line = &rest[..end];
+        let text = String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line)).into_owned();
+        self.pos += (end + 1).min(rest.len());
+        Ok(text)
+    }
+
+    /// Exactly `n` more bytes.
+    fn take(&mut self, srv: &Server, link: &Link, n: usize) -> Result<Vec<u8>, String> {
+        self.wait_until(srv, link, |b| b.len() >= n)?;
         let out = self.buf[self.pos..self.pos + n].to_vec();
         self.pos += n;
         Ok(out)
@@ -316,22 +314,10 @@ impl Conn {
             if mark.len() != 40 {
                 return Err(format!("Bad EOF mark from MASTER: {header}"));
             }
-            let mut last = unix_ms();
-            loop {
-                if self.buf.len() - self.pos >= mark.len() && self.buf.ends_with(&mark) {
-                    let data = self.buf[self.pos..self.buf.len() - mark.len()].to_vec();
-                    self.pos = self.buf.len();
-                    return Ok(data);
-                }
-                if link.stopped() {
-                    return Err(String::new());
-                }
-                if self.fill(link)? {
-                    last = unix_ms();
-                } else if unix_ms() - last > timeout_ms(srv) {
-                    return Err("Timeout receiving bulk data from MASTER...".into());
-                }
-            }
+            self.wait_until(srv, link, |b| b.len() >= mark.len() && b.ends_with(&mark))?;
+            let data = self.buf[self.pos..self.buf.len() - mark.len()].to_vec();
+            self.pos = self.buf.len();
+            return Ok(data);
         }
         let len = header
             .strip_prefix('$')
