@@ -330,17 +330,6 @@ async fn flush(fd: &AsyncFd<TcpStream>, out: &mut Reply, handle: &ClientHandle) 
     Ok(())
 }
 
-/// Executes every complete request at the start of `buf`; returns how many bytes were consumed.
-/// Stops early (returning how long to wait) when the next request is held by CLIENT PAUSE.
-///
-/// Requests are parsed two ahead of the one running, and the key lookup of each (its first
-/// argument: the key, for nearly every data command) is prefetched in two stages: the bucket
-/// when the request is parsed, two commands before it runs, and the bucket's first node one
-/// command later, once the bucket is in cache. A lookup's two dependent cache misses then
-/// overlap earlier commands instead of stalling this one. Parsing ahead costs nothing extra:
-/// each request is parsed once, again only when running one changed the parse limits (AUTH,
-/// CONFIG SET proto-max-bulk-len). Measured with `compare.sh` at pipeline 16: the bucket stage
-/// alone took GET to ~0.91x the CPU per request of no prefetch.
 /// Whether the request parsed at the head of `rest` may run while the client waits for a
 /// script it handed to the script thread: another script command, outside MULTI. A pipeline
 /// of scripts then crosses to the script thread together (one batch, one wake-up for the
@@ -372,6 +361,17 @@ fn run_chained(srv: &Server, client: &mut Client, out: &Reply, argv: &[&[u8]], p
     }
 }
 
+/// Executes every complete request at the start of `buf`; returns how many bytes were consumed.
+/// Stops early (returning how long to wait) when the next request is held by CLIENT PAUSE.
+///
+/// Requests are parsed two ahead of the one running, and the key lookup of each (its first
+/// argument: the key, for nearly every data command) is prefetched in two stages: the bucket
+/// when the request is parsed, two commands before it runs, and the bucket's first node one
+/// command later, once the bucket is in cache. A lookup's two dependent cache misses then
+/// overlap earlier commands instead of stalling this one. Parsing ahead costs nothing extra:
+/// each request is parsed once, again only when running one changed the parse limits (AUTH,
+/// CONFIG SET proto-max-bulk-len). Measured with `compare.sh` at pipeline 16: the bucket stage
+/// alone took GET to ~0.91x the CPU per request of no prefetch.
 fn process(
     srv: &Server,
     client: &mut Client,
