@@ -531,6 +531,66 @@ fn transactions_are_atomic_across_threads() {
     assert_eq!(r(&mut checker, &["MGET", "a", "b"]), "*2\r\n$3\r\n600\r\n$3\r\n600\r\n");
 }
 
+/// A pipeline runs its requests under one hold of its worker's world lock (`server::world`):
+/// exclusive commands inside the pipeline (EXEC, scripts, DEBUG) and beside it, on other
+/// connections and workers, must neither deadlock nor break atomicity, and the per-thread
+/// change counters must add up to every change made.
+#[test]
+fn exclusive_commands_inside_and_beside_long_pipelines() {
+    let srv = Server::start_with(&["--threads", "4"]);
+    const ROUNDS: usize = 40;
+    let mut pipeline = String::new();
+    let mut replies = 0;
+    let mut increments = 0;
+    let mut add = |args: &[&str], n_replies: usize, n_incr: usize| {
+        pipeline.push_str(&format!("*{}\r\n", args.len()));
+        for a in args {
+            pipeline.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        replies += n_replies;
+        increments += n_incr;
+    };
+    for _ in 0..ROUNDS {
+        for _ in 0..50 {
+            add(&["INCR", "c"], 1, 1);
+        }
+        add(&["MULTI"], 1, 0);
+        add(&["INCR", "c"], 1, 0);
+        add(&["EXEC"], 1, 1);
+        add(&["EVAL", "return redis.call('incr', KEYS[1])", "1", "c"], 1, 1);
+        add(&["DEBUG", "SLEEP", "0"], 1, 0);
+    }
+    let beside: Vec<_> = (0..2)
+        .map(|i| {
+            let mut c = srv.raw();
+            std::thread::spawn(move || {
+                for _ in 0..100 {
+                    if i == 0 {
+                        assert!(tx(&mut c, &[&["INCR", "c"]]).starts_with("*1\r\n:"));
+                    } else {
+                        let rep = r(&mut c, &["EVAL", "return redis.call('incr', KEYS[1])", "1", "c"]);
+                        assert!(rep.starts_with(':'), "{rep}");
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut p = srv.raw();
+    let started = Instant::now();
+    p.send(pipeline.as_bytes());
+    for _ in 0..replies {
+        let rep = reply(&mut p);
+        assert!(!rep.starts_with('-'), "{rep}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(30), "the pipeline took {:?}", started.elapsed());
+    for b in beside {
+        b.join().expect("beside");
+    }
+    let total = increments + 200;
+    assert_eq!(r(&mut p, &["GET", "c"]), format!("${}\r\n{total}\r\n", total.to_string().len()));
+    assert_eq!(info_field(&mut p, "persistence", "rdb_changes_since_last_save"), total.to_string());
+}
+
 #[test]
 fn watch_race_with_concurrent_increments_never_loses_an_update() {
     // Optimistic locking: every client retries WATCH/GET/MULTI/SET/EXEC until EXEC succeeds;

@@ -667,7 +667,7 @@ fn move_generic(
                 Some(v) => out.bulk(&v),
                 None => out.null(),
             }
-            srv.stats.dirty.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
+            srv.stats.dirty.add(2);
         }
     }
 }
@@ -931,9 +931,7 @@ fn serve_pop(srv: &Server, w: &Waiter, key: &[u8]) -> Outcome {
     removed_events(srv, w.db, &mut sh, key, pop_event(end));
     w.deliver(&out);
     drop(sh);
-    srv.stats
-        .dirty
-        .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    srv.stats.dirty.add(n as u64);
     Outcome::Served
 }
 
@@ -981,7 +979,7 @@ fn serve_move(srv: &Server, w: &Waiter, key: &[u8]) -> Outcome {
             }
             w.deliver(&out);
             drop(locked);
-            srv.stats.dirty.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
+            srv.stats.dirty.add(2);
             Outcome::Served
         }
     }

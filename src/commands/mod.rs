@@ -80,7 +80,7 @@ impl<'a> Ctx<'a> {
 
     /// Counts `n` changes towards `save` rules and INFO's `rdb_changes_since_last_save`.
     pub fn dirty(&self, n: u64) {
-        self.srv.stats.dirty.fetch_add(n, Relaxed);
+        self.srv.stats.dirty.add(n);
     }
 
     /// The access clock stored in entries (seconds since start), from the command's own time

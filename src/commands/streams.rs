@@ -1030,7 +1030,7 @@ fn serve_xread(srv: &Server, w: &Waiter, key: &[u8]) -> Outcome {
             created = read_group(
                 &mut out, &mut fx, key, s, gname, cname, start, count, r.noack, false, now,
             );
-            srv.stats.dirty.fetch_add(1, Relaxed);
+            srv.stats.dirty.add(1);
         }
         None => {
             reply_range(&mut out, s, start, StreamId::MAX, count, false);

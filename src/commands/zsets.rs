@@ -1167,9 +1167,7 @@ fn serve_bzpop(srv: &Server, w: &Waiter, key: &[u8]) -> Outcome {
     reply_bzpop(&mut out, key, &items, count.is_some());
     w.deliver(&out);
     drop(shard);
-    srv.stats
-        .dirty
-        .fetch_add(items.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    srv.stats.dirty.add(items.len() as u64);
     Outcome::Served
 }
 

@@ -148,7 +148,7 @@ impl Dict {
         while let Some(p) = cur {
             // SAFETY: nodes in the table are live and owned by it.
             let n = unsafe { p.as_ref() };
-            if n.key() == key {
+            if super::hash::same_key(n.key(), key) {
                 return Some(p);
             }
             cur = n.next;
@@ -201,7 +201,7 @@ impl Dict {
         // SAFETY: `link` always points at a live link slot (a bucket or a live node's `next`).
         unsafe {
             while let Some(p) = *link {
-                if p.as_ref().key() == key {
+                if super::hash::same_key(p.as_ref().key(), key) {
                     *link = (*p.as_ptr()).next;
                     self.len -= 1;
                     return Some(p);

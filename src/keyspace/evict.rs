@@ -132,7 +132,9 @@ pub fn touch(e: &mut Entry, stamp: u32) {
         let now = stamp >> 8;
         let counter = log_incr(decayed(e.lru, now));
         e.lru = (now << 8) | counter;
-    } else {
+    } else if e.lru != stamp {
+        // The clock ticks once a second: most reads find it current, and skipping the store
+        // keeps a read from dirtying the entry's cache line.
         e.lru = stamp;
     }
 }

@@ -11,12 +11,14 @@ pub mod evict;
 pub mod hash;
 pub mod holds;
 pub mod lazyfree;
+pub mod shard_lock;
 pub mod value;
 
 use capture::Marks;
 pub use capture::{Capture, Detached};
 use dict::Dict;
-use parking_lot::{Mutex, MutexGuard, RwLock};
+use parking_lot::RwLock;
+use shard_lock::{ShardGuard, ShardMutex};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use value::Entry;
@@ -289,7 +291,7 @@ pub const STEP_KEYS: usize = 128;
 
 /// One database: a fixed array of shards.
 pub struct Db {
-    shards: Box<[Mutex<Shard>]>,
+    shards: Box<[ShardMutex<Shard>]>,
     bits: u32,
     capture: Arc<CaptureSlot>,
     /// Where each shard's bucket array was when last locked, read without the lock to prefetch
@@ -306,7 +308,7 @@ struct BucketHint {
 
 /// Several shards locked at once, in ascending index order.
 pub struct Locked<'a> {
-    guards: Vec<(usize, MutexGuard<'a, Shard>)>,
+    guards: Vec<(usize, ShardGuard<'a, Shard>)>,
     db: &'a Db,
 }
 
@@ -338,7 +340,7 @@ impl Db {
         Db {
             shards: (0..n)
                 .map(|_| {
-                    Mutex::new(Shard {
+                    ShardMutex::new(Shard {
                         db: index,
                         ..Shard::default()
                     })
@@ -357,7 +359,7 @@ impl Db {
     /// so other commands on the shard wait one batch at most. Without a snapshot this costs
     /// one predictable branch.
     #[inline]
-    fn guard(&self, idx: usize) -> MutexGuard<'_, Shard> {
+    fn guard(&self, idx: usize) -> ShardGuard<'_, Shard> {
         let mut g = self.shards[idx].lock();
         if g.snap_pending || g.held_by != 0 || holds::holder() != 0 {
             g = self.guard_slow(idx, g, None);
@@ -368,7 +370,7 @@ impl Db {
     /// Locks shard `idx` for a caller that touches only the key with hash `h`: captures that
     /// key's segment alone (a few microseconds) if it is still pending.
     #[inline]
-    fn guard_hash(&self, idx: usize, h: u64) -> MutexGuard<'_, Shard> {
+    fn guard_hash(&self, idx: usize, h: u64) -> ShardGuard<'_, Shard> {
         let mut g = self.shards[idx].lock();
         if g.snap_pending || g.held_by != 0 || holds::holder() != 0 {
             g = self.guard_slow(idx, g, Some(h));
@@ -381,7 +383,7 @@ impl Db {
     /// key the whole shard).
     #[cold]
     #[inline(never)]
-    fn guard_slow<'a>(&'a self, idx: usize, g: MutexGuard<'a, Shard>, h: Option<u64>) -> MutexGuard<'a, Shard> {
+    fn guard_slow<'a>(&'a self, idx: usize, g: ShardGuard<'a, Shard>, h: Option<u64>) -> ShardGuard<'a, Shard> {
         let mut g = self.hold_or_wait(idx, g);
         if g.snap_pending {
             match h {
@@ -395,7 +397,7 @@ impl Db {
     /// Applies script holds to shard `idx`, just locked as `g`, for a caller that holds no other
     /// shard: on the script thread the shard becomes held; elsewhere a held shard is let go and
     /// waited for, then locked again.
-    fn hold_or_wait<'a>(&'a self, idx: usize, mut g: MutexGuard<'a, Shard>) -> MutexGuard<'a, Shard> {
+    fn hold_or_wait<'a>(&'a self, idx: usize, mut g: ShardGuard<'a, Shard>) -> ShardGuard<'a, Shard> {
         loop {
             match self.try_hold(g) {
                 Ok(g) => return g,
@@ -407,7 +409,7 @@ impl Db {
 
     /// As [`Db::hold_or_wait`] for a caller that may hold other shards: a held shard is let
     /// go and `Err` returned, and the caller must let go of every shard before it waits.
-    fn try_hold<'a>(&'a self, mut g: MutexGuard<'a, Shard>) -> Result<MutexGuard<'a, Shard>, holds::Blocked> {
+    fn try_hold<'a>(&'a self, mut g: ShardGuard<'a, Shard>) -> Result<ShardGuard<'a, Shard>, holds::Blocked> {
         let me = holds::holder();
         if me != 0 {
             g.held_by = me;
@@ -421,15 +423,15 @@ impl Db {
 
     /// Locks shard `idx` for a caller that holds no other shard, applying script holds but not
     /// a pending snapshot.
-    fn lock_plain(&self, idx: usize) -> MutexGuard<'_, Shard> {
+    fn lock_plain(&self, idx: usize) -> ShardGuard<'_, Shard> {
         self.hold_or_wait(idx, self.shards[idx].lock())
     }
 
     #[cold]
     #[inline(never)]
-    fn capture_all(&self, g: &mut MutexGuard<'_, Shard>) {
+    fn capture_all(&self, g: &mut ShardGuard<'_, Shard>) {
         while self.capture_some(g, STEP_KEYS).is_some() && g.snap_pending {
-            MutexGuard::bump(g);
+            ShardGuard::bump(g);
         }
     }
 
@@ -580,7 +582,7 @@ impl Db {
 
     /// Locks the shard of `key` for a command that touches that key only.
     #[inline]
-    pub fn lock(&self, key: &[u8]) -> MutexGuard<'_, Shard> {
+    pub fn lock(&self, key: &[u8]) -> ShardGuard<'_, Shard> {
         let h = hash::hash(key);
         let idx = self.shard_of_hash(h);
         let guard = self.guard_hash(idx, h);
@@ -595,7 +597,7 @@ impl Db {
 
     /// As [`Db::lock`], but `None` instead of waiting when the running script holds the
     /// shard (the evictor, which holds its own state's lock: it picks another victim).
-    pub fn try_lock(&self, key: &[u8]) -> Option<MutexGuard<'_, Shard>> {
+    pub fn try_lock(&self, key: &[u8]) -> Option<ShardGuard<'_, Shard>> {
         let h = hash::hash(key);
         let idx = self.shard_of_hash(h);
         let g = self.shards[idx].lock();
@@ -605,13 +607,13 @@ impl Db {
         Some(self.guard_slow(idx, g, Some(h)))
     }
 
-    pub fn lock_index(&self, idx: usize) -> MutexGuard<'_, Shard> {
+    pub fn lock_index(&self, idx: usize) -> ShardGuard<'_, Shard> {
         self.guard(idx)
     }
 
     /// As [`Db::lock_index`], but `None` instead of waiting when the running script holds the
     /// shard (active expiry: it skips the shard rather than stall).
-    pub fn try_lock_index(&self, idx: usize) -> Option<MutexGuard<'_, Shard>> {
+    pub fn try_lock_index(&self, idx: usize) -> Option<ShardGuard<'_, Shard>> {
         let g = self.shards[idx].lock();
         if holds::holder() == 0 && holds::is_held(g.held_by) {
             return None;
@@ -649,9 +651,9 @@ impl Db {
     /// Locks the shards of `targets` (ascending: the global lock order), each for one key's
     /// segment (`Some(hash)`) or for any key of it (`None`). A shard the running script holds
     /// makes it let go of every guard, wait for the script, and start over (`holds`).
-    fn lock_ordered(&self, targets: &[(usize, Option<u64>)]) -> Vec<(usize, MutexGuard<'_, Shard>)> {
+    fn lock_ordered(&self, targets: &[(usize, Option<u64>)]) -> Vec<(usize, ShardGuard<'_, Shard>)> {
         'retry: loop {
-            let mut guards: Vec<(usize, MutexGuard<'_, Shard>)> = Vec::with_capacity(targets.len());
+            let mut guards: Vec<(usize, ShardGuard<'_, Shard>)> = Vec::with_capacity(targets.len());
             for &(i, h) in targets {
                 if guards.last().is_none_or(|(j, _)| *j != i) {
                     match self.try_hold(self.shards[i].lock()) {
@@ -712,13 +714,13 @@ impl Keyspace {
 
     /// Raw guards on every shard of every database in the global order, bypassing capture:
     /// for starting and aborting snapshots, which change only the snapshot fields.
-    fn lock_every_shard(&self) -> Vec<MutexGuard<'_, Shard>> {
+    fn lock_every_shard(&self) -> Vec<ShardGuard<'_, Shard>> {
         self.lock_dbs_raw(0..self.dbs.len())
     }
 
     /// Raw guards on every shard of databases `dbs` (ascending), bypassing capture but not
     /// script holds: a held shard is waited for with every guard let go.
-    fn lock_dbs_raw(&self, dbs: impl Iterator<Item = usize> + Clone) -> Vec<MutexGuard<'_, Shard>> {
+    fn lock_dbs_raw(&self, dbs: impl Iterator<Item = usize> + Clone) -> Vec<ShardGuard<'_, Shard>> {
         'retry: loop {
             let mut all = Vec::new();
             for db in dbs.clone().map(|i| &self.dbs[i]) {
@@ -806,7 +808,7 @@ impl Keyspace {
             .collect();
         idx.sort_unstable();
         'retry: loop {
-            let mut guards: Vec<((usize, usize), MutexGuard<'_, Shard>)> = Vec::with_capacity(idx.len());
+            let mut guards: Vec<((usize, usize), ShardGuard<'_, Shard>)> = Vec::with_capacity(idx.len());
             for &(db, s, h) in &idx {
                 let d = &self.dbs[db];
                 match guards.last_mut() {
@@ -855,7 +857,7 @@ impl Keyspace {
 
 /// Shards of several databases locked at once (see [`Keyspace::lock_multi`]).
 pub struct MultiLocked<'a> {
-    guards: Vec<((usize, usize), MutexGuard<'a, Shard>)>,
+    guards: Vec<((usize, usize), ShardGuard<'a, Shard>)>,
     ks: &'a Keyspace,
 }
 

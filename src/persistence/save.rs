@@ -141,16 +141,13 @@ fn begin(srv: &Server, now_ms: i64) -> std::io::Result<(snapshot::Running, u64)>
         &write_options(srv, now_ms),
         srv.rdb.progress.clone(),
         snapshot::temp_path(),
-        || dirty = srv.stats.dirty.load(Relaxed),
+        || dirty = srv.stats.dirty.get(),
     )?;
     Ok((running, dirty))
 }
 
 fn saved(srv: &Server, dirty_at_snapshot: u64, now_ms: i64) {
-    let _ = srv
-        .stats
-        .dirty
-        .fetch_update(Relaxed, Relaxed, |d| Some(d.saturating_sub(dirty_at_snapshot)));
+    srv.stats.dirty.saved(dirty_at_snapshot);
     srv.last_save.store((now_ms / 1000) as u64, Relaxed);
     srv.rdb.saves.fetch_add(1, Relaxed);
 }
@@ -301,7 +298,7 @@ pub fn check_save_rules(srv: &Server) {
         return;
     }
     let now_s = unix_ms() / 1000;
-    let dirty = srv.stats.dirty.load(Relaxed);
+    let dirty = srv.stats.dirty.get();
     let since = now_s - srv.last_save.load(Relaxed) as i64;
     let failed_recently = !srv.rdb.last_bgsave_ok.load(Relaxed) && now_s - srv.rdb.last_bgsave_try.load(Relaxed) <= 5;
     let rules = srv.config.get("save");

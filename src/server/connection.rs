@@ -401,6 +401,10 @@ fn process(
     let mut c = 0;
     let (mut cur, mut cur_hash) = parse_at(client, 0, &limits, &mut spans[0]);
     let mut ahead: Option<(Parsed, Option<u64>)> = None;
+    // The requests of this read run under one hold of the worker's world lock.
+    let mut batch = srv.world.batch();
+    // ... and are timed with one clock read each.
+    let _chain = crate::util::clock::chain();
     while !client.close_after_reply && (client.blocked.is_none() || chains_script(client, &cur, &buf[pos..], &spans[c]))
     {
         let rest = &buf[pos..];
@@ -449,6 +453,7 @@ fn process(
                     big.extend(now_spans.iter().map(|r| &rest[r.clone()]));
                     &big
                 };
+                batch.next_request();
                 match client.blocked.clone() {
                     None => dispatch::execute(srv, client, out, argv),
                     Some(parked) => run_chained(srv, client, out, argv, &parked),

@@ -293,8 +293,9 @@ fn admitted_while_starting(srv: &Server, cmd: &Command) -> bool {
 }
 
 /// The world lock a command runs under: its worker's shared lock, or every lock for an
-/// exclusive command; `(None, None)` for an allow-busy command while a script is past its time
-/// limit (it runs beside the script, as Redis runs it from inside the script's hook).
+/// exclusive command; `(None, None)` when the connection's batch already holds the shared lock,
+/// or for an allow-busy command while a script is past its time limit (it runs beside the
+/// script, as Redis runs it from inside the script's hook).
 type World<'a> = (
     Option<parking_lot::RwLockReadGuard<'a, ()>>,
     Option<Vec<parking_lot::RwLockWriteGuard<'a, ()>>>,
@@ -307,10 +308,16 @@ fn world_lock<'a>(srv: &'a Server, worker: usize, cmd: &Command) -> Result<World
     // A script past its time limit holds only the world lock's shared side and its shards, so
     // the lock alone does not say BUSY: the flag does.
     if !cmd.def.exclusive && !srv.scripts.busy() {
+        // Inside a connection's batch the lock is held across its requests (`server::world`).
+        if srv.world.hold_shared(worker) {
+            return Ok((None, None));
+        }
         if let Some(g) = srv.world.try_shared(worker) {
             return Ok((Some(g), None));
         }
     }
+    // Never wait for the world while holding a part of it.
+    srv.world.release_held();
     world_lock_slow(srv, worker, cmd)
 }
 
@@ -354,7 +361,8 @@ pub fn call(
     now_ms: i64,
 ) {
     let write = cmd.has(flag::WRITE);
-    let dirty_before = if write { srv.stats.dirty.load(Relaxed) } else { 0 };
+    // Whether the command changed anything: this thread's own change count moved.
+    let dirty_before = if write { super::stats::changes_here() } else { 0 };
     // While writes are logged, a write (or an EXEC, a script) holds the order mutex from before
     // its handler until its effects are appended (`server::propagate`).
     let propagating = srv.propagation.active();
@@ -375,14 +383,14 @@ pub fn call(
     };
     (cmd.def.handler)(&mut ctx, argv);
     if propagating && write {
-        super::propagate::command_done(srv, client.db, argv, srv.stats.dirty.load(Relaxed) != dirty_before);
+        super::propagate::command_done(srv, client.db, argv, super::stats::changes_here() != dirty_before);
     }
     // Touched inside the world-lock scope, so no EXEC can run between the change and the touch.
     // The watch count is read after the command, so a WATCH that registered while it ran is seen.
-    if write && srv.watches.active() && srv.stats.dirty.load(Relaxed) != dirty_before {
+    if write && srv.watches.active() && super::stats::changes_here() != dirty_before {
         super::multi::touch_command(srv, client.db, cmd, argv);
     }
-    if write && !srv.blocking.is_empty() && srv.stats.dirty.load(Relaxed) != dirty_before {
+    if write && !srv.blocking.is_empty() && super::stats::changes_here() != dirty_before {
         super::blocking::signal_command(srv, client.db, cmd, argv);
     }
     if let Some(scope) = scope {

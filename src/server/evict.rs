@@ -159,7 +159,9 @@ pub fn perform(srv: &Server, worker: Option<usize>) -> Outcome {
     if policy == Policy::NoEviction {
         return Outcome::Fail;
     }
-    let _world = worker.map(|w| srv.world.shared(w));
+    // Not again when the connection's batch holds it: a second shared hold can wait behind an
+    // exclusive waiter that waits for the first.
+    let _world = worker.filter(|&w| !srv.world.holds(w)).map(|w| srv.world.shared(w));
     let mut state = STATE.lock();
     let State {
         pool,

@@ -276,7 +276,7 @@ pub fn build(srv: &Server, sections: &Sections) -> String {
         };
         line!("current_save_keys_processed:{done}");
         line!("current_save_keys_total:{total}");
-        line!("rdb_changes_since_last_save:{}", srv.stats.dirty.load(Relaxed));
+        line!("rdb_changes_since_last_save:{}", srv.stats.dirty.get());
         let rdb = &srv.rdb;
         line!("rdb_bgsave_in_progress:{}", rdb.bgsave_in_progress.load(Relaxed) as u8);
         line!("rdb_last_save_time:{}", srv.last_save.load(Relaxed));

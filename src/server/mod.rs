@@ -22,18 +22,20 @@ pub mod propagate;
 pub mod pubsub;
 pub mod slowlog;
 pub mod stats;
+pub mod world;
 
 use crate::commands::CommandTable;
 use crate::keyspace::Keyspace;
 use client::ClientRegistry;
 use config::Config;
-use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use parking_lot::Mutex;
 use stats::Stats;
 use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+pub use world::WorldLock;
 
 /// Current Unix time in milliseconds.
 #[inline]
@@ -59,49 +61,6 @@ pub fn unix_us() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as i64)
         .unwrap_or(0)
-}
-
-/// The "big reader" lock: one reader-writer lock per worker. A command takes its own worker's
-/// lock shared (never contended across cores); a command that needs the whole server still takes
-/// every worker's lock exclusively, in worker order.
-pub struct WorldLock {
-    locks: Box<[RwLock<()>]>,
-}
-
-impl WorldLock {
-    pub fn new(workers: usize) -> Self {
-        WorldLock {
-            locks: (0..workers.max(1)).map(|_| RwLock::new(())).collect(),
-        }
-    }
-
-    pub fn shared(&self, worker: usize) -> RwLockReadGuard<'_, ()> {
-        self.locks[worker % self.locks.len()].read()
-    }
-
-    pub fn exclusive(&self) -> Vec<RwLockWriteGuard<'_, ()>> {
-        self.locks.iter().map(|l| l.write()).collect()
-    }
-
-    /// The shared lock if it is free now (the fast path: nothing exclusive running).
-    #[inline]
-    pub fn try_shared(&self, worker: usize) -> Option<RwLockReadGuard<'_, ()>> {
-        self.locks[worker % self.locks.len()].try_read()
-    }
-
-    /// The shared lock, waiting at most `wait`.
-    pub fn shared_for(&self, worker: usize, wait: std::time::Duration) -> Option<RwLockReadGuard<'_, ()>> {
-        self.locks[worker % self.locks.len()].try_read_for(wait)
-    }
-
-    /// Every lock exclusively, waiting at most `wait` for each; on failure none is kept.
-    pub fn exclusive_for(&self, wait: std::time::Duration) -> Option<Vec<RwLockWriteGuard<'_, ()>>> {
-        let mut held = Vec::with_capacity(self.locks.len());
-        for l in self.locks.iter() {
-            held.push(l.try_write_for(wait)?);
-        }
-        Some(held)
-    }
 }
 
 /// State of CLIENT PAUSE, in atomics because every request reads it.
