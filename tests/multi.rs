@@ -582,13 +582,23 @@ fn exclusive_commands_inside_and_beside_long_pipelines() {
         let rep = reply(&mut p);
         assert!(!rep.starts_with('-'), "{rep}");
     }
-    assert!(started.elapsed() < Duration::from_secs(30), "the pipeline took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the pipeline took {:?}",
+        started.elapsed()
+    );
     for b in beside {
         b.join().expect("beside");
     }
     let total = increments + 200;
-    assert_eq!(r(&mut p, &["GET", "c"]), format!("${}\r\n{total}\r\n", total.to_string().len()));
-    assert_eq!(info_field(&mut p, "persistence", "rdb_changes_since_last_save"), total.to_string());
+    assert_eq!(
+        r(&mut p, &["GET", "c"]),
+        format!("${}\r\n{total}\r\n", total.to_string().len())
+    );
+    assert_eq!(
+        info_field(&mut p, "persistence", "rdb_changes_since_last_save"),
+        total.to_string()
+    );
 }
 
 #[test]

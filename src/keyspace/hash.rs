@@ -73,7 +73,7 @@ pub fn hash(key: &[u8]) -> u64 {
     mix(P1 ^ len as u64, mix(a ^ P1, b ^ s) ^ P2)
 }
 
-/// Whether two keys are equal, comparing keys of 4 to 16 bytes (most keys) with two
+/// Whether two keys are equal, comparing keys of 4 to 32 bytes (most keys) with two to four
 /// overlapping word loads each instead of a `memcmp` call (6% of GET's user cycles at
 /// pipeline 16).
 #[inline]
@@ -84,6 +84,11 @@ pub fn same_key(a: &[u8], b: &[u8]) -> bool {
     }
     if (8..=16).contains(&n) {
         read8(a) == read8(b) && read8(&a[n - 8..]) == read8(&b[n - 8..])
+    } else if (17..=32).contains(&n) {
+        read8(a) == read8(b)
+            && read8(&a[8..]) == read8(&b[8..])
+            && read8(&a[n - 16..]) == read8(&b[n - 16..])
+            && read8(&a[n - 8..]) == read8(&b[n - 8..])
     } else if (4..8).contains(&n) {
         read4(a) == read4(b) && read4(&a[n - 4..]) == read4(&b[n - 4..])
     } else {
@@ -132,7 +137,7 @@ mod tests {
 
     #[test]
     fn same_key_compares_every_byte() {
-        for len in 0..=24usize {
+        for len in 0..=40usize {
             let a = vec![b'x'; len];
             assert!(super::same_key(&a, &a.clone()));
             assert!(!super::same_key(&a, &vec![b'x'; len + 1]));

@@ -166,3 +166,23 @@ pub fn incr_by_float(cur: Option<&[u8]>, incr: &[u8]) -> FloatIncr {
         _ => FloatIncr::NanOrInf,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::write_i64;
+
+    #[test]
+    fn write_i64_appends_every_value_as_display_does() {
+        let mut values = vec![0, 1, -1, 9, 10, -10, 99, 100, i64::MAX, i64::MIN, i64::MIN + 1];
+        let mut p: i64 = 1;
+        while let Some(next) = p.checked_mul(10) {
+            values.extend([p - 1, p, p + 1, -p, -(p - 1)]);
+            p = next;
+        }
+        for v in values {
+            let mut out = b"x".to_vec();
+            write_i64(&mut out, v);
+            assert_eq!(out, format!("x{v}").into_bytes());
+        }
+    }
+}
