@@ -498,6 +498,7 @@ pub fn disconnect(srv: &Server, client: &mut Client) {
 }
 
 /// The deadline of a blocked client as a tokio instant (None = no timeout).
+#[inline]
 pub fn deadline(client: &Client) -> Option<tokio::time::Instant> {
     let w = client.blocked.as_ref()?;
     if w.deadline_ms == 0 {

@@ -139,6 +139,9 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
     // Set while the next request waits for CLIENT PAUSE to end: ms to sleep before retrying.
     let mut paused: Option<u64> = None;
     let mut blocked: Option<BlockedCount> = None;
+    // The waker last stored in the handle: the task's waker never changes, so the handle's
+    // lock is taken once, not on every wait.
+    let mut registered: Option<std::task::Waker> = None;
     loop {
         // Wait for input, or for another thread to wake us (CLIENT KILL, MONITOR output...).
         // A blocked client (BLPOP...) also wakes at its timeout.
@@ -149,7 +152,10 @@ async fn run_connection(srv: &Arc<Server>, fd: AsyncFd<TcpStream>, client: &mut 
                     if handle.take_signal() {
                         return std::task::Poll::Ready(None);
                     }
-                    handle.register(cx.waker());
+                    if !registered.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                        handle.register(cx.waker());
+                        registered = Some(cx.waker().clone());
+                    }
                     // Checked again after registering, so a wake-up in between is not lost.
                     if handle.take_signal() {
                         return std::task::Poll::Ready(None);
@@ -383,10 +389,12 @@ fn process(
         max_bulk_len: srv.config.hot.proto_max_bulk_len.load(Relaxed),
         unauthenticated: !client.authenticated,
     };
-    // Parses the request at `at` into `sp` and starts the bucket stage of its key's prefetch.
+    // Parses the request at `at` into `sp` and starts the bucket stage of its key's prefetch
+    // (not for a request alone in the buffer, the pipeline-depth-1 case: it runs at once).
     let parse_at = |client: &Client, at: usize, limits: &Limits, sp: &mut Vec<Range<usize>>| {
         let parsed = parser::parse(&buf[at..], limits, sp);
         let hash = match (&parsed, sp.get(1)) {
+            (Parsed::Request { consumed }, _) if at == 0 && *consumed == buf.len() => None,
             (Parsed::Request { .. }, Some(k)) => {
                 Some(srv.keyspace.db(client.db).prefetch(&buf[at + k.start..at + k.end]))
             }

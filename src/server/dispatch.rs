@@ -398,7 +398,7 @@ pub fn call(
     }
     let elapsed_ns = crate::util::clock::elapsed_ns(start);
     let us = elapsed_ns / 1000;
-    let ws = &srv.stats.workers[client.worker % srv.stats.workers.len()];
+    let ws = &srv.stats.workers[super::stats::slot(client.worker, srv.stats.workers.len())];
     super::stats::bump(&ws.commands, 1);
     let cs = cmd.stats_of(client.worker);
     bump(&cs.calls, 1);

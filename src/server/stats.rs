@@ -19,6 +19,17 @@ pub struct WorkerStats {
     pub keyspace_misses: AtomicU64,
 }
 
+/// The per-worker slot of thread `w` among `len` (threads beyond the workers, such as the
+/// script thread, share slots). No division on the request path: `w` is nearly always in range.
+#[inline]
+pub fn slot(w: usize, len: usize) -> usize {
+    if w < len {
+        w
+    } else {
+        w % len.max(1)
+    }
+}
+
 /// Adds to a counter that only one thread writes.
 #[inline]
 pub fn bump(c: &AtomicU64, n: u64) {
@@ -333,7 +344,7 @@ impl Stats {
     #[inline]
     pub fn record_latency(&self, commands: &crate::commands::CommandTable, worker: usize, id: usize, ns: u64) {
         let all = self.histograms(commands);
-        if let Some(h) = all[worker % all.len()].get(id) {
+        if let Some(h) = all[slot(worker, all.len())].get(id) {
             h.get_or_init(Default::default).record(ns);
         }
     }

@@ -46,7 +46,7 @@ impl WorldLock {
     }
 
     fn lock(&self, worker: usize) -> &RwLock<()> {
-        &self.locks[worker % self.locks.len()]
+        &self.locks[super::stats::slot(worker, self.locks.len())]
     }
 
     pub fn shared(&self, worker: usize) -> RwLockReadGuard<'_, ()> {

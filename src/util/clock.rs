@@ -18,11 +18,32 @@
 use std::cell::Cell;
 use std::sync::OnceLock;
 
-/// Nanoseconds per TSC tick, measured once; `None` when the TSC must not be used. (Stored as
-/// the reciprocal of the rate: converting is then a multiplication, not a division.)
-fn ns_per_tick() -> Option<f64> {
-    static RATE: OnceLock<Option<f64>> = OnceLock::new();
-    *RATE.get_or_init(|| calibrate().map(|ticks_per_ns| 1.0 / ticks_per_ns))
+/// The TSC's rate, measured once; `None` when the TSC must not be used.
+#[derive(Clone, Copy)]
+struct Rate {
+    /// Nanoseconds per tick as a 32.32 fixed-point number: converting ticks is then one
+    /// integer multiplication (no division, no float conversions).
+    ns_per_tick_fp: u64,
+    /// Ticks in one millisecond: how long a wall-clock base is trusted.
+    ticks_per_ms: u64,
+}
+
+fn rate() -> Option<Rate> {
+    static RATE: OnceLock<Option<Rate>> = OnceLock::new();
+    *RATE.get_or_init(|| {
+        calibrate().map(|ticks_per_ns| Rate {
+            ns_per_tick_fp: ((1u64 << 32) as f64 / ticks_per_ns) as u64,
+            ticks_per_ms: (ticks_per_ns * 1_000_000.0) as u64,
+        })
+    })
+}
+
+impl Rate {
+    /// `ticks` in nanoseconds (exact to the nanosecond for any duration under decades).
+    #[inline]
+    fn ns(self, ticks: u64) -> u64 {
+        ((ticks as u128 * self.ns_per_tick_fp as u128) >> 32) as u64
+    }
 }
 
 fn wall_ns() -> i64 {
@@ -118,33 +139,32 @@ fn start_tsc() -> u64 {
 /// Now, as an [`Instant`] and Unix nanoseconds.
 #[inline]
 pub fn now() -> (Instant, i64) {
-    let Some(per_tick) = ns_per_tick() else {
+    let Some(rate) = rate() else {
         let ns = wall_ns();
         return (Instant(ns as u64), ns);
     };
     let t = start_tsc();
     let (bt, bw) = BASE.with(Cell::get);
-    let since = t.wrapping_sub(bt) as f64 * per_tick;
     // Re-read the real clock every millisecond (or if the TSC went backwards after a
     // migration), so wall time follows NTP adjustments and never drifts.
-    if bw == 0 || !(0.0..1_000_000.0).contains(&since) {
+    if bw == 0 || t < bt || t - bt >= rate.ticks_per_ms {
         let w = wall_ns();
         BASE.with(|b| b.set((t, w)));
         return (Instant(t), w);
     }
-    (Instant(t), bw + since as i64)
+    (Instant(t), bw + rate.ns(t - bt) as i64)
 }
 
 /// Nanoseconds since `start`.
 #[inline]
 pub fn elapsed_ns(start: Instant) -> u64 {
-    match ns_per_tick() {
-        Some(per_tick) => {
+    match rate() {
+        Some(rate) => {
             let t = tsc();
             if CHAINED.with(Cell::get) {
                 LAST_END.with(|l| l.set(t));
             }
-            (t.saturating_sub(start.0) as f64 * per_tick) as u64
+            rate.ns(t.saturating_sub(start.0))
         }
         None => (wall_ns() as u64).saturating_sub(start.0),
     }
