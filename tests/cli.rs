@@ -347,16 +347,21 @@ impl Pty {
                 Instant::now() < deadline,
                 "timed out waiting for {needle:?}; got {text:?}"
             );
-            match self.master.read(&mut buf) {
-                Ok(n) if n > 0 => {
-                    // rustyline asks where the cursor is; answer "row 1, column 1".
-                    if buf[..n].windows(4).any(|w| w == b"\x1b[6n") {
-                        self.send("\x1b[1;1R");
-                    }
-                    self.seen.extend_from_slice(&buf[..n]);
+            self.pump(&mut buf);
+        }
+    }
+
+    /// Reads what the shell wrote, if anything (else sleeps a little), answering rustyline's
+    /// cursor-position queries with "row 1, column 1".
+    fn pump(&mut self, buf: &mut [u8]) {
+        match self.master.read(buf) {
+            Ok(n) if n > 0 => {
+                if buf[..n].windows(4).any(|w| w == b"\x1b[6n") {
+                    self.send("\x1b[1;1R");
                 }
-                _ => std::thread::sleep(Duration::from_millis(10)),
+                self.seen.extend_from_slice(&buf[..n]);
             }
+            _ => std::thread::sleep(Duration::from_millis(10)),
         }
     }
 
@@ -373,15 +378,7 @@ impl Pty {
                 let _ = self.child.kill();
                 return None;
             }
-            match self.master.read(&mut buf) {
-                Ok(n) if n > 0 => {
-                    if buf[..n].windows(4).any(|w| w == b"\x1b[6n") {
-                        self.send("\x1b[1;1R");
-                    }
-                    self.seen.extend_from_slice(&buf[..n]);
-                }
-                _ => std::thread::sleep(Duration::from_millis(20)),
-            }
+            self.pump(&mut buf);
         }
     }
 }
