@@ -44,18 +44,30 @@ pub fn bump(c: &AtomicU64, n: u64) {
 /// thread counts in a counter of its own, with a plain load and store, and readers (INFO, the
 /// cron's save rules, a snapshot's start) add them up. A save subtracts what it wrote by moving
 /// `saved` forward instead of touching the threads' counters.
-#[derive(Default)]
 pub struct Dirty {
+    /// Tells this counter apart from any other in the process, for the threads' lists.
+    id: u64,
     /// Every thread's counter that ever counted here (threads are few and long-lived).
     counters: Mutex<Vec<std::sync::Arc<AtomicU64>>>,
     /// Changes already written by a save.
     saved: AtomicU64,
 }
 
+impl Default for Dirty {
+    fn default() -> Self {
+        static IDS: AtomicU64 = AtomicU64::new(1);
+        Dirty {
+            id: IDS.fetch_add(1, Relaxed),
+            counters: Mutex::default(),
+            saved: AtomicU64::new(0),
+        }
+    }
+}
+
 thread_local! {
-    /// This thread's counters, by the address of the `Dirty` they count for (one per server,
-    /// more only in tests that run several servers in one process).
-    static MY_COUNTERS: std::cell::RefCell<Vec<(usize, std::sync::Arc<AtomicU64>)>> =
+    /// This thread's counters, by the id of the `Dirty` they count for (a process runs one
+    /// server; an id, unlike an address, is never reused by another).
+    static MY_COUNTERS: std::cell::RefCell<Vec<(u64, std::sync::Arc<AtomicU64>)>> =
         const { std::cell::RefCell::new(Vec::new()) };
     /// Changes this thread made, ever: a command compares it before and after it runs to learn
     /// whether it changed anything, exactly and without reading other threads' counters.
@@ -73,15 +85,14 @@ impl Dirty {
     #[inline]
     pub fn add(&self, n: u64) {
         CHANGES_HERE.with(|c| c.set(c.get().wrapping_add(n)));
-        let me = self as *const Dirty as usize;
         MY_COUNTERS.with(|m| {
-            if let Some((_, c)) = m.borrow().iter().find(|(k, _)| *k == me) {
+            if let Some((_, c)) = m.borrow().iter().find(|(k, _)| *k == self.id) {
                 bump(c, n);
                 return;
             }
             let c = std::sync::Arc::new(AtomicU64::new(n));
             self.counters.lock().push(c.clone());
-            m.borrow_mut().push((me, c));
+            m.borrow_mut().push((self.id, c));
         });
     }
 
@@ -367,5 +378,41 @@ impl Stats {
                 h.reset();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{changes_here, Dirty};
+
+    /// Counts from several threads add up, two counters in one process stay apart, a save
+    /// subtracts what it wrote, and a thread's own count sees only its own changes.
+    #[test]
+    fn dirty_sums_threads_and_forgets_what_a_save_wrote() {
+        let a = std::sync::Arc::new(Dirty::default());
+        let b = Dirty::default();
+        let before = changes_here();
+        b.add(5);
+        assert_eq!(changes_here() - before, 5);
+        let threads: Vec<_> = (0..3)
+            .map(|_| {
+                let a = a.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        a.add(1);
+                    }
+                    changes_here()
+                })
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().expect("thread"), 1000);
+        }
+        assert_eq!(a.get(), 3000);
+        assert_eq!(b.get(), 5);
+        let at_snapshot = a.get();
+        a.add(7);
+        a.saved(at_snapshot);
+        assert_eq!(a.get(), 7);
     }
 }
