@@ -8,26 +8,10 @@
 
 mod common;
 
+use common::Rng;
 use ochre::protocol::parser::{parse, Limits, Parsed};
 use std::io::{Read, Write};
 use std::time::Duration;
-
-/// A small deterministic generator (xorshift), so failures reproduce from the seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 const NAMES: &[&str] = &[
     "GET",
