@@ -5,9 +5,11 @@
 //! mutates the *meaning*. Command names, arities, flags and subcommands come from the server's
 //! own `COMMAND`, and option words from `COMMAND DOCS`, so every family (lists, streams, geo,
 //! scripting...) is reached with arguments it half-understands: its own keywords, numbers at
-//! the edges of every range, keys of every type, and wrong counts. Requests run sequentially
-//! over RESP2 and then RESP3, some inside MULTI. `OCHRE_FUZZ_COMMANDS=N` sets the number of
-//! requests per protocol (default 20,000) and `OCHRE_FUZZ_SEED=S` starts from another seed.
+//! the edges of every range, keys of every type, and wrong counts. Requests run one at a time
+//! over RESP2 and over RESP3, some inside MULTI, and on four connections at once on four
+//! workers, where a deadlock would show as a request never answered.
+//! `OCHRE_FUZZ_COMMANDS=N` sets the number of requests per test (default 20,000) and
+//! `OCHRE_FUZZ_SEED=S` starts from another seed.
 //!
 //! Left out: commands that stop or reconfigure the server or the connection for good
 //! (SHUTDOWN, CONFIG, DEBUG, REPLICAOF, CLIENT, SUBSCRIBE...), and blocking commands keep a
@@ -354,37 +356,44 @@ fn show(args: &[Vec<u8>]) -> String {
     words.join(" ")
 }
 
-fn fuzz(resp3: bool, seed: u64) {
-    let mut srv = common::Server::start();
-    let n: usize = std::env::var("OCHRE_FUZZ_COMMANDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
-    let (table, tokens) = table(&mut Conn::open(srv.port, false));
-    let mut c = Conn::open(srv.port, resp3);
+/// The number of requests per test, and this run's seed offset.
+fn settings() -> (usize, u64) {
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    let n = env("OCHRE_FUZZ_COMMANDS").unwrap_or(20_000) as usize;
+    (
+        n,
+        env("OCHRE_FUZZ_SEED").unwrap_or(0).wrapping_mul(0x2545_F491_4F6C_DD1D),
+    )
+}
+
+/// The command table and option words, checked to be big enough to mean something.
+fn read_table(port: u16) -> (Vec<Command>, Vec<String>) {
+    let (table, tokens) = table(&mut Conn::open(port, false));
     assert!(
         table.len() > 150 && tokens.len() > 100,
         "{} commands, {} tokens",
         table.len(),
         tokens.len()
     );
-    setup(&mut c, srv.port, resp3);
-    let extra: u64 = std::env::var("OCHRE_FUZZ_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut rng = Rng(seed ^ extra.wrapping_mul(0x2545_F491_4F6C_DD1D));
+    (table, tokens)
+}
+
+/// One connection sending `n` random requests, one at a time; returns how many replies were
+/// not errors and how many were. Panics, with the last requests, when a request gets no reply
+/// or the server is gone.
+fn drive(port: u16, table: &[Command], tokens: &[String], resp3: bool, seed: u64, n: usize) -> [usize; 2] {
+    let mut c = Conn::open(port, resp3);
+    setup(&mut c, port, resp3);
+    let mut rng = Rng(seed);
     let mut recent: Vec<String> = Vec::new();
-    // Replies that were not errors, and errors: a generator that only ever produced arity or
-    // syntax errors would test the parser, not the commands.
     let mut answered = [0usize; 2];
     for i in 0..n {
         let args = match rng.below(50) {
             0 => vec![b"MULTI".to_vec()],
             1 => vec![b"EXEC".to_vec()],
             _ => {
-                let cmd = rng.pick(&table);
-                request(&mut rng, cmd, &tokens)
+                let cmd = rng.pick(table);
+                request(&mut rng, cmd, tokens)
             }
         };
         recent.push(show(&args));
@@ -394,14 +403,25 @@ fn fuzz(resp3: bool, seed: u64) {
         match c.request(&args) {
             Ok(reply) => answered[usize::from(reply.first() == Some(&b'-'))] += 1,
             // QUIT, RESET and a few errors close the connection; anything else must answer.
-            Err(why) if why == "closed" && srv.alive() => c = Conn::open(srv.port, resp3),
+            Err(why) if why == "closed" && TcpStream::connect(("127.0.0.1", port)).is_ok() => {
+                c = Conn::open(port, resp3)
+            }
             Err(why) => panic!("request {i}: {why}; the last requests:\n{}", recent.join("\n")),
         }
         if i % 1000 == 999 {
-            assert!(srv.alive(), "server died; the last requests:\n{}", recent.join("\n"));
-            setup(&mut c, srv.port, resp3);
+            setup(&mut c, port, resp3);
         }
     }
+    answered
+}
+
+fn fuzz(resp3: bool, seed: u64) {
+    let mut srv = common::Server::start();
+    let (n, extra) = settings();
+    let (table, tokens) = read_table(srv.port);
+    let answered = drive(srv.port, &table, &tokens, resp3, seed ^ extra, n);
+    // A generator that only ever produced arity or syntax errors would test the parser, not
+    // the commands.
     eprintln!("{} replies, {} errors", answered[0], answered[1]);
     assert!(
         answered[0] * 4 > n,
@@ -423,4 +443,35 @@ fn every_command_survives_random_arguments_resp2() {
 #[test]
 fn every_command_survives_random_arguments_resp3() {
     fuzz(true, 0xD1B5_4A32_D192_ED03);
+}
+
+/// Four connections at once on four workers: random commands meet each other's keys, blocking
+/// pops meet pushes, EXEC and scripts stop the other workers mid-stream. Every request must
+/// still be answered (a deadlock shows as a request that never is) and the server must live.
+#[test]
+fn concurrent_connections_survive_random_commands() {
+    let mut srv = common::Server::start_with(&["--threads", "4"]);
+    let (n, extra) = settings();
+    let (table, tokens) = read_table(srv.port);
+    let (table, tokens) = (&table, &tokens);
+    let port = srv.port;
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            s.spawn(move || {
+                drive(
+                    port,
+                    table,
+                    tokens,
+                    t % 2 == 1,
+                    (0xA076_1D64_78BD_642F + t) ^ extra,
+                    n / 4,
+                )
+            });
+        }
+    });
+    assert!(srv.alive());
+    assert_eq!(
+        Conn::open(srv.port, false).request(&[b"PING".to_vec()]).as_deref(),
+        Ok(&b"+PONG\r\n"[..])
+    );
 }
