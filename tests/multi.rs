@@ -369,6 +369,126 @@ fn move_copy_rename_restore_targets_touch() {
     assert_eq!(tx(&mut a, &[&["PING"]]), "*-1\r\n");
 }
 
+/// WATCH sees only the keys a command changed, as Redis touches only those: not the sources
+/// a command reads (SINTERSTORE, COPY, BITOP), not the keys DEL found missing, not SMOVE's
+/// destination when it already had the member, not the other keys of a multi-key pop. Each
+/// case runs on Ochre and, where it is installed, on the reference Redis, which must agree.
+#[test]
+fn watch_sees_only_the_keys_a_command_changed() {
+    /// Setup commands, the watched key, the command the other client runs, and whether EXEC
+    /// is aborted.
+    type Case<'a> = (&'a [&'a [&'a str]], &'a str, &'a [&'a str], bool);
+    let cases: &[Case] = &[
+        (
+            &[&["SADD", "s1", "a"], &["SADD", "s2", "a"]],
+            "s1",
+            &["SINTERSTORE", "sdst", "s1", "s2"],
+            false,
+        ),
+        (
+            &[&["SADD", "s1", "a"], &["SADD", "s2", "a"]],
+            "sdst",
+            &["SINTERSTORE", "sdst", "s1", "s2"],
+            true,
+        ),
+        (&[&["SET", "src", "v"]], "src", &["COPY", "src", "dst"], false),
+        (
+            &[&["SET", "b1", "x"], &["SET", "b2", "y"]],
+            "b2",
+            &["BITOP", "AND", "bdst", "b1", "b2"],
+            false,
+        ),
+        (&[&["SET", "k1", "v"]], "k2", &["DEL", "k1", "k2"], false),
+        (&[&["SET", "k1", "v"]], "k1", &["DEL", "k1", "k2"], true),
+        (
+            &[&["SADD", "src", "a", "b"], &["SADD", "dst", "a"]],
+            "dst",
+            &["SMOVE", "src", "dst", "a"],
+            false,
+        ),
+        (
+            &[&["SADD", "src", "a", "b"], &["SADD", "dst", "a"]],
+            "src",
+            &["SMOVE", "src", "dst", "a"],
+            true,
+        ),
+        (
+            &[&["SADD", "src", "a", "b"], &["SADD", "dst", "c"]],
+            "dst",
+            &["SMOVE", "src", "dst", "a"],
+            true,
+        ),
+        (
+            &[&["RPUSH", "l1", "x"], &["RPUSH", "l2", "y"]],
+            "l2",
+            &["BLPOP", "l1", "l2", "0"],
+            false,
+        ),
+        (
+            &[&["RPUSH", "l2", "y"]],
+            "l2",
+            &["LMPOP", "2", "l1", "l2", "LEFT"],
+            true,
+        ),
+        (
+            &[&["RPUSH", "l2", "y"]],
+            "l1",
+            &["LMPOP", "2", "l1", "l2", "LEFT"],
+            false,
+        ),
+        (
+            &[&["RPUSH", "l2", "y"]],
+            "l1",
+            &["BLMPOP", "0", "2", "l1", "l2", "RIGHT"],
+            false,
+        ),
+        (
+            &[&["ZADD", "z2", "1", "m"]],
+            "z1",
+            &["ZMPOP", "2", "z1", "z2", "MIN"],
+            false,
+        ),
+        (
+            &[&["ZADD", "z2", "1", "m"]],
+            "z1",
+            &["BZPOPMIN", "z1", "z2", "0"],
+            false,
+        ),
+        (
+            &[&["ZADD", "z2", "1", "m"]],
+            "z2",
+            &["BZMPOP", "0", "2", "z1", "z2", "MAX"],
+            true,
+        ),
+    ];
+    let srv = Server::start();
+    let reference = common::Reference::start();
+    let ports = std::iter::once(srv.port).chain(reference.as_ref().map(|r| r.port));
+    for port in ports {
+        let connect = || {
+            let s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+            Raw { s }
+        };
+        let (mut a, mut b) = (connect(), connect());
+        for (setup, watched, cmd, aborted) in cases {
+            r(&mut b, &["FLUSHALL"]);
+            for c in setup.iter() {
+                r(&mut b, c);
+            }
+            r(&mut a, &["WATCH", watched]);
+            let out = r(&mut b, cmd);
+            assert!(!out.starts_with('-'), "{cmd:?}: {out}");
+            let want = if *aborted { "*-1\r\n" } else { "*1\r\n+PONG\r\n" };
+            assert_eq!(
+                tx(&mut a, &[&["PING"]]),
+                want,
+                "port {port}: WATCH {watched}, then {cmd:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn watch_and_expiry() {
     let srv = Server::start();

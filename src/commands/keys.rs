@@ -154,10 +154,12 @@ fn delete_keys(ctx: &mut Ctx, args: &[&[u8]], lazy: bool) {
         }
     } else {
         let mut locked = db.lock_keys(args[1..].iter().copied());
-        for k in &args[1..] {
+        for (i, k) in args.iter().enumerate().skip(1) {
             if delete_live(locked.shard(k), k, ctx, lazy) {
                 n += 1;
                 notify(ctx, ev::GENERIC, "del", k);
+            } else {
+                crate::server::multi::spare(i);
             }
         }
     }

@@ -744,6 +744,7 @@ fn lmpop(ctx: &mut Ctx, args: &[&[u8]]) {
                 let n = pop_with_key(ctx.out, l, key, m.end, m.count);
                 removed_events(ctx.srv, ctx.client.db, sh, key, pop_event(m.end));
                 drop(locked);
+                crate::server::multi::spare_all_but(args, key);
                 ctx.dirty(n as u64);
                 propagate_pop(ctx, key, m.end, n);
                 return;
@@ -805,6 +806,7 @@ fn bpop_generic(ctx: &mut Ctx, args: &[&[u8]], keys: &[&[u8]], end: End, count: 
                 };
                 removed_events(ctx.srv, ctx.client.db, sh, key, pop_event(end));
                 drop(locked);
+                crate::server::multi::spare_all_but(args, key);
                 ctx.dirty(n as u64);
                 if count.is_some() {
                     propagate_pop(ctx, key, end, n);

@@ -354,6 +354,9 @@ fn smove(ctx: &mut Ctx, args: &[&[u8]]) {
     };
     if added {
         notify(ctx, ev::SET, "sadd", dst);
+    } else {
+        // Redis touches the destination only when the member was added to it.
+        crate::server::multi::spare(2);
     }
     drop(locked);
     drop(old);

@@ -1035,6 +1035,7 @@ fn zmpop(ctx: &mut Ctx, args: &[&[u8]]) {
             Popped::Missing => continue,
             Popped::WrongType => return ctx.out.wrong_type(),
             Popped::Items(items) => {
+                crate::server::multi::spare_all_but(args, k);
                 ctx.dirty(items.len() as u64);
                 propagate_pop(ctx, k, max, items.len());
                 return reply_mpop(ctx.out, k, &items);
@@ -1088,6 +1089,7 @@ fn bzpop_generic(ctx: &mut Ctx, args: &[&[u8]], keys: &[&[u8]], max: bool, count
             Popped::WrongType => return ctx.out.wrong_type(),
             Popped::Items(items) => {
                 drop(locked);
+                crate::server::multi::spare_all_but(args, k);
                 ctx.dirty(items.len() as u64);
                 if count.is_some() {
                     propagate_pop(ctx, k, max, items.len());

@@ -327,7 +327,7 @@ fn touch_served(srv: &Server, w: &Waiter) {
     }
     let argv: Vec<&[u8]> = w.argv.iter().map(|a| a.as_slice()).collect();
     if let Some(cmd) = argv.first().and_then(|name| srv.commands.get(name)) {
-        super::multi::touch_command(srv, w.db, cmd, &argv);
+        super::multi::touch_command(srv, w.db, cmd, &argv, 0);
     }
 }
 

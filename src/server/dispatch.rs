@@ -387,8 +387,11 @@ pub fn call(
     }
     // Touched inside the world-lock scope, so no EXEC can run between the change and the touch.
     // The watch count is read after the command, so a WATCH that registered while it ran is seen.
-    if write && srv.watches.active() && super::stats::changes_here() != dirty_before {
-        super::multi::touch_command(srv, client.db, cmd, argv);
+    if write {
+        let spared = super::multi::take_spared();
+        if srv.watches.active() && super::stats::changes_here() != dirty_before {
+            super::multi::touch_command(srv, client.db, cmd, argv, spared);
+        }
     }
     if write && !srv.blocking.is_empty() && super::stats::changes_here() != dirty_before {
         super::blocking::signal_command(srv, client.db, cmd, argv);

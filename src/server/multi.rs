@@ -31,6 +31,7 @@ use super::client::{Client, ClientHandle};
 use super::Server;
 use crate::commands::Command;
 use parking_lot::Mutex;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -190,9 +191,47 @@ pub fn touch(srv: &Server, db: usize, key: &[u8]) {
     }
 }
 
-/// Touches every key of a command line that changed data, found as COMMAND GETKEYS finds them.
-pub fn touch_command(srv: &Server, db: usize, cmd: &Command, argv: &[&[u8]]) {
-    for (pos, _) in crate::commands::command::command_keys(cmd, argv) {
+thread_local! {
+    /// Argument positions of keys the running command named but did not change ([`spare`]).
+    static SPARED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Marks the key at argument `pos` of the running command as unchanged, so clients WATCHing it
+/// do not see it touched. Redis's commands touch each key they change (`signalModifiedKey`);
+/// Ochre touches the keys a write command may write once it changed anything
+/// ([`touch_command`]), less the ones spared here: DEL of a key that did not exist, SMOVE of a
+/// member the destination already had. Positions past 63 are not tracked and stay touched,
+/// which can abort an EXEC that Redis would run, never the reverse.
+pub fn spare(pos: usize) {
+    if pos < 64 {
+        SPARED.with(|s| s.set(s.get() | 1 << pos));
+    }
+}
+
+/// Spares every argument but the one at the address of `changed`: for a command that names
+/// several keys and changes one of them (LMPOP, BLPOP, ZMPOP...). Sparing a position that holds
+/// no key changes nothing.
+pub fn spare_all_but(args: &[&[u8]], changed: &[u8]) {
+    for (i, a) in args.iter().enumerate().skip(1) {
+        if !std::ptr::eq(a.as_ptr(), changed.as_ptr()) {
+            spare(i);
+        }
+    }
+}
+
+/// The positions the command that just ran spared, cleared for the next one.
+pub fn take_spared() -> u64 {
+    SPARED.with(|s| s.replace(0))
+}
+
+/// Touches the keys of a command line that changed data, found as COMMAND GETKEYS finds them:
+/// not the ones it only reads (flag `RO`: the sources of SINTERSTORE, COPY, BITOP...), and not
+/// the `spared` positions (a bit per argument position).
+pub fn touch_command(srv: &Server, db: usize, cmd: &Command, argv: &[&[u8]], spared: u64) {
+    for (pos, flags) in crate::commands::command::command_keys(cmd, argv) {
+        if flags.iter().any(|f| f == "RO") || (pos < 64 && spared & (1 << pos) != 0) {
+            continue;
+        }
         if let Some(key) = argv.get(pos) {
             touch(srv, db, key);
         }
