@@ -283,3 +283,28 @@ fn ttl_rounding() {
     check(&mut r, &["PEXPIRE", "k", "1400"], ":1\r\n");
     check(&mut r, &["TTL", "k"], ":1\r\n");
 }
+
+/// A long active-expiry cycle is a LATENCY event, `expire-cycle`, as in Redis. 200,000 keys
+/// that expire together keep the cycle busy for its whole time budget (25% of a cron period),
+/// far above a 1 ms threshold.
+#[test]
+fn a_long_expiry_cycle_is_a_latency_event() {
+    let srv = Server::start();
+    let mut r = srv.raw();
+    check(&mut r, &["CONFIG", "SET", "latency-monitor-threshold", "1"], "+OK\r\n");
+    let script = "for i = 1, tonumber(ARGV[1]) do redis.call('set', 'k' .. i, 'v', 'px', 200) end";
+    check(&mut r, &["EVAL", script, "0", "200000"], "$-1\r\n");
+    // The script itself took longer than 1 ms: start from a clean slate.
+    check(&mut r, &["LATENCY", "RESET"], ":1\r\n");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let latest = cmd(&mut r, &["LATENCY", "LATEST"]);
+        if latest.contains("expire-cycle") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no expire-cycle event: {latest}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let history = cmd(&mut r, &["LATENCY", "HISTORY", "expire-cycle"]);
+    assert!(history.starts_with('*') && !history.starts_with("*0"), "{history}");
+}

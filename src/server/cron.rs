@@ -91,7 +91,7 @@ fn active_expire(srv: &Server, db_cursor: &mut usize, shard_cursor: &mut usize, 
     let total = dbs * shards;
     let stats = &srv.keyspace.stats;
     let (mut all_sampled, mut all_expired) = (0usize, 0usize);
-    for _ in 0..total {
+    'shards: for _ in 0..total {
         if start.elapsed() > budget {
             srv.stats.expired_time_cap_reached.fetch_add(1, Relaxed);
             break;
@@ -102,10 +102,10 @@ fn active_expire(srv: &Server, db_cursor: &mut usize, shard_cursor: &mut usize, 
             // not expire under them (Redis runs neither beside them). EXEC holds the world
             // lock; a script holds the shards it touched, and none may be taken from it.
             let Some(_world) = srv.world.try_shared(0) else {
-                return;
+                break 'shards;
             };
             if crate::keyspace::holds::running() {
-                return;
+                break 'shards;
             }
             let now = unix_ms();
             // While writes are logged, deletions are logged too: order mutex before the shard.
@@ -116,7 +116,7 @@ fn active_expire(srv: &Server, db_cursor: &mut usize, shard_cursor: &mut usize, 
                 if let Some(scope) = scope {
                     scope.finish(srv);
                 }
-                return;
+                break 'shards;
             };
             if shard.volatile == 0 {
                 drop(shard);
@@ -174,6 +174,13 @@ fn active_expire(srv: &Server, db_cursor: &mut usize, shard_cursor: &mut usize, 
             *shard_cursor = 0;
             *db_cursor = (*db_cursor + 1) % dbs;
         }
+    }
+    // LATENCY's `expire-cycle` event, as Redis's activeExpireCycle records it (deleting a big
+    // value inside the cycle is what makes one long).
+    let ms = start.elapsed().as_millis() as u64;
+    let threshold = srv.config.hot.latency_monitor_threshold.load(Relaxed);
+    if threshold > 0 && ms as i64 >= threshold {
+        srv.latency.add("expire-cycle", ms, unix_ms());
     }
     // INFO's expired_stale_perc: a running average of the share of sampled keys found expired
     // (weights as Redis: 5% this run, 95% history), kept in hundredths of a percent.
