@@ -720,3 +720,26 @@ fn many_zset_waiters_across_workers() {
     wait_blocked(&mut ctl, 0);
     assert_eq!(r(&mut ctl, &["EXISTS", "q"]), ":0\r\n");
 }
+
+/// A blocked command reaches the slowlog when it is served, as Redis logs it on unblock: not
+/// when it blocks, and not when it times out.
+#[test]
+fn blocked_commands_are_slowlogged_when_served() {
+    let srv = Server::start();
+    let mut c = srv.raw();
+    let mut waiter = srv.raw();
+    r(&mut c, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    r(&mut c, &["SLOWLOG", "RESET"]);
+    send(&mut waiter, &["BLPOP", "timed", "0.05"]);
+    assert_eq!(reply(&mut waiter), "*-1\r\n");
+    send(&mut waiter, &["BLPOP", "l", "0"]);
+    wait_blocked(&mut c, 1);
+    r(&mut c, &["RPUSH", "l", "x"]);
+    assert_eq!(reply(&mut waiter), format!("*2\r\n{}{}", bulk("l"), bulk("x")));
+    let log = r(&mut c, &["SLOWLOG", "GET"]);
+    // Newest first: the served BLPOP (logged by the push, after it), then the push.
+    let blpop = log.find("$5\r\nBLPOP\r\n$1\r\nl\r\n$1\r\n0\r\n");
+    let rpush = log.find("$5\r\nRPUSH\r\n");
+    assert!(blpop.is_some() && rpush.is_some() && blpop < rpush, "{log}");
+    assert!(!log.contains("timed"), "a timed-out BLPOP is not logged: {log}");
+}

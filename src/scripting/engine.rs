@@ -1281,8 +1281,8 @@ fn account(
     }
     let slower_than = srv.config.hot.slowlog_log_slower_than.load(Relaxed);
     if slower_than >= 0 && us as i64 >= slower_than {
-        let client = Client::new(job.waiter.handle.clone(), job.caller.worker, true);
-        srv.slowlog.record(srv, &client, cmd, argv, us, job.caller.now_ms);
+        srv.slowlog
+            .record(srv, &job.waiter.handle, cmd, argv, us, job.caller.now_ms);
     }
     let threshold = srv.config.hot.latency_monitor_threshold.load(Relaxed);
     if threshold > 0 && (us / 1000) as i64 >= threshold {

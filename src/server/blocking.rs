@@ -153,6 +153,19 @@ struct Inner {
     clients: HashMap<u64, Arc<Waiter>>,
 }
 
+/// A served blocked command goes to the slowlog now, as Redis logs it on unblock (not when it
+/// blocked), timed by the serving.
+fn slowlog_served(srv: &Server, w: &Waiter, us: u64) {
+    let slower_than = srv.config.hot.slowlog_log_slower_than.load(Ordering::Relaxed);
+    if slower_than < 0 || (us as i64) < slower_than {
+        return;
+    }
+    let argv: Vec<&[u8]> = w.argv.iter().map(|a| a.as_slice()).collect();
+    if let Some(cmd) = argv.first().and_then(|name| srv.commands.get(name)) {
+        srv.slowlog.record(srv, &w.handle, cmd, &argv, us, super::unix_ms());
+    }
+}
+
 impl Registry {
     fn add(&self, w: Arc<Waiter>) {
         let mut inner = self.inner.lock();
@@ -291,6 +304,7 @@ pub fn serve_ready(srv: &Server) {
         // Waiters before `skipped` in the queue wait for another type than the key holds.
         let mut skipped = 0;
         while let Some(w) = srv.blocking.nth(db, &key, skipped) {
+            let start = std::time::Instant::now();
             let outcome = if w.state() == WAITING {
                 (w.serve)(srv, &w, &key)
             } else {
@@ -310,6 +324,7 @@ pub fn serve_ready(srv: &Server) {
                         super::propagate::served(srv, w.db, &w.argv, &key);
                         srv.blocking.remove(&w);
                         touch_served(srv, &w);
+                        slowlog_served(srv, &w, start.elapsed().as_micros() as u64);
                     } else {
                         srv.blocking.remove_queued(&w, db, &key);
                     }

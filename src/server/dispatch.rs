@@ -423,10 +423,11 @@ pub fn call(
     if srv.monitors.active() && !cmd.has(flag::SKIP_MONITOR) && !cmd.has(flag::ADMIN) {
         super::monitor::feed(srv, client, cmd, argv);
     }
-    // A script handed to the script thread is timed there, when it has run.
+    // A script handed to the script thread is timed there, when it has run; a command that
+    // blocked is logged when it is served (`blocking::serve_ready`), as Redis logs it on unblock.
     let slower_than = srv.config.hot.slowlog_log_slower_than.load(Relaxed);
-    if slower_than >= 0 && us as i64 >= slower_than && !cmd.has(flag::SKIP_SLOWLOG) && !parked_for_script(client) {
-        srv.slowlog.record(srv, client, cmd, argv, us, now_ms);
+    if slower_than >= 0 && us as i64 >= slower_than && !cmd.has(flag::SKIP_SLOWLOG) && client.blocked.is_none() {
+        srv.slowlog.record(srv, &client.handle, cmd, argv, us, now_ms);
     }
     let threshold = srv.config.hot.latency_monitor_threshold.load(Relaxed);
     if threshold > 0 && (us / 1000) as i64 >= threshold && !parked_for_script(client) {

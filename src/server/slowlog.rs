@@ -1,7 +1,7 @@
 //! SLOWLOG and the LATENCY monitor, plus the argument redaction both SLOWLOG and MONITOR apply
 //! to secrets (AUTH passwords, CONFIG SET requirepass...).
 
-use super::client::Client;
+use super::client::ClientHandle;
 use super::Server;
 use crate::commands::Command;
 use parking_lot::Mutex;
@@ -92,7 +92,7 @@ pub struct SlowLog {
 impl SlowLog {
     /// Logs a command that ran for `us` microseconds if it passes `slowlog-log-slower-than`
     /// (the cheap checks come first: most commands return after two atomic loads).
-    pub fn record(&self, srv: &Server, client: &Client, cmd: &Command, argv: &[&[u8]], us: u64, now_ms: i64) {
+    pub fn record(&self, srv: &Server, client: &ClientHandle, cmd: &Command, argv: &[&[u8]], us: u64, now_ms: i64) {
         let threshold = srv.config.hot.slowlog_log_slower_than.load(Relaxed);
         if threshold < 0 || (us as i64) < threshold {
             return;
@@ -114,13 +114,13 @@ impl SlowLog {
                 args.push(a.to_vec());
             }
         }
-        let name = client.handle.name.lock().clone().unwrap_or_default();
+        let name = client.name.lock().clone().unwrap_or_default();
         let e = SlowEntry {
             id: self.next_id.fetch_add(1, Relaxed),
             time: now_ms / 1000,
             duration_us: us,
             args,
-            peer: client.handle.addr.clone(),
+            peer: client.addr.clone(),
             name: String::from_utf8_lossy(&name).into_owned(),
         };
         let mut l = self.entries.lock();
