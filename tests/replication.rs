@@ -496,3 +496,31 @@ fn a_master_sending_garbage_is_dropped_and_retried() {
     let pong: String = redis::cmd("PING").query(&mut r).unwrap();
     assert_eq!(pong, "PONG");
 }
+
+/// SCAN and RANDOMKEY delete the expired keys they meet, as Redis's expireIfNeeded does, and
+/// each deletion reaches replicas as a DEL of its own, not wrapped in MULTI/EXEC (a read
+/// command has no unit of writes to join).
+#[test]
+fn expired_keys_scan_and_randomkey_meet_are_deleted_and_replicated() {
+    let srv = common::Server::start();
+    let mut c = srv.raw();
+    assert_eq!(c.cmd_str(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), "+OK\r\n");
+    for cmd in ["SCAN", "RANDOMKEY"] {
+        assert_eq!(c.cmd_str(&["FLUSHALL"]), "+OK\r\n");
+        assert_eq!(c.cmd_str(&["SET", "foo1", "bar", "PX", "1"]), "+OK\r\n");
+        assert_eq!(c.cmd_str(&["SET", "foo2", "bar", "PX", "1"]), "+OK\r\n");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let mut repl = srv.raw();
+        repl.send(b"SYNC\r\n");
+        let mut rs = stream(&repl);
+        let _ = image(&mut rs);
+        let args: &[&str] = if cmd == "SCAN" { &["SCAN", "0"] } else { &["RANDOMKEY"] };
+        let reply = c.cmd_str(args);
+        assert!(!reply.contains("foo"), "{cmd}: {reply}");
+        assert_eq!(command(&mut rs), words("SELECT 0"));
+        let mut deleted = vec![command(&mut rs), command(&mut rs)];
+        deleted.sort();
+        assert_eq!(deleted, vec![words("DEL foo1"), words("DEL foo2")], "{cmd}");
+        assert_eq!(c.cmd_str(&["DBSIZE"]), ":0\r\n", "{cmd}");
+    }
+}

@@ -437,7 +437,7 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) {
         i += 2;
     }
     let db = ctx.db();
-    let (now, stats) = (ctx.now_ms, ctx.ks_stats());
+    let now = ctx.now_ms;
     let bits = db.shard_bits();
     let shards = db.shard_count();
     let (mut shard_idx, mut c) = scan_cursor_split(cursor, bits);
@@ -446,7 +446,7 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) {
     let mut budget = count.saturating_mul(10);
     let mut out: Vec<Vec<u8>> = Vec::new();
     let next = loop {
-        let mut shard = db.lock_index(shard_idx.min(shards - 1));
+        let shard = db.lock_index(shard_idx.min(shards - 1));
         let mut seen: Vec<(Vec<u8>, bool, Kind)> = Vec::new();
         loop {
             c = shard.dict.scan(c, |k, e| {
@@ -459,15 +459,18 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) {
                 break;
             }
         }
+        let mut expired_keys = Vec::new();
         for (k, expired, kind) in seen {
             if expired {
-                // Lazy expiry, as Redis's expireIfNeeded on every key SCAN returns.
-                shard.get(&k, now, stats);
+                expired_keys.push(k);
             } else if type_name.is_none_or(|t| t.eq_ignore_ascii_case(kind.name().as_bytes())) {
                 out.push(k);
             }
         }
         drop(shard);
+        if !expired_keys.is_empty() {
+            expire_met(ctx, shard_idx.min(shards - 1), &expired_keys);
+        }
         if c == 0 {
             shard_idx += 1;
             if shard_idx >= shards {
@@ -488,9 +491,26 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) {
     }
 }
 
+/// Deletes keys of shard `idx` that a read command (SCAN, RANDOMKEY) met expired, as Redis's
+/// expireIfNeeded does for every key they look at, each logged as a DEL of its own. While
+/// writes are logged, a lookup outside a unit of writes may not delete (a deletion must take
+/// its place in the log's order), so this opens a plain unit first, before the shard lock as
+/// the lock order asks; its effects are never wrapped in MULTI/EXEC.
+fn expire_met(ctx: &Ctx, idx: usize, keys: &[Vec<u8>]) {
+    let scope = crate::server::propagate::enter_plain(ctx.srv);
+    let mut shard = ctx.db().lock_index(idx);
+    for k in keys {
+        shard.get(k, ctx.now_ms, ctx.ks_stats());
+    }
+    drop(shard);
+    if let Some(scope) = scope {
+        scope.finish(ctx.srv);
+    }
+}
+
 fn randomkey(ctx: &mut Ctx, _args: &[&[u8]]) {
     let db = ctx.db();
-    let (now, stats) = (ctx.now_ms, ctx.ks_stats());
+    let now = ctx.now_ms;
     let shards = db.shard_count();
     // Pick a shard with probability proportional to its size, then a key inside it. Expired
     // picks are collected and the draw repeated, as Redis's dbRandomKey does.
@@ -512,7 +532,7 @@ fn randomkey(ctx: &mut Ctx, _args: &[&[u8]]) {
                 }
             })
             .unwrap_or(0);
-        let mut shard = db.lock_index(idx);
+        let shard = db.lock_index(idx);
         let Some((k, expired)) = shard
             .dict
             .random(random_u64)
@@ -520,11 +540,11 @@ fn randomkey(ctx: &mut Ctx, _args: &[&[u8]]) {
         else {
             continue;
         };
+        drop(shard);
         if expired {
-            shard.get(&k, now, stats);
+            expire_met(ctx, idx, &[k]);
             continue;
         }
-        drop(shard);
         return ctx.out.bulk(&k);
     }
     // Every draw hit an expired key: fall back to a sweep for any live one.
