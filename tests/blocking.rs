@@ -743,3 +743,26 @@ fn blocked_commands_are_slowlogged_when_served() {
     assert!(blpop.is_some() && rpush.is_some() && blpop < rpush, "{log}");
     assert!(!log.contains("timed"), "a timed-out BLPOP is not logged: {log}");
 }
+
+/// A command ended by CLIENT UNBLOCK, with TIMEOUT or ERROR, counts as a failed call, as in
+/// Redis 7.0; one that times out by itself does not.
+#[test]
+fn client_unblock_counts_a_failed_call() {
+    let srv = Server::start();
+    let mut c = srv.raw();
+    let mut waiter = srv.raw();
+    let id = client_id(&mut waiter);
+    send(&mut waiter, &["BLPOP", "l", "0.01"]);
+    assert_eq!(reply(&mut waiter), "*-1\r\n");
+    for how in ["TIMEOUT", "ERROR"] {
+        send(&mut waiter, &["BLPOP", "l", "0"]);
+        wait_blocked(&mut c, 1);
+        assert_eq!(r(&mut c, &["CLIENT", "UNBLOCK", &id, how]), ":1\r\n");
+        reply(&mut waiter);
+    }
+    let stats = r(&mut c, &["INFO", "commandstats"]);
+    assert!(
+        stats.contains("cmdstat_blpop:calls=3,") && stats.contains("rejected_calls=0,failed_calls=2\r\n"),
+        "{stats}"
+    );
+}

@@ -464,13 +464,21 @@ pub fn check(srv: &Server, client: &mut Client, out: &mut Reply) -> bool {
                 break;
             }
             CLAIMED => return false,
-            UNBLOCK_TIMEOUT | TIMED_OUT => {
+            TIMED_OUT => {
                 timeout_reply(out, w.on_timeout);
+                break;
+            }
+            // Redis 7.0 counts a command ended by CLIENT UNBLOCK, either way, as a failed
+            // call (its updateStatsOnUnblock with had_errors set).
+            UNBLOCK_TIMEOUT => {
+                timeout_reply(out, w.on_timeout);
+                count_failed(srv, client, &w);
                 break;
             }
             UNBLOCK_ERROR => {
                 out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
                 srv.stats.error("UNBLOCKED");
+                count_failed(srv, client, &w);
                 break;
             }
             GONE => break,
@@ -492,6 +500,13 @@ pub fn check(srv: &Server, client: &mut Client, out: &mut Reply) -> bool {
     client.handle.blocked.store(false, Ordering::Relaxed);
     client.blocked = None;
     true
+}
+
+/// Counts the blocked command as a failed call in its commandstats.
+fn count_failed(srv: &Server, client: &Client, w: &Waiter) {
+    if let Some(cmd) = w.argv.first().and_then(|name| srv.commands.get(name)) {
+        super::stats::bump(&cmd.stats_of(client.worker).failed_calls, 1);
+    }
 }
 
 fn timeout_reply(out: &mut Reply, how: TimeoutReply) {
