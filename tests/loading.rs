@@ -82,6 +82,16 @@ fn clients_get_loading_while_the_dump_loads() {
     );
     // `loading` commands run.
     assert_eq!(r.cmd(&[b"DEBUG", b"LOG", b"hello"]), b"+OK\r\n");
+    // CONFIG SET works, except for what the load depends on (Redis's DENY_LOADING_CONFIG),
+    // which answers LOADING even beside a parameter that would fail otherwise.
+    assert_eq!(r.cmd(&[b"CONFIG", b"SET", b"loglevel", b"debug"]), b"+OK\r\n");
+    for args in [
+        &[&b"CONFIG"[..], b"SET", b"dir", b"asdf"][..],
+        &[b"CONFIG", b"SET", b"appendonly", b"yes"],
+        &[b"CONFIG", b"SET", b"maxmemory", b"x", b"dir", b"asdf"],
+    ] {
+        assert_eq!(r.cmd(args), b"-LOADING Redis is loading the dataset in memory\r\n");
+    }
     let info = String::from_utf8_lossy(&r.cmd(&[b"INFO", b"persistence"])).to_string();
     assert_eq!(info_field(&info, "loading").as_deref(), Some("1"), "{info}");
     let total: u64 = info_field(&info, "loading_total_bytes")

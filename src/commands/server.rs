@@ -279,6 +279,17 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) {
         return;
     }
     let pairs: Vec<(&[u8], &[u8])> = args[2..].chunks(2).map(|c| (c[0], c[1])).collect();
+    // What the dataset being loaded depends on cannot change under it (Redis's
+    // DENY_LOADING_CONFIG); that error wins over any other, as in Redis.
+    const DENY_LOADING: [&str; 3] = ["dir", "appendonly", "repl-diskless-load"];
+    if ctx.srv.rdb.loading()
+        && pairs.iter().any(|(n, _)| {
+            crate::server::config::lookup(&String::from_utf8_lossy(n)).is_some_and(|d| DENY_LOADING.contains(&d.name))
+        })
+    {
+        ctx.out.error(crate::server::dispatch::LOADING);
+        return;
+    }
     let cfg = &ctx.srv.config;
     // enable-protected-configs: `yes` for everyone, `local` for loopback clients only.
     let protected = match cfg.get("enable-protected-configs").as_str() {
