@@ -524,3 +524,43 @@ fn expired_keys_scan_and_randomkey_meet_are_deleted_and_replicated() {
         assert_eq!(c.cmd_str(&["DBSIZE"]), ":0\r\n", "{cmd}");
     }
 }
+
+/// `bind-source-addr`: the replica connects to its master from that address (the master lists
+/// it as the replica's ip); one that cannot be bound is ignored, as Redis's best-effort bind.
+#[test]
+fn replica_connects_from_bind_source_addr() {
+    let master = Server::start();
+    let mut m = master.client();
+    for (source, seen) in [("127.0.0.2", "ip=127.0.0.2,"), ("192.0.2.1", "ip=127.0.0.1,")] {
+        let replica = Server::start();
+        let mut r = replica.client();
+        let ok: String = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("bind-source-addr")
+            .arg(source)
+            .query(&mut r)
+            .unwrap();
+        assert_eq!(ok, "OK");
+        let ok: String = redis::cmd("REPLICAOF")
+            .arg("127.0.0.1")
+            .arg(master.port)
+            .query(&mut r)
+            .unwrap();
+        assert_eq!(ok, "OK");
+        wait_info(&mut r, "master_link_status", "up");
+        let info: String = redis::cmd("INFO").arg("replication").query(&mut m).unwrap();
+        let slave = info.lines().find(|l| l.starts_with("slave0:")).unwrap_or_default();
+        assert!(slave.contains(seen), "{source}: {info}");
+        let ok: String = redis::cmd("REPLICAOF").arg("NO").arg("ONE").query(&mut r).unwrap();
+        assert_eq!(ok, "OK");
+        drop(replica);
+        // Wait for the master to drop the old replica before the next round.
+        for _ in 0..250 {
+            let info: String = redis::cmd("INFO").arg("replication").query(&mut m).unwrap();
+            if info.contains("connected_slaves:0") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}

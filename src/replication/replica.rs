@@ -334,6 +334,19 @@ fn timeout_ms(srv: &Server) -> i64 {
     srv.config.get_i64("repl-timeout").max(1) * 1000
 }
 
+/// Connects to the master from `bind-source-addr` when it is set. As Redis's
+/// `anetTcpNonBlockBestEffortBindConnect`, a source address that cannot be bound is ignored
+/// and the connection goes out from the default address.
+fn connect(addr: &std::net::SocketAddr, source: &str, timeout: Duration) -> std::io::Result<TcpStream> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let sock = Socket::new(Domain::for_address(*addr), Type::STREAM, Some(Protocol::TCP))?;
+    if let Ok(ip) = source.parse::<std::net::IpAddr>() {
+        let _ = sock.bind(&std::net::SocketAddr::new(ip, 0).into());
+    }
+    sock.connect_timeout(&(*addr).into(), timeout)?;
+    Ok(sock.into())
+}
+
 /// One connection to the master: handshake, image, stream, until an error or the link ends.
 fn session(srv: &Server, link: &Link) -> Result<(), String> {
     let addr = (link.host.as_str(), link.port)
@@ -341,7 +354,8 @@ fn session(srv: &Server, link: &Link) -> Result<(), String> {
         .ok()
         .and_then(|mut a| a.next())
         .ok_or_else(|| format!("Unable to connect to MASTER: can't resolve {}", link.host))?;
-    let stream = TcpStream::connect_timeout(&addr, Duration::from_millis(timeout_ms(srv) as u64))
+    let source = srv.config.get("bind-source-addr");
+    let stream = connect(&addr, &source, Duration::from_millis(timeout_ms(srv) as u64))
         .map_err(|e| format!("Error condition on socket for SYNC: {e}"))?;
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
