@@ -153,19 +153,6 @@ struct Inner {
     clients: HashMap<u64, Arc<Waiter>>,
 }
 
-/// A served blocked command goes to the slowlog now, as Redis logs it on unblock (not when it
-/// blocked), timed by the serving.
-fn slowlog_served(srv: &Server, w: &Waiter, us: u64) {
-    let slower_than = srv.config.hot.slowlog_log_slower_than.load(Ordering::Relaxed);
-    if slower_than < 0 || (us as i64) < slower_than {
-        return;
-    }
-    let argv: Vec<&[u8]> = w.argv.iter().map(|a| a.as_slice()).collect();
-    if let Some(cmd) = argv.first().and_then(|name| srv.commands.get(name)) {
-        srv.slowlog.record(srv, &w.handle, cmd, &argv, us, super::unix_ms());
-    }
-}
-
 impl Registry {
     fn add(&self, w: Arc<Waiter>) {
         let mut inner = self.inner.lock();
@@ -343,6 +330,19 @@ fn touch_served(srv: &Server, w: &Waiter) {
     let argv: Vec<&[u8]> = w.argv.iter().map(|a| a.as_slice()).collect();
     if let Some(cmd) = argv.first().and_then(|name| srv.commands.get(name)) {
         super::multi::touch_command(srv, w.db, cmd, &argv, 0);
+    }
+}
+
+/// A served blocked command goes to the slowlog now, as Redis logs it on unblock (not when it
+/// blocked), timed by the serving.
+fn slowlog_served(srv: &Server, w: &Waiter, us: u64) {
+    let slower_than = srv.config.hot.slowlog_log_slower_than.load(Ordering::Relaxed);
+    if slower_than < 0 || (us as i64) < slower_than {
+        return;
+    }
+    let argv: Vec<&[u8]> = w.argv.iter().map(|a| a.as_slice()).collect();
+    if let Some(cmd) = argv.first().and_then(|name| srv.commands.get(name)) {
+        srv.slowlog.record(srv, &w.handle, cmd, &argv, us, super::unix_ms());
     }
 }
 
